@@ -1,0 +1,27 @@
+use std::path::PathBuf;
+
+use abmark_engine::key::WatermarkKey;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Where to write the key (must not exist).
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let key = WatermarkKey::generate()?;
+    key.save_new(&args.output)?;
+    if args.json {
+        super::print_json(&serde_json::json!({
+            "path": args.output,
+            "fingerprint": key.fingerprint(),
+        }))
+    } else {
+        println!("wrote {} (fingerprint {})", args.output.display(), key.fingerprint());
+        Ok(())
+    }
+}

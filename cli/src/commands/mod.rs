@@ -1,0 +1,27 @@
+pub mod embed;
+pub mod keygen;
+pub mod symbols;
+
+use std::path::Path;
+
+use abmark_engine::key::WatermarkKey;
+use anyhow::Context;
+
+/// Loads a watermark key, naming the file on failure (never the key).
+pub fn load_key(path: &Path) -> anyhow::Result<WatermarkKey> {
+    WatermarkKey::load(path).context("watermark key")
+}
+
+/// Prints `value` as pretty JSON on stdout.
+pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// Clap parser for a finite, strictly positive number.
+pub fn positive(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("'{s}' is not a positive number")),
+    }
+}

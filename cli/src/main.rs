@@ -1,0 +1,52 @@
+//! `abmark`: the command-line face of the abmark engine.
+//!
+//! Only parsing, opening files, progress and printing live here; every algorithm and format is
+//! in `abmark-engine`. Errors print as one line on stderr and exit with status 1.
+
+mod commands;
+mod progress;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "abmark", version, about = "Forensic A/B video watermarking")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a new 256-bit watermark key (file mode 0600).
+    Keygen(commands::keygen::Args),
+    /// Embed one watermark symbol into every frame of a video.
+    Embed(commands::embed::Args),
+    /// Decide, per segment, which symbol a copy carries (informed: needs the unmarked source).
+    Symbols(commands::symbols::Args),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Keygen(args) => commands::keygen::run(args),
+        Command::Embed(args) => commands::embed::run(args),
+        Command::Symbols(args) => commands::symbols::run(args),
+    };
+    if let Err(err) = result {
+        eprintln!("abmark: error: {}", one_line(&err));
+        std::process::exit(1);
+    }
+}
+
+/// The error and its causes on one line, without repeating a cause the message already holds.
+fn one_line(err: &anyhow::Error) -> String {
+    let mut line = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !line.contains(&cause) {
+            line.push_str(": ");
+            line.push_str(&cause);
+        }
+    }
+    line.replace('\n', " ")
+}

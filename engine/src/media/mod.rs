@@ -1,0 +1,36 @@
+//! FFmpeg decode and encode: everything abmark does with media files goes through here.
+//!
+//! This module owns the FFmpeg libraries (through `ffmpeg-next`): opening and describing files
+//! ([`probe`]), decoding a video stream to 8-bit YUV 4:2:0 frames whose luma the watermark
+//! kernels see ([`VideoDecoder`]), and the one-pass mark-and-re-encode of a file to H.264/MP4 with
+//! its audio copied ([`transcode`]). Nothing outside it touches FFmpeg types.
+//!
+//! FFmpeg never prints: [`init`] silences its log, and every failure comes back as a
+//! [`MediaError`] naming the file. Rotation metadata is ignored throughout (frames are as coded).
+
+mod convert;
+mod decode;
+mod encode;
+mod error;
+mod probe;
+mod transcode;
+
+pub use decode::{DecodedFrame, VideoDecoder};
+pub use encode::EncodeSettings;
+pub use error::{FrameError, MediaError};
+pub use probe::{probe, VideoInfo};
+pub use transcode::{transcode, TranscodeStats};
+
+use ffmpeg_next as ffmpeg;
+
+/// Initialises FFmpeg once and silences its logging (a library must not write to stderr).
+/// Idempotent and cheap; every entry point of this module calls it, so callers need not.
+pub fn init() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // On FFmpeg 5+ this only fills ffmpeg-next's error-message table and cannot fail; the
+        // Result exists for older FFmpeg versions.
+        let _ = ffmpeg::init();
+        ffmpeg::log::set_level(ffmpeg::log::Level::Quiet);
+    });
+}

@@ -1,0 +1,144 @@
+//! Coarse registration: which scale, and which shift, maps the reference onto the copy.
+//!
+//! Both pictures are reduced to about 96 cells across the reference. For each candidate scale
+//! on a 3 % logarithmic ladder from 0.45x to 1.7x, the copy is read with cells scaled to match,
+//! and phase correlation (the whitened cross-power spectrum, summed over several frames) finds the
+//! shift; the scale whose correlation peak is highest wins. Whitening makes the peak depend on
+//! structure rather than contrast, so tone changes, letterbox bars and re-encoding barely move it.
+//! The result is good to a few percent in scale and about one cell in shift; [`super::refine`]
+//! takes it from there.
+
+use rustfft::num_complex::Complex32;
+
+use super::sample::{sample_grid, RegionGrid};
+use super::Transform;
+use crate::dsp::{Fft2, IntegralImage};
+
+/// Cells across the reference at the coarse level.
+const COARSE_COLS: usize = 96;
+const MIN_SCALE: f64 = 0.45;
+const MAX_SCALE: f64 = 1.7;
+const SCALE_STEP: f64 = 1.03;
+
+/// The coarse estimate and how clearly it stood out.
+#[derive(Clone, Copy, Debug)]
+pub struct CoarseFit {
+    pub transform: Transform,
+    /// Height of the winning phase-correlation peak (1 = perfect match everywhere).
+    pub peak: f32,
+}
+
+/// A frame pair to register: the reference frame and the copy frame, as integral images.
+pub struct FramePair<'a> {
+    pub reference: &'a IntegralImage,
+    pub copy: &'a IntegralImage,
+}
+
+/// Scale search with phase correlation over all `pairs` (which must share one geometry).
+pub fn estimate(pairs: &[FramePair<'_>], ref_size: (usize, usize)) -> Option<CoarseFit> {
+    let first = pairs.first()?;
+    let (copy_w, copy_h) = (first.copy.width, first.copy.height);
+    let ref_grid = RegionGrid::across(ref_size.0, ref_size.1, COARSE_COLS);
+    let q = ref_grid.cell;
+    let largest = |len: usize| (len as f64 / (q * MIN_SCALE)).ceil() as usize;
+    let fft_cols = (ref_grid.cols + largest(copy_w)).next_power_of_two();
+    let fft_rows = (ref_grid.rows + largest(copy_h)).next_power_of_two();
+    let mut fft = Fft2::new(fft_rows, fft_cols);
+
+    // Reference spectra, once per frame.
+    let mut samples = Vec::new();
+    let ref_spectra: Vec<Vec<Complex32>> = pairs
+        .iter()
+        .map(|p| {
+            sample_grid(
+                p.reference,
+                &ref_grid,
+                ref_size,
+                &Transform::identity(ref_size.0, ref_size.1),
+                &mut samples,
+            );
+            let mut buf = padded(&samples, ref_grid.cols, ref_grid.rows, fft_cols, fft_rows);
+            fft.forward(&mut buf);
+            buf
+        })
+        .collect();
+
+    let mut best: Option<CoarseFit> = None;
+    let mut cross = vec![Complex32::default(); fft_rows * fft_cols];
+    let mut scale = MIN_SCALE;
+    while scale <= MAX_SCALE {
+        // Copy cells of q * scale copy pixels, i.e. q reference pixels if the scale is right.
+        let cell = q * scale;
+        let grid = RegionGrid {
+            cols: ((copy_w as f64 / cell).floor() as usize).max(1),
+            rows: ((copy_h as f64 / cell).floor() as usize).max(1),
+            cell,
+        };
+        let copy_as_ref = Transform { sx: 1.0, sy: 1.0, cx: 0.0, cy: 0.0, ux: 0.0, uy: 0.0 };
+        cross.iter_mut().for_each(|v| *v = Complex32::default());
+        for (pair, ref_spec) in pairs.iter().zip(&ref_spectra) {
+            sample_grid(pair.copy, &grid, (copy_w, copy_h), &copy_as_ref, &mut samples);
+            let mut buf = padded(&samples, grid.cols, grid.rows, fft_cols, fft_rows);
+            fft.forward(&mut buf);
+            for ((x, c), r) in cross.iter_mut().zip(&buf).zip(ref_spec) {
+                let v = c * r.conj();
+                let n = v.norm();
+                if n > 1e-9 {
+                    *x += v / n;
+                }
+            }
+        }
+        fft.inverse(&mut cross);
+        let (idx, peak) = cross
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i, v.re / pairs.len() as f32))
+            .fold((0, f32::MIN), |a, b| if b.1 > a.1 { b } else { a });
+        if best.is_none_or(|b| peak > b.peak) {
+            let signed =
+                |k: usize, n: usize| if k < n / 2 { k as f64 } else { k as f64 - n as f64 };
+            let dx = signed(idx % fft_cols, fft_cols);
+            let dy = signed(idx / fft_cols, fft_rows);
+            // Copy cell i holds reference cell i - d: x_copy = scale * x_ref + d * cell.
+            let (tx, ty) = (dx * cell, dy * cell);
+            let (cx, cy) = (ref_size.0 as f64 / 2.0, ref_size.1 as f64 / 2.0);
+            let transform = Transform {
+                sx: scale,
+                sy: scale,
+                cx,
+                cy,
+                ux: scale * cx + tx,
+                uy: scale * cy + ty,
+            };
+            best = Some(CoarseFit { transform, peak });
+        }
+        scale *= SCALE_STEP;
+    }
+    best
+}
+
+/// Zero-mean, Hann-windowed samples in the top-left corner of a zero `fft_rows x fft_cols` buffer.
+/// Cells outside the picture (`None`) count as the mean.
+fn padded(
+    samples: &[Option<f32>],
+    cols: usize,
+    rows: usize,
+    fft_cols: usize,
+    fft_rows: usize,
+) -> Vec<Complex32> {
+    let (sum, n) =
+        samples.iter().flatten().fold((0f64, 0usize), |(s, n), v| (s + *v as f64, n + 1));
+    let mean = if n > 0 { (sum / n as f64) as f32 } else { 0.0 };
+    let hann = |i: usize, n: usize| {
+        0.5 - 0.5 * (2.0 * std::f32::consts::PI * (i as f32 + 0.5) / n as f32).cos()
+    };
+    let mut buf = vec![Complex32::default(); fft_rows * fft_cols];
+    for r in 0..rows.min(fft_rows) {
+        let wy = hann(r, rows);
+        for c in 0..cols.min(fft_cols) {
+            let v = samples[r * cols + c].unwrap_or(mean) - mean;
+            buf[r * fft_cols + c] = Complex32::new(v * wy * hann(c, cols), 0.0);
+        }
+    }
+    buf
+}

@@ -1,0 +1,103 @@
+//! The reference side of detection: a sliding window of decoded reference frames, each reduced
+//! to what scoring needs (block means and the embedder's mask), around the copy's current time.
+
+use std::collections::VecDeque;
+
+use crate::dsp::IntegralImage;
+use crate::media::{MediaError, VideoDecoder};
+use crate::register::{sample_grid, RegionGrid, Transform};
+use crate::wm::mask::{mask_from_stats, BlockStats};
+use crate::wm::BlockGrid;
+
+/// One reference frame as the scorer sees it.
+pub struct Reference {
+    pub pts: f64,
+    /// Mean luma of each watermark block, read exactly as copy blocks are read.
+    pub means: Vec<f32>,
+    /// The mask the embedder computed for this frame.
+    pub mask: Vec<f32>,
+}
+
+/// The watermark grid as registration cells (same blocks, clipped at the frame edge).
+pub fn region_grid(grid: &BlockGrid) -> RegionGrid {
+    RegionGrid { cols: grid.cols, rows: grid.rows, cell: grid.block as f64 }
+}
+
+/// Reference frames within a frame and a half of the copy's time.
+pub struct ReferenceWindow {
+    grid: BlockGrid,
+    reach: f64,
+    frames: VecDeque<Reference>,
+    ended: bool,
+    integral: IntegralImage,
+    stats: BlockStats,
+    scratch: Vec<f32>,
+    cells: Vec<Option<f32>>,
+}
+
+impl ReferenceWindow {
+    pub fn new(grid: BlockGrid, fps: f64) -> Self {
+        Self {
+            grid,
+            reach: 1.5 / fps.max(1.0),
+            frames: VecDeque::new(),
+            ended: false,
+            integral: IntegralImage::new(),
+            stats: BlockStats::default(),
+            scratch: Vec::new(),
+            cells: Vec::new(),
+        }
+    }
+
+    /// Decodes reference frames until the window covers time `t`. Returns false when the
+    /// reference has ended before `t`.
+    pub fn advance_to(&mut self, t: f64, decoder: &mut VideoDecoder) -> Result<bool, MediaError> {
+        while !self.ended && self.frames.back().is_none_or(|f| f.pts < t + self.reach) {
+            match decoder.next_frame()? {
+                Some(frame) => {
+                    let reference = self.reduce(&frame.luma(), frame.pts_seconds);
+                    self.frames.push_back(reference);
+                }
+                None => self.ended = true,
+            }
+        }
+        while self.frames.len() > 1 && self.frames.front().is_some_and(|f| f.pts < t - self.reach) {
+            self.frames.pop_front();
+        }
+        self.frames.make_contiguous();
+        Ok(self.frames.back().is_some_and(|f| f.pts >= t - self.reach))
+    }
+
+    /// The frames close enough in time to be the one the copy frame at `t` shows.
+    pub fn candidates(&self, t: f64) -> &[Reference] {
+        // `advance_to` leaves the deque contiguous.
+        let slice = self.frames.as_slices().0;
+        let start = slice.partition_point(|f| f.pts < t - self.reach);
+        let end = slice.partition_point(|f| f.pts <= t + self.reach);
+        if start < end {
+            &slice[start..end]
+        } else {
+            // Nothing within reach (a gap in the reference): fall back to the nearest frame.
+            let i = slice.partition_point(|f| f.pts < t).min(slice.len().saturating_sub(1));
+            &slice[i..(i + 1).min(slice.len())]
+        }
+    }
+
+    fn reduce(&mut self, luma: &crate::frame::Luma<'_>, pts: f64) -> Reference {
+        self.integral.fill(luma);
+        let cells = region_grid(&self.grid);
+        let identity = Transform::identity(self.grid.width, self.grid.height);
+        sample_grid(
+            &self.integral,
+            &cells,
+            (self.grid.width, self.grid.height),
+            &identity,
+            &mut self.cells,
+        );
+        let means = self.cells.iter().map(|v| v.unwrap_or(0.0)).collect();
+        self.stats.compute(luma, &self.grid);
+        let mut mask = Vec::with_capacity(self.grid.len());
+        mask_from_stats(&self.stats, &self.grid, &mut mask, &mut self.scratch);
+        Reference { pts, means, mask }
+    }
+}

@@ -1,0 +1,146 @@
+//! The perceptual mask: how much pattern each block of a frame can hide.
+//!
+//! Two classic masking effects set the strength per block: texture and edges hide more than
+//! flat areas (activity masking, here the mean absolute luma gradient), and dark areas show
+//! small changes more than mid-grey ones (luminance masking). Statistics are taken on every other
+//! row, which halves the cost and changes the mask by far less than its own smoothing. The mask
+//! is a pure function of the frame, so the detector, which holds the reference frames, rebuilds
+//! exactly the mask the embedder used.
+
+use rayon::prelude::*;
+
+use super::grid::BlockGrid;
+use crate::frame::Luma;
+
+/// Per-block statistics of one frame on a [`BlockGrid`].
+#[derive(Clone, Debug, Default)]
+pub struct BlockStats {
+    /// Mean luma of the block (sampled rows).
+    pub mean: Vec<f32>,
+    /// Mean absolute horizontal plus vertical luma difference (sampled rows).
+    pub activity: Vec<f32>,
+}
+
+impl BlockStats {
+    /// Recomputes the statistics of `luma` on `grid`, reusing the buffers.
+    pub fn compute(&mut self, luma: &Luma<'_>, grid: &BlockGrid) {
+        self.mean.resize(grid.len(), 0.0);
+        self.activity.resize(grid.len(), 0.0);
+        self.mean
+            .par_chunks_mut(grid.cols)
+            .zip(self.activity.par_chunks_mut(grid.cols))
+            .enumerate()
+            .for_each(|(r, (mean, activity))| block_row_stats(luma, grid, r, mean, activity));
+    }
+}
+
+fn block_row_stats(luma: &Luma<'_>, grid: &BlockGrid, r: usize, mean: &mut [f32], act: &mut [f32]) {
+    let y0 = r * grid.block;
+    let y1 = (y0 + grid.block).min(luma.height);
+    mean.iter_mut().for_each(|m| *m = 0.0);
+    act.iter_mut().for_each(|a| *a = 0.0);
+    let mut rows = 0u32;
+    for y in (y0..y1).step_by(2) {
+        let row = luma.row(y);
+        let below = luma.row((y + 1).min(luma.height - 1));
+        rows += 1;
+        for (c, (chunk, chunk_below)) in
+            row.chunks(grid.block).zip(below.chunks(grid.block)).enumerate()
+        {
+            let sum: u32 = chunk.iter().map(|&p| p as u32).sum();
+            let horizontal: u32 =
+                chunk.iter().zip(&chunk[1..]).map(|(&a, &b)| a.abs_diff(b) as u32).sum();
+            let vertical: u32 =
+                chunk.iter().zip(chunk_below).map(|(&a, &b)| a.abs_diff(b) as u32).sum();
+            mean[c] += sum as f32;
+            act[c] += (horizontal + vertical) as f32;
+        }
+    }
+    for c in 0..grid.cols {
+        let (x0, x1, _, _) = grid.block_rect(c, r);
+        let n = (rows as usize * (x1 - x0)).max(1) as f32;
+        mean[c] /= n;
+        act[c] /= n;
+    }
+}
+
+/// Activity (mean |gradient|, grey levels) at which a block takes the nominal strength.
+const NOMINAL_ACTIVITY: f32 = 4.0;
+/// Bounds of the activity factor: flat blocks still carry some signal, busy ones not too much.
+const MIN_ACTIVITY_GAIN: f32 = 0.4;
+const MAX_ACTIVITY_GAIN: f32 = 2.2;
+/// Luminance factor ramps from `DARK_GAIN` at `DARK_LUMA` up to 1 at `MID_LUMA`.
+const DARK_GAIN: f32 = 0.4;
+const DARK_LUMA: f32 = 32.0;
+const MID_LUMA: f32 = 96.0;
+
+/// The mask (relative strength per block, around 1) from block statistics, smoothed over 3x3
+/// blocks so that strength never jumps between neighbours. `scratch` avoids an allocation.
+pub fn mask_from_stats(
+    stats: &BlockStats,
+    grid: &BlockGrid,
+    out: &mut Vec<f32>,
+    scratch: &mut Vec<f32>,
+) {
+    scratch.clear();
+    scratch.extend(stats.mean.iter().zip(&stats.activity).map(|(&m, &a)| block_gain(m, a)));
+    out.resize(grid.len(), 0.0);
+    box3(scratch, grid.cols, grid.rows, out);
+}
+
+#[inline]
+fn block_gain(mean: f32, activity: f32) -> f32 {
+    let act = (activity / NOMINAL_ACTIVITY).sqrt().clamp(MIN_ACTIVITY_GAIN, MAX_ACTIVITY_GAIN);
+    let t = ((mean - DARK_LUMA) / (MID_LUMA - DARK_LUMA)).clamp(0.0, 1.0);
+    act * (DARK_GAIN + (1.0 - DARK_GAIN) * t)
+}
+
+/// 3x3 box mean with edge clamping.
+fn box3(src: &[f32], cols: usize, rows: usize, dst: &mut [f32]) {
+    for r in 0..rows {
+        let rs = [r.saturating_sub(1), r, (r + 1).min(rows - 1)];
+        for c in 0..cols {
+            let cs = [c.saturating_sub(1), c, (c + 1).min(cols - 1)];
+            let mut s = 0.0;
+            for &rr in &rs {
+                for &cc in &cs {
+                    s += src[rr * cols + cc];
+                }
+            }
+            dst[r * cols + c] = s / 9.0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::OwnedLuma;
+
+    #[test]
+    fn texture_gets_more_than_flat_and_dark_gets_less() {
+        // Left third flat mid-grey, middle third noisy mid-grey, right third flat dark.
+        let (w, h) = (480, 96);
+        let mut img = OwnedLuma::new(w, h);
+        for y in 0..h {
+            for x in 0..w {
+                img.data[y * w + x] = if x < 160 {
+                    128
+                } else if x < 320 {
+                    (128 + ((x * 7919 + y * 104729) % 41) as i32 - 20) as u8
+                } else {
+                    20
+                };
+            }
+        }
+        let grid = BlockGrid::for_frame(w, h);
+        let mut stats = BlockStats::default();
+        stats.compute(&img.view(), &grid);
+        let (mut mask, mut scratch) = (Vec::new(), Vec::new());
+        mask_from_stats(&stats, &grid, &mut mask, &mut scratch);
+        let at = |x: usize| mask[(h / grid.block / 2) * grid.cols + x / grid.block];
+        assert!(at(240) > 1.5 * at(80), "texture {} flat {}", at(240), at(80));
+        assert!(at(400) < at(80), "dark {} flat {}", at(400), at(80));
+        assert!((stats.mean[0] - 128.0).abs() < 1e-3);
+    }
+}
