@@ -3,9 +3,9 @@
 
 use std::collections::VecDeque;
 
-use crate::dsp::IntegralImage;
+use crate::frame::Luma;
 use crate::media::{MediaError, VideoDecoder};
-use crate::register::{sample_grid, RegionGrid, Transform};
+use crate::register::RegionGrid;
 use crate::wm::mask::{mask_from_stats, BlockStats};
 use crate::wm::BlockGrid;
 
@@ -23,39 +23,50 @@ pub fn region_grid(grid: &BlockGrid) -> RegionGrid {
     RegionGrid { cols: grid.cols, rows: grid.rows, cell: grid.block as f64 }
 }
 
+/// Turns reference frames into [`Reference`]s, reusing its buffers.
+pub struct ReferenceReducer {
+    grid: BlockGrid,
+    stats: BlockStats,
+    scratch: Vec<f32>,
+}
+
+impl ReferenceReducer {
+    pub fn new(grid: BlockGrid) -> Self {
+        Self { grid, stats: BlockStats::default(), scratch: Vec::new() }
+    }
+
+    pub fn reduce(&mut self, luma: &Luma<'_>, pts: f64) -> Reference {
+        self.stats.compute(luma, &self.grid);
+        let mut mask = Vec::with_capacity(self.grid.len());
+        mask_from_stats(&self.stats, &self.grid, &mut mask, &mut self.scratch);
+        Reference { pts, means: self.stats.full_mean.clone(), mask }
+    }
+}
+
 /// Reference frames within a frame and a half of the copy's time.
 pub struct ReferenceWindow {
-    grid: BlockGrid,
     reach: f64,
     frames: VecDeque<Reference>,
     ended: bool,
-    integral: IntegralImage,
-    stats: BlockStats,
-    scratch: Vec<f32>,
-    cells: Vec<Option<f32>>,
+    reducer: ReferenceReducer,
 }
 
 impl ReferenceWindow {
     pub fn new(grid: BlockGrid, fps: f64) -> Self {
         Self {
-            grid,
             reach: 1.5 / fps.max(1.0),
             frames: VecDeque::new(),
             ended: false,
-            integral: IntegralImage::new(),
-            stats: BlockStats::default(),
-            scratch: Vec::new(),
-            cells: Vec::new(),
+            reducer: ReferenceReducer::new(grid),
         }
     }
-
     /// Decodes reference frames until the window covers time `t`. Returns false when the
     /// reference has ended before `t`.
     pub fn advance_to(&mut self, t: f64, decoder: &mut VideoDecoder) -> Result<bool, MediaError> {
         while !self.ended && self.frames.back().is_none_or(|f| f.pts < t + self.reach) {
             match decoder.next_frame()? {
                 Some(frame) => {
-                    let reference = self.reduce(&frame.luma(), frame.pts_seconds);
+                    let reference = self.reducer.reduce(&frame.luma(), frame.pts_seconds);
                     self.frames.push_back(reference);
                 }
                 None => self.ended = true,
@@ -81,23 +92,5 @@ impl ReferenceWindow {
             let i = slice.partition_point(|f| f.pts < t).min(slice.len().saturating_sub(1));
             &slice[i..(i + 1).min(slice.len())]
         }
-    }
-
-    fn reduce(&mut self, luma: &crate::frame::Luma<'_>, pts: f64) -> Reference {
-        self.integral.fill(luma);
-        let cells = region_grid(&self.grid);
-        let identity = Transform::identity(self.grid.width, self.grid.height);
-        sample_grid(
-            &self.integral,
-            &cells,
-            (self.grid.width, self.grid.height),
-            &identity,
-            &mut self.cells,
-        );
-        let means = self.cells.iter().map(|v| v.unwrap_or(0.0)).collect();
-        self.stats.compute(luma, &self.grid);
-        let mut mask = Vec::with_capacity(self.grid.len());
-        mask_from_stats(&self.stats, &self.grid, &mut mask, &mut self.scratch);
-        Reference { pts, means, mask }
     }
 }

@@ -15,52 +15,84 @@ use crate::frame::Luma;
 /// Per-block statistics of one frame on a [`BlockGrid`].
 #[derive(Clone, Debug, Default)]
 pub struct BlockStats {
-    /// Mean luma of the block (sampled rows).
+    /// Mean luma of the block (sampled rows): what the mask uses.
     pub mean: Vec<f32>,
+    /// Mean luma of the block over all its pixels: what the detector subtracts.
+    pub full_mean: Vec<f32>,
     /// Mean absolute horizontal plus vertical luma difference (sampled rows).
     pub activity: Vec<f32>,
+    /// Per-pixel-column running sums for each row of blocks (`COLUMN_SUMS` arrays of `width`
+    /// each), kept between frames so that no frame allocates.
+    columns: Vec<u16>,
 }
+
+/// Column sums kept per row of blocks: sampled pixels, all pixels, horizontal and vertical
+/// differences.
+const COLUMN_SUMS: usize = 4;
 
 impl BlockStats {
     /// Recomputes the statistics of `luma` on `grid`, reusing the buffers.
     pub fn compute(&mut self, luma: &Luma<'_>, grid: &BlockGrid) {
         self.mean.resize(grid.len(), 0.0);
+        self.full_mean.resize(grid.len(), 0.0);
         self.activity.resize(grid.len(), 0.0);
+        self.columns.resize(grid.rows * COLUMN_SUMS * luma.width, 0);
         self.mean
             .par_chunks_mut(grid.cols)
+            .zip(self.full_mean.par_chunks_mut(grid.cols))
             .zip(self.activity.par_chunks_mut(grid.cols))
+            .zip(self.columns.par_chunks_mut(COLUMN_SUMS * luma.width))
             .enumerate()
-            .for_each(|(r, (mean, activity))| block_row_stats(luma, grid, r, mean, activity));
+            .for_each(|(r, (((mean, full), act), columns))| {
+                block_row_stats(luma, grid, r, BlockRow { mean, full, act, columns })
+            });
     }
 }
 
-fn block_row_stats(luma: &Luma<'_>, grid: &BlockGrid, r: usize, mean: &mut [f32], act: &mut [f32]) {
+/// The output slices of one row of blocks, and its column-sum scratch.
+struct BlockRow<'a> {
+    mean: &'a mut [f32],
+    full: &'a mut [f32],
+    act: &'a mut [f32],
+    columns: &'a mut [u16],
+}
+
+/// Statistics of one row of blocks in two steps that both vectorise: accumulate each pixel
+/// column over the block's rows (full-width loops), then sum columns per block. Sums fit in
+/// u16 for blocks up to 64 pixels high.
+fn block_row_stats(luma: &Luma<'_>, grid: &BlockGrid, r: usize, out: BlockRow<'_>) {
+    let BlockRow { mean, full, act, columns } = out;
+    let w = luma.width;
     let y0 = r * grid.block;
     let y1 = (y0 + grid.block).min(luma.height);
-    mean.iter_mut().for_each(|m| *m = 0.0);
-    act.iter_mut().for_each(|a| *a = 0.0);
+    columns.fill(0);
+    let (sampled, rest) = columns.split_at_mut(w);
+    let (all, rest) = rest.split_at_mut(w);
+    let (horizontal, vertical) = rest.split_at_mut(w);
     let mut rows = 0u32;
     for y in (y0..y1).step_by(2) {
         let row = luma.row(y);
         let below = luma.row((y + 1).min(luma.height - 1));
+        let below_counts = u16::from(y + 1 < y1);
         rows += 1;
-        for (c, (chunk, chunk_below)) in
-            row.chunks(grid.block).zip(below.chunks(grid.block)).enumerate()
-        {
-            let sum: u32 = chunk.iter().map(|&p| p as u32).sum();
-            let horizontal: u32 =
-                chunk.iter().zip(&chunk[1..]).map(|(&a, &b)| a.abs_diff(b) as u32).sum();
-            let vertical: u32 =
-                chunk.iter().zip(chunk_below).map(|(&a, &b)| a.abs_diff(b) as u32).sum();
-            mean[c] += sum as f32;
-            act[c] += (horizontal + vertical) as f32;
+        for (((s, a), &p), &q) in sampled.iter_mut().zip(all.iter_mut()).zip(row).zip(below) {
+            *s += p as u16;
+            *a += p as u16 + below_counts * q as u16;
+        }
+        for ((h, &p), &n) in horizontal.iter_mut().zip(row).zip(&row[1..]) {
+            *h += p.abs_diff(n) as u16;
+        }
+        for ((v, &p), &q) in vertical.iter_mut().zip(row).zip(below) {
+            *v += p.abs_diff(q) as u16;
         }
     }
     for c in 0..grid.cols {
         let (x0, x1, _, _) = grid.block_rect(c, r);
+        let sum = |v: &[u16]| v[x0..x1].iter().map(|&x| x as u32).sum::<u32>() as f32;
         let n = (rows as usize * (x1 - x0)).max(1) as f32;
-        mean[c] /= n;
-        act[c] /= n;
+        mean[c] = sum(sampled) / n;
+        full[c] = sum(all) / ((y1 - y0) * (x1 - x0)) as f32;
+        act[c] = (sum(horizontal) + sum(vertical)) / n;
     }
 }
 
@@ -142,5 +174,14 @@ mod tests {
         assert!(at(240) > 1.5 * at(80), "texture {} flat {}", at(240), at(80));
         assert!(at(400) < at(80), "dark {} flat {}", at(400), at(80));
         assert!((stats.mean[0] - 128.0).abs() < 1e-3);
+        // Full means cover every pixel: compare with a direct sum on a busy block.
+        let c = 240 / grid.block;
+        let (x0, x1, y0, y1) = grid.block_rect(c, 1);
+        let direct: f32 = (y0..y1)
+            .flat_map(|y| (x0..x1).map(move |x| (x, y)))
+            .map(|(x, y)| img.data[y * w + x] as f32)
+            .sum::<f32>()
+            / ((x1 - x0) * (y1 - y0)) as f32;
+        assert!((stats.full_mean[grid.cols + c] - direct).abs() < 1e-3);
     }
 }
