@@ -1,1 +1,39 @@
-fn main() {}
+//! abmark's robustness benchmark.
+//!
+//! `eval attacks` marks a clip with symbol 0 and symbol 1, runs every attack of an attack file
+//! (an FFmpeg filter chain plus a codec and quality, declared as data so users add their own)
+//! with the real FFmpeg CLI, detects every segment of every attacked copy, checks the unmarked
+//! source and an unrelated clip for false marks, and writes a Markdown table and JSON under
+//! `eval/report/`.
+
+mod attack;
+mod report;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "eval", about = "abmark robustness benchmark")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Per-segment symbol robustness of the watermark core against an attack list.
+    Attacks(attack::Args),
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Attacks(args) => attack::run(args).context("eval attacks"),
+    }
+}
+
+/// The repository root (eval/ is one level down).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}

@@ -39,7 +39,7 @@ pub enum MediaError {
     Read { path: PathBuf, frame: u64, error: ffmpeg::Error },
 
     /// The container's index lists more video frames than the file holds.
-    #[error("{}: file is truncated: only {present} of {expected} video frames are present", path.display())]
+    #[error("{}: truncated: only {present} of {expected} video frames are present", path.display())]
     Truncated { path: PathBuf, present: u64, expected: u64 },
 
     #[error("{}: decode failed at frame {frame}: {error}", path.display())]
