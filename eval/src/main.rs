@@ -8,6 +8,7 @@
 
 mod attack;
 mod report;
+mod visual;
 
 use std::path::PathBuf;
 
@@ -25,11 +26,14 @@ struct Cli {
 enum Command {
     /// Per-segment symbol robustness of the watermark core against an attack list.
     Attacks(attack::Args),
+    /// Zoomed PNG of a flat and a textured region: source | marked | 10x difference.
+    Visual(visual::Args),
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Attacks(args) => attack::run(args).context("eval attacks"),
+        Command::Visual(args) => visual::run(args).context("eval visual"),
     }
 }
 
