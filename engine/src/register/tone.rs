@@ -10,11 +10,13 @@ const BIN_WIDTH: f32 = 256.0 / BINS as f32;
 /// Fewer samples than this in a bin and its point is not trusted.
 const MIN_COUNT: u32 = 6;
 
-/// A monotone-ish map from reference grey level to expected copy grey level.
+/// A monotone-ish map from reference grey level to expected copy grey level. A fixed array, so
+/// fitting one per frame and candidate never allocates.
 #[derive(Clone, Debug, Default)]
 pub struct ToneCurve {
-    /// (reference level, copy level) knots, increasing in reference level.
-    knots: Vec<(f32, f32)>,
+    /// (reference level, copy level) knots, increasing in reference level; `len` are in use.
+    knots: [(f32, f32); BINS],
+    len: usize,
 }
 
 impl ToneCurve {
@@ -31,23 +33,25 @@ impl ToneCurve {
                 count[b] += 1;
             }
         }
-        let knots = (0..BINS)
-            .filter(|&b| count[b] >= MIN_COUNT)
-            .map(|b| ((sum_r[b] / count[b] as f64) as f32, (sum_c[b] / count[b] as f64) as f32))
-            .collect();
-        Self { knots }
+        let mut curve = Self::default();
+        for b in (0..BINS).filter(|&b| count[b] >= MIN_COUNT) {
+            let n = count[b] as f64;
+            curve.knots[curve.len] = ((sum_r[b] / n) as f32, (sum_c[b] / n) as f32);
+            curve.len += 1;
+        }
+        curve
     }
 
     /// Whether the fit found anything to go on.
     pub fn is_empty(&self) -> bool {
-        self.knots.is_empty()
+        self.len == 0
     }
 
     /// Expected copy level for reference level `r`: piecewise linear between knots, a constant
     /// offset beyond the ends.
     #[inline]
     pub fn map(&self, r: f32) -> f32 {
-        let k = &self.knots;
+        let k = &self.knots[..self.len];
         match k.len() {
             0 => r,
             1 => r + (k[0].1 - k[0].0),

@@ -36,10 +36,18 @@ impl ReferenceReducer {
     }
 
     pub fn reduce(&mut self, luma: &Luma<'_>, pts: f64) -> Reference {
+        let mut out = Reference { pts, means: Vec::new(), mask: Vec::new() };
+        self.reduce_into(luma, pts, &mut out);
+        out
+    }
+
+    /// Like [`ReferenceReducer::reduce`], reusing `out`'s buffers.
+    pub fn reduce_into(&mut self, luma: &Luma<'_>, pts: f64, out: &mut Reference) {
         self.stats.compute(luma, &self.grid);
-        let mut mask = Vec::with_capacity(self.grid.len());
-        mask_from_stats(&self.stats, &self.grid, &mut mask, &mut self.scratch);
-        Reference { pts, means: self.stats.full_mean.clone(), mask }
+        mask_from_stats(&self.stats, &self.grid, &mut out.mask, &mut self.scratch);
+        out.means.clear();
+        out.means.extend_from_slice(&self.stats.full_mean);
+        out.pts = pts;
     }
 }
 
@@ -47,6 +55,8 @@ impl ReferenceReducer {
 pub struct ReferenceWindow {
     reach: f64,
     frames: VecDeque<Reference>,
+    /// Frames that left the window, kept for their buffers.
+    spare: Vec<Reference>,
     ended: bool,
     reducer: ReferenceReducer,
 }
@@ -56,6 +66,7 @@ impl ReferenceWindow {
         Self {
             reach: 1.5 / fps.max(1.0),
             frames: VecDeque::new(),
+            spare: Vec::new(),
             ended: false,
             reducer: ReferenceReducer::new(grid),
         }
@@ -66,14 +77,21 @@ impl ReferenceWindow {
         while !self.ended && self.frames.back().is_none_or(|f| f.pts < t + self.reach) {
             match decoder.next_frame()? {
                 Some(frame) => {
-                    let reference = self.reducer.reduce(&frame.luma(), frame.pts_seconds);
+                    let mut reference = self.spare.pop().unwrap_or_else(|| Reference {
+                        pts: 0.0,
+                        means: Vec::new(),
+                        mask: Vec::new(),
+                    });
+                    self.reducer.reduce_into(&frame.luma(), frame.pts_seconds, &mut reference);
                     self.frames.push_back(reference);
                 }
                 None => self.ended = true,
             }
         }
         while self.frames.len() > 1 && self.frames.front().is_some_and(|f| f.pts < t - self.reach) {
-            self.frames.pop_front();
+            if let Some(old) = self.frames.pop_front() {
+                self.spare.push(old);
+            }
         }
         self.frames.make_contiguous();
         Ok(self.frames.back().is_some_and(|f| f.pts >= t - self.reach))
