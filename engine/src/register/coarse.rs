@@ -19,6 +19,23 @@ const COARSE_COLS: usize = 96;
 const MIN_SCALE: f64 = 0.45;
 const MAX_SCALE: f64 = 1.7;
 const SCALE_STEP: f64 = 1.03;
+const MAX_PAIRS: usize = 3;
+
+/// The smallest number >= n whose only prime factors are 2, 3 and 5: FFTs of such sizes are
+/// nearly as fast as powers of two, and much smaller than the next power of two.
+fn smooth_at_least(n: usize) -> usize {
+    (n.max(1)..)
+        .find(|&m| {
+            let mut m = m;
+            for p in [2, 3, 5] {
+                while m % p == 0 {
+                    m /= p;
+                }
+            }
+            m == 1
+        })
+        .unwrap_or(n)
+}
 
 /// The coarse estimate and how clearly it stood out.
 #[derive(Clone, Copy, Debug)]
@@ -36,13 +53,15 @@ pub struct FramePair<'a> {
 
 /// Scale search with phase correlation over all `pairs` (which must share one geometry).
 pub fn estimate(pairs: &[FramePair<'_>], ref_size: (usize, usize)) -> Option<CoarseFit> {
+    // Three frames already make the peak unambiguous; more only cost FFTs.
+    let pairs = &pairs[..pairs.len().min(MAX_PAIRS)];
     let first = pairs.first()?;
     let (copy_w, copy_h) = (first.copy.width, first.copy.height);
     let ref_grid = RegionGrid::across(ref_size.0, ref_size.1, COARSE_COLS);
     let q = ref_grid.cell;
     let largest = |len: usize| (len as f64 / (q * MIN_SCALE)).ceil() as usize;
-    let fft_cols = (ref_grid.cols + largest(copy_w)).next_power_of_two();
-    let fft_rows = (ref_grid.rows + largest(copy_h)).next_power_of_two();
+    let fft_cols = smooth_at_least(ref_grid.cols + largest(copy_w));
+    let fft_rows = smooth_at_least(ref_grid.rows + largest(copy_h));
     let mut fft = Fft2::new(fft_rows, fft_cols);
 
     // Reference spectra, once per frame.
@@ -115,6 +134,17 @@ pub fn estimate(pairs: &[FramePair<'_>], ref_size: (usize, usize)) -> Option<Coa
         scale *= SCALE_STEP;
     }
     best
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn smooth_sizes() {
+        assert_eq!(super::smooth_at_least(309), 320);
+        assert_eq!(super::smooth_at_least(174), 180);
+        assert_eq!(super::smooth_at_least(7), 8);
+        assert_eq!(super::smooth_at_least(1), 1);
+    }
 }
 
 /// Zero-mean, Hann-windowed samples in the top-left corner of a zero `fft_rows x fft_cols` buffer.
