@@ -136,17 +136,6 @@ pub fn estimate(pairs: &[FramePair<'_>], ref_size: (usize, usize)) -> Option<Coa
     best
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn smooth_sizes() {
-        assert_eq!(super::smooth_at_least(309), 320);
-        assert_eq!(super::smooth_at_least(174), 180);
-        assert_eq!(super::smooth_at_least(7), 8);
-        assert_eq!(super::smooth_at_least(1), 1);
-    }
-}
-
 /// Zero-mean, Hann-windowed samples in the top-left corner of a zero `fft_rows x fft_cols` buffer.
 /// Cells outside the picture (`None`) count as the mean.
 fn padded(
@@ -171,4 +160,15 @@ fn padded(
         }
     }
     buf
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn smooth_sizes() {
+        assert_eq!(super::smooth_at_least(309), 320);
+        assert_eq!(super::smooth_at_least(174), 180);
+        assert_eq!(super::smooth_at_least(7), 8);
+        assert_eq!(super::smooth_at_least(1), 1);
+    }
 }
