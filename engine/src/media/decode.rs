@@ -276,4 +276,14 @@ impl DecodedFrame {
     pub(crate) fn video_mut(&mut self) -> &mut frame::Video {
         &mut self.frame
     }
+
+    /// A deep copy (own pixel buffers): the second variant of a frame.
+    pub(crate) fn video_clone(&self) -> DecodedFrame {
+        DecodedFrame { index: self.index, pts_seconds: self.pts_seconds, frame: self.frame.clone() }
+    }
+
+    /// The underlying FFmpeg frame, owned: for pipelines that send frames to other threads.
+    pub(crate) fn into_video(self) -> frame::Video {
+        self.frame
+    }
 }

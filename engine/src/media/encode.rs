@@ -192,7 +192,7 @@ impl Mp4Writer {
 }
 
 /// Opens libx264 for yuv420p frames of `size` at constant `rate` (time base: one frame).
-fn open_x264(
+pub(crate) fn open_x264(
     decoder: &VideoDecoder,
     (width, height): (u32, u32),
     rate: Rational,
@@ -250,7 +250,10 @@ const X264_PRESETS: [&str; 10] = [
 ];
 
 /// The libx264 private options: rate control, preset and the fixed closed GOP.
-fn x264_options(settings: &EncodeSettings, out: &Path) -> Result<Dictionary<'static>, MediaError> {
+pub(crate) fn x264_options(
+    settings: &EncodeSettings,
+    out: &Path,
+) -> Result<Dictionary<'static>, MediaError> {
     let invalid = |reason: String| MediaError::Settings { path: out.to_owned(), reason };
     if !settings.crf.is_finite() || !(0.0..=51.0).contains(&settings.crf) {
         return Err(invalid(format!("crf {} is outside 0..=51", settings.crf)));

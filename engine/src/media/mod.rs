@@ -8,17 +8,25 @@
 //! FFmpeg never prints: [`init`] silences its log, and every failure comes back as a
 //! [`MediaError`] naming the file. Rotation metadata is ignored throughout (frames are as coded).
 
+mod audio;
 mod convert;
 mod decode;
 mod encode;
 mod error;
+mod h264;
 mod probe;
+mod scale;
+mod shared;
 mod transcode;
 
+pub use audio::{AudioPacket, AudioTrackInfo};
 pub use decode::{DecodedFrame, VideoDecoder};
 pub use encode::EncodeSettings;
 pub use error::{FrameError, MediaError};
+pub use h264::{EncodedPacket, H264Encoder};
 pub use probe::{probe, VideoInfo};
+pub use scale::Scaler;
+pub use shared::SharedFrame;
 pub use transcode::{transcode, TranscodeStats};
 
 use ffmpeg_next as ffmpeg;
