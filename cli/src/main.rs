@@ -23,6 +23,8 @@ enum Command {
     Embed(commands::embed::Args),
     /// Decide, per segment, which symbol a copy carries (informed: needs the unmarked source).
     Symbols(commands::symbols::Args),
+    /// Encode both watermark variants of a source as aligned CMAF outputs with HLS and DASH.
+    Variants(commands::variants::Args),
 }
 
 fn main() {
@@ -31,6 +33,7 @@ fn main() {
         Command::Keygen(args) => commands::keygen::run(args),
         Command::Embed(args) => commands::embed::run(args),
         Command::Symbols(args) => commands::symbols::run(args),
+        Command::Variants(args) => commands::variants::run(args),
     };
     if let Err(err) = result {
         eprintln!("abmark: error: {}", one_line(&err));

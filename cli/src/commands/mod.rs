@@ -1,6 +1,7 @@
 pub mod embed;
 pub mod keygen;
 pub mod symbols;
+pub mod variants;
 
 use std::path::Path;
 
