@@ -20,8 +20,12 @@ pub struct Args {
     #[arg(long)]
     renditions: Option<String>,
     /// x264 constant rate factor.
-    #[arg(long, default_value_t = 20.0)]
+    #[arg(long, default_value_t = 20.0, conflicts_with = "bitrate")]
     crf: f32,
+    /// Average bitrate in kbit/s for the top rendition, instead of --crf; lower renditions get
+    /// a share proportional to their pixel count.
+    #[arg(long)]
+    bitrate: Option<u32>,
     /// x264 preset.
     #[arg(long, default_value = "veryfast")]
     preset: String,
@@ -39,7 +43,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let job = VariantsJob {
         segment_seconds: args.segment_seconds,
         renditions: args.renditions.clone(),
-        encode: EncodeSettings { crf: args.crf, preset: args.preset.clone(), ..Default::default() },
+        encode: EncodeSettings {
+            crf: args.crf,
+            preset: args.preset.clone(),
+            bitrate_kbps: args.bitrate,
+            ..Default::default()
+        },
         force: args.force,
     };
     let total =

@@ -24,11 +24,14 @@ pub struct EncodeSettings {
     pub keyint: Option<u32>,
     /// Encoder threads; `None` lets x264 choose from the core count.
     pub threads: Option<usize>,
+    /// `Some(kbit/s)`: average-bitrate mode with a VBV of 1.5x peak and 2 s of buffer, instead
+    /// of constant quality (`crf` is then ignored).
+    pub bitrate_kbps: Option<u32>,
 }
 
 impl Default for EncodeSettings {
     fn default() -> Self {
-        Self { crf: 18.0, preset: "medium".into(), keyint: None, threads: None }
+        Self { crf: 18.0, preset: "medium".into(), keyint: None, threads: None, bitrate_kbps: None }
     }
 }
 
@@ -268,14 +271,22 @@ pub(crate) fn x264_options(
         return Err(invalid(reason));
     }
     let mut options = Dictionary::new();
-    options.set("crf", &settings.crf.to_string());
     options.set("preset", &settings.preset);
+    let mut params = Vec::new();
+    match settings.bitrate_kbps {
+        Some(0) => return Err(invalid("bitrate must be at least 1 kbit/s".into())),
+        Some(k) => {
+            params.push(format!("bitrate={k}:vbv-maxrate={}:vbv-bufsize={}", k + k / 2, 2 * k))
+        }
+        None => options.set("crf", &settings.crf.to_string()),
+    }
     match settings.keyint {
         Some(0) => return Err(invalid("keyint must be at least 1".into())),
-        Some(n) => {
-            options.set("x264-params", &format!("keyint={n}:min-keyint={n}:scenecut=0:open-gop=0"))
-        }
+        Some(n) => params.push(format!("keyint={n}:min-keyint={n}:scenecut=0:open-gop=0")),
         None => {}
+    }
+    if !params.is_empty() {
+        options.set("x264-params", &params.join(":"));
     }
     Ok(options)
 }

@@ -69,7 +69,10 @@ pub struct OutputMeta {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct EncodeEntry {
     pub codec: String,
-    pub crf: f32,
+    /// Constant quality, or `None` in bitrate mode.
+    pub crf: Option<f32>,
+    /// Top rendition's target in kbit/s (bitrate mode).
+    pub bitrate_kbps: Option<u32>,
     pub preset: String,
 }
 
@@ -161,7 +164,8 @@ impl JobFile {
             outputs,
             encode: EncodeEntry {
                 codec: "h264 (libx264)".into(),
-                crf: i.encode.crf,
+                crf: i.encode.bitrate_kbps.is_none().then_some(i.encode.crf),
+                bitrate_kbps: i.encode.bitrate_kbps,
                 preset: i.encode.preset.clone(),
             },
             key_fingerprint: i.key.fingerprint(),

@@ -129,7 +129,8 @@ fn build(
     for variant in [0u8, 1] {
         for r in &ladder {
             let rdir = dir.join(variant.to_string()).join(&r.id);
-            let encoder = H264Encoder::open(&decoder, (r.width, r.height), &encode, &rdir)?;
+            let settings = rendition_settings(&encode, r, &ladder[0]);
+            let encoder = H264Encoder::open(&decoder, (r.width, r.height), &settings, &rdir)?;
             let scaler = if (r.width, r.height) == (width, height)
                 && (width, height) == (info.width as u32, info.height as u32)
             {
@@ -241,6 +242,15 @@ fn send_all(
         }
     }
     Ok(())
+}
+
+/// The top rendition's settings, with a bitrate (if any) scaled to this rendition's pixels.
+fn rendition_settings(encode: &EncodeSettings, r: &Rendition, top: &Rendition) -> EncodeSettings {
+    let share = (r.width as f64 * r.height as f64) / (top.width as f64 * top.height as f64);
+    EncodeSettings {
+        bitrate_kbps: encode.bitrate_kbps.map(|k| ((k as f64 * share).round() as u32).max(1)),
+        ..encode.clone()
+    }
 }
 
 /// A timescale in which one frame lasts a whole number of ticks: 90 kHz when it divides evenly
