@@ -7,6 +7,7 @@
 //! `eval/report/`.
 
 mod attack;
+mod mix;
 mod report;
 mod visual;
 
@@ -28,12 +29,18 @@ enum Command {
     Attacks(attack::Args),
     /// Zoomed PNG of a flat and a textured region: source | marked | 10x difference.
     Visual(visual::Args),
+    /// Write a demo viewer manifest: segment i from variant pattern[i mod len].
+    Mix(mix::MixArgs),
+    /// Compare `abmark symbols --json` output with a demo pattern.
+    Compare(mix::CompareArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Attacks(args) => attack::run(args).context("eval attacks"),
         Command::Visual(args) => visual::run(args).context("eval visual"),
+        Command::Mix(args) => mix::mix(args).context("eval mix"),
+        Command::Compare(args) => mix::compare(args).context("eval compare"),
     }
 }
 
