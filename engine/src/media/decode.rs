@@ -78,7 +78,13 @@ impl VideoDecoder {
         opening.set_packet_time_base(time_base);
         let decoder = opening.video().map_err(decoder_error)?;
 
-        let converter = Converter::new(info.width as u32, info.height as u32);
+        // The converter works on coded pictures; rotation, if any, is applied after it.
+        let (coded_w, coded_h) = if info.rotation % 180 == 90 {
+            (info.height, info.width)
+        } else {
+            (info.width, info.height)
+        };
+        let converter = Converter::new(coded_w as u32, coded_h as u32);
         Ok(Self {
             path: path.to_owned(),
             input,
@@ -190,6 +196,10 @@ impl VideoDecoder {
             frame: index,
             format: self.converter.last_source_format(),
         })?;
+        let frame = match self.info.rotation {
+            0 => frame,
+            degrees => super::rotate::rotate(&frame, degrees),
+        };
         let pts_seconds = match frame.timestamp() {
             Some(ts) => {
                 let first = *self.first_ts.get_or_insert(ts);

@@ -15,6 +15,7 @@ mod encode;
 mod error;
 mod h264;
 mod probe;
+mod rotate;
 mod scale;
 mod shared;
 mod transcode;

@@ -12,9 +12,12 @@ use super::MediaError;
 /// What [`probe`] (and [`super::VideoDecoder::info`]) report about a file's video stream.
 #[derive(Clone, Debug, PartialEq)]
 pub struct VideoInfo {
-    /// Size of the coded pictures (rotation metadata is not applied).
+    /// Size of the pictures as shown: the coded size, turned by `rotation`.
     pub width: usize,
     pub height: usize,
+    /// Clockwise quarter turns from the stream's display matrix, in degrees (0, 90, 180, 270).
+    /// The decoder applies it, so frames come out upright, as players show them.
+    pub rotation: u16,
     /// `frame_rate` as a number.
     pub fps: f64,
     /// The rate frames are numbered and re-encoded at: the stream's exact rate
@@ -86,10 +89,13 @@ pub(crate) fn video_info(
     };
     let frame_count = u64::try_from(stream.frames()).ok().filter(|&n| n > 0);
     let has_audio = input.streams().any(|s| s.parameters().medium() == media::Type::Audio);
+    let rotation = super::rotate::stream_rotation(&stream);
+    let (width, height) = if rotation % 180 == 90 { (height, width) } else { (width, height) };
 
     Ok(VideoInfo {
         width: width as usize,
         height: height as usize,
+        rotation,
         fps: f64::from(frame_rate),
         frame_rate: (frame_rate.numerator(), frame_rate.denominator()),
         duration_seconds,
