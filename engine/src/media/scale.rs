@@ -30,7 +30,7 @@ impl Scaler {
             Pixel::YUV420P,
             to.0,
             to.1,
-            scaling::Flags::BICUBIC | scaling::Flags::ACCURATE_RND,
+            scaling::Flags::BICUBIC,
         )
         .map_err(|error| MediaError::Settings {
             path: label.to_owned(),

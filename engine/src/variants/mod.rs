@@ -34,6 +34,9 @@ use crate::media::{EncodeSettings, H264Encoder, MediaError, Scaler, SharedFrame,
 use crate::wm::{Embedder, Symbol, WatermarkParams};
 use worker::{Worker, WorkerResult};
 
+/// Frames queued per encoder thread (shared buffers: a queued frame costs no copy).
+const FRAME_QUEUE: usize = 8;
+
 /// A running (variant, rendition) encode.
 type WorkerHandle = JoinHandle<Result<WorkerResult, VariantsError>>;
 
@@ -142,7 +145,8 @@ fn build(
                     &rdir,
                 )?)
             };
-            let (tx, rx) = sync_channel(2);
+            // A few frames of slack per encoder so that one slow GOP does not stall the decoder.
+            let (tx, rx) = sync_channel(FRAME_QUEUE);
             senders[variant as usize].push(tx);
             let worker = Worker { dir: rdir, encoder, scaler, timescale, frame_duration };
             handles.push((variant, r.id.clone(), std::thread::spawn(move || worker.run(rx))));
