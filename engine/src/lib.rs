@@ -1,9 +1,15 @@
 //! abmark engine: forensic A/B watermarking, detection and secure delivery.
 //!
-//! Organised by the stages of the system: `frame` (plain luma views the kernels take), `key`
-//! (the secret and what is derived from it), `wm` (keyed patterns, perceptual mask, embedding and
-//! scoring), `register` (aligning a copy to the reference in time and space), `media`
-//! (FFmpeg decode/encode) and `symbols` (the per-segment symbol detector that ties them together).
+//! Organised by the stages of the system, upstream first:
+//! - `frame`, `dsp`: plain luma views and the FFT / integral-image building blocks.
+//! - `key`: the watermark secret and what is derived from it.
+//! - `wm`: keyed patterns, perceptual mask, embedding and scoring.
+//! - `media`: FFmpeg decode (normalised to upright 8-bit 4:2:0), x264 encode, scaling, audio.
+//! - `mark`, `quality`: marking a whole file with one symbol, and what it costs in PSNR/SSIM.
+//! - `cmaf`, `manifest`: our ISO-BMFF segments and the HLS/DASH text that points at them.
+//! - `variants`: the encode-time pipeline that writes both watermark variants, aligned.
+//! - `register`: bringing a copy back to the reference's geometry and tone.
+//! - `symbols`: the per-segment symbol detector that ties registration and scoring together.
 
 pub mod cmaf;
 pub mod dsp;
