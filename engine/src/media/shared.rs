@@ -4,7 +4,7 @@ use ffmpeg::frame;
 use ffmpeg_next as ffmpeg;
 
 /// A yuv420p frame that several threads read (one per rendition of a variant). Each takes a
-/// cheap reference ([`SharedFrame::reference`]) that shares the pixel buffers.
+/// cheap reference that shares the pixel buffers (no pixel copy).
 pub struct SharedFrame(frame::Video);
 
 // SAFETY: the frame is never written after it is wrapped; readers only call av_frame_ref on
