@@ -96,14 +96,12 @@ struct QualityAccumulator {
 
 impl QualityAccumulator {
     fn add(&mut self, a: &crate::frame::Luma<'_>, b: &crate::frame::Luma<'_>) {
-        let p = quality::psnr(a, b);
+        let sse = quality::sse(a, b) as f64;
         let pixels = (a.width * a.height) as f64;
-        if p.is_finite() {
-            self.sse += pixels * 255.0 * 255.0 / 10f64.powf(p / 10.0);
-        }
+        self.sse += sse;
         self.pixels += pixels;
-        if p.is_finite() {
-            self.psnr.push(p);
+        if sse > 0.0 {
+            self.psnr.push(quality::psnr_of_mse(sse / pixels));
         } else {
             self.unchanged += 1;
         }
@@ -115,7 +113,7 @@ impl QualityAccumulator {
         let min = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
         QualitySummary {
             psnr_mean: mean(&self.psnr),
-            psnr_global: 10.0 * (255.0 * 255.0 * self.pixels / self.sse.max(1e-9)).log10(),
+            psnr_global: quality::psnr_of_mse(self.sse / self.pixels.max(1.0)),
             psnr_min: min(&self.psnr),
             ssim_mean: mean(&self.ssim),
             ssim_min: min(&self.ssim),

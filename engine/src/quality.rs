@@ -5,22 +5,28 @@
 
 use crate::frame::Luma;
 
+/// Sum of squared differences of `b` against `a` (same size).
+pub fn sse(a: &Luma<'_>, b: &Luma<'_>) -> u64 {
+    (0..a.height)
+        .map(|y| {
+            let row = a.row(y).iter().zip(b.row(y));
+            row.map(|(&x, &y)| (x as i32 - y as i32).pow(2) as u64).sum::<u64>()
+        })
+        .sum()
+}
+
+/// PSNR in dB for a mean squared error; infinite when it is zero.
+pub fn psnr_of_mse(mse: f64) -> f64 {
+    if mse <= 0.0 {
+        f64::INFINITY
+    } else {
+        10.0 * (255.0f64 * 255.0 / mse).log10()
+    }
+}
+
 /// PSNR in dB of `b` against `a` (same size); infinite when identical.
 pub fn psnr(a: &Luma<'_>, b: &Luma<'_>) -> f64 {
-    let mut sse = 0u64;
-    for y in 0..a.height {
-        sse += a
-            .row(y)
-            .iter()
-            .zip(b.row(y))
-            .map(|(&x, &y)| (x as i32 - y as i32).pow(2) as u64)
-            .sum::<u64>();
-    }
-    if sse == 0 {
-        return f64::INFINITY;
-    }
-    let mse = sse as f64 / (a.width * a.height) as f64;
-    10.0 * (255.0f64 * 255.0 / mse).log10()
+    psnr_of_mse(sse(a, b) as f64 / (a.width * a.height) as f64)
 }
 
 /// Mean SSIM of `b` against `a` over 8x8 windows on a 4-pixel step.

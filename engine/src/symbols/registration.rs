@@ -31,12 +31,10 @@ pub fn register_files(
     let times: Vec<f64> = (0..pairs_wanted.max(1) * CANDIDATES_PER_PAIR)
         .map(|k| 0.5 + k as f64 * CANDIDATE_SPACING)
         .collect();
-    let copies = frames_near(copy, &times)?;
-    let references = frames_near(reference, &times)?;
+    let (_, copies) = frames_near(copy, &times)?;
+    let (ref_size, references) = frames_near(reference, &times)?;
     let mut candidates: Vec<(f64, &IntegralImage, &IntegralImage)> =
         references.iter().zip(&copies).map(|((spread, r), (_, c))| (*spread, r, c)).collect();
-    let ref_decoder = VideoDecoder::open(reference)?;
-    let ref_size = (ref_decoder.info().width, ref_decoder.info().height);
     let identity = Fit { transform: Transform::identity(ref_size.0, ref_size.1), correlation: 0.0 };
     // Busy frames register best; black or flat ones carry no geometry.
     candidates.sort_by(|a, b| b.0.total_cmp(&a.0));
@@ -48,10 +46,13 @@ pub fn register_files(
         .unwrap_or(identity))
 }
 
-/// For each target time, the integral image of the frame nearest to it, with a measure of how
-/// much the frame varies (standard deviation of a coarse sample of its pixels).
-fn frames_near(path: &Path, times: &[f64]) -> Result<Vec<(f64, IntegralImage)>, MediaError> {
+/// The picture size, and for each target time the integral image of the frame nearest to it
+/// with a measure of how much the frame varies (standard deviation of a coarse pixel sample).
+type Candidates = ((usize, usize), Vec<(f64, IntegralImage)>);
+
+fn frames_near(path: &Path, times: &[f64]) -> Result<Candidates, MediaError> {
     let mut decoder = VideoDecoder::open(path)?;
+    let size = (decoder.info().width, decoder.info().height);
     let mut out = Vec::with_capacity(times.len());
     let mut previous: Option<(f64, IntegralImage, f64)> = None;
     let mut next_time = times.iter().peekable();
@@ -77,7 +78,7 @@ fn frames_near(path: &Path, times: &[f64]) -> Result<Vec<(f64, IntegralImage)>, 
         out.push((chosen.2, chosen.1));
         next_time.next();
     }
-    Ok(out)
+    Ok((size, out))
 }
 
 fn spread(luma: &crate::frame::Luma<'_>) -> f64 {

@@ -59,11 +59,7 @@ impl Worker {
         self.encoder.finish(&mut packets)?;
         write(&mut segmenter, &mut samples, &mut packets)?;
         segmenter.finish()?;
-        Ok(WorkerResult {
-            init: segmenter.init.clone(),
-            segments: segmenter.segments.clone(),
-            codec,
-        })
+        Ok(WorkerResult { init: segmenter.init, segments: segmenter.segments, codec })
     }
 }
 
