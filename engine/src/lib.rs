@@ -8,6 +8,8 @@
 //! - `mark`, `quality`: marking a whole file with one symbol, and what it costs in PSNR/SSIM.
 //! - `cmaf`, `manifest`: our ISO-BMFF segments and the HLS/DASH text that points at them.
 //! - `variants`: the encode-time pipeline that writes both watermark variants, aligned.
+//! - `payload`: session index -> keyed, Reed-Solomon-coded 64-bit session code, and back.
+//! - `token`, `pace`: ETSI TS 104 002 WM tokens (CWT/JWT) and WMPaceInfo (sidecar, `wmpi` box).
 //! - `register`: bringing a copy back to the reference's geometry and tone.
 //! - `symbols`: the per-segment symbol detector that ties registration and scoring together.
 
@@ -18,8 +20,12 @@ pub mod key;
 pub mod manifest;
 pub mod mark;
 pub mod media;
+pub mod pace;
+pub mod payload;
 pub mod quality;
 pub mod register;
 pub mod symbols;
+pub mod token;
 pub mod variants;
 pub mod wm;
+
