@@ -8,6 +8,7 @@
 //! - `mark`, `quality`: marking a whole file with one symbol, and what it costs in PSNR/SSIM.
 //! - `cmaf`, `manifest`: our ISO-BMFF segments and the HLS/DASH text that points at them.
 //! - `variants`: the encode-time pipeline that writes both watermark variants, aligned.
+//! - `mix`: the exact stream one viewer receives (segment i from variant bit i), as one MP4.
 //! - `payload`: session index -> keyed, Reed-Solomon-coded 64-bit session code, and back.
 //! - `token`, `pace`: ETSI TS 104 002 WM tokens (CWT/JWT) and WMPaceInfo (sidecar, `wmpi` box).
 //! - `register`: bringing a copy back to the reference's geometry and tone.
@@ -20,6 +21,7 @@ pub mod key;
 pub mod manifest;
 pub mod mark;
 pub mod media;
+pub mod mix;
 pub mod pace;
 pub mod payload;
 pub mod quality;
@@ -28,4 +30,3 @@ pub mod symbols;
 pub mod token;
 pub mod variants;
 pub mod wm;
-

@@ -1,10 +1,10 @@
 //! The one-pass decode → per-frame luma edit → H.264 encode of a whole file ([`transcode`]), and
 //! the all-or-nothing handling of the output file.
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 
 use super::encode::Mp4Writer;
+use super::temp::TempFile;
 use super::{EncodeSettings, FrameError, MediaError, VideoDecoder};
 use crate::frame::LumaMut;
 
@@ -87,43 +87,4 @@ where
         width: width as usize,
         height: height as usize,
     })
-}
-
-/// The output while it is being written: removed on drop unless persisted.
-struct TempFile {
-    path: PathBuf,
-    keep: bool,
-}
-
-impl TempFile {
-    /// A fresh name beside `out` (same directory, hence same file system: the rename is atomic).
-    fn beside(out: &Path) -> Result<Self, MediaError> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        if out.to_str().is_none() {
-            return Err(MediaError::NonUtf8Path { path: out.to_owned() });
-        }
-        let name = out.file_name().ok_or_else(|| MediaError::Io {
-            path: out.to_owned(),
-            error: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"),
-        })?;
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let temp_name = format!(".{}.partial-{}-{n}", name.to_string_lossy(), std::process::id());
-        Ok(Self { path: out.with_file_name(temp_name), keep: false })
-    }
-
-    fn persist(mut self, out: &Path) -> Result<(), MediaError> {
-        std::fs::rename(&self.path, out)
-            .map_err(|error| MediaError::Io { path: out.to_owned(), error })?;
-        self.keep = true;
-        Ok(())
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if !self.keep {
-            // Nothing to report from a destructor: the file may well not exist yet.
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
 }

@@ -172,6 +172,51 @@ impl JobFile {
         }
     }
 
+    /// Reads `OUT/job.json` and checks that it describes a usable output: one duration per
+    /// segment, both variants of every rendition, every output with that many segments.
+    pub fn load(out: &Path) -> Result<Self, VariantsError> {
+        let path = out.join("job.json");
+        let text = std::fs::read(&path).map_err(|e| VariantsError::io(&path, e))?;
+        let bad = |reason: String| VariantsError::BadOutput { path: path.clone(), reason };
+        let job: JobFile =
+            serde_json::from_slice(&text).map_err(|e| bad(format!("not a job file ({e})")))?;
+        if job.segment_count == 0 || job.segment_durations.len() != job.segment_count {
+            return Err(bad("segment count and durations disagree".into()));
+        }
+        if job.renditions.is_empty() {
+            return Err(bad("no video rendition".into()));
+        }
+        for r in &job.renditions {
+            for v in 0..2u8 {
+                let want = format!("{v}/{}", r.id);
+                let output = job.outputs.iter().find(|o| o.path == want);
+                match output {
+                    Some(o) if o.segments.len() == job.segment_count => {}
+                    Some(_) => return Err(bad(format!("{want} has a different segment count"))),
+                    None => return Err(bad(format!("{want} is missing"))),
+                }
+            }
+        }
+        Ok(job)
+    }
+
+    /// The rendition called `id`, or the largest one when `id` is `None`.
+    pub fn rendition(&self, id: Option<&str>) -> Result<&RenditionEntry, VariantsError> {
+        let found = match id {
+            Some(id) => self.renditions.iter().find(|r| r.id == id),
+            None => self.renditions.iter().max_by_key(|r| u64::from(r.width) * u64::from(r.height)),
+        };
+        found.ok_or_else(|| VariantsError::UnknownRendition {
+            id: id.unwrap_or_default().to_owned(),
+            available: self.renditions.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(", "),
+        })
+    }
+
+    /// The shared audio output, if the source had audio.
+    pub fn audio(&self) -> Option<&OutputEntry> {
+        self.outputs.iter().find(|o| o.kind == "audio")
+    }
+
     pub(super) fn write(&self, dir: &Path) -> Result<(), VariantsError> {
         let path = dir.join("job.json");
         let text =

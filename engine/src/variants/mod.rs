@@ -72,6 +72,12 @@ pub enum VariantsError {
     Misaligned { rendition: String, reason: String },
     #[error(transparent)]
     Manifest(#[from] ManifestError),
+    #[error("{}: not a usable variants output: {reason}", path.display())]
+    BadOutput { path: PathBuf, reason: String },
+    #[error("no rendition '{id}' (available: {available})")]
+    UnknownRendition { id: String, available: String },
+    #[error("WMPaceInfo: {0}")]
+    Pace(String),
     #[error("an encoder thread stopped unexpectedly")]
     WorkerLost,
 }
@@ -148,7 +154,7 @@ fn build(
             // A few frames of slack per encoder so that one slow GOP does not stall the decoder.
             let (tx, rx) = sync_channel(FRAME_QUEUE);
             senders[variant as usize].push(tx);
-            let worker = Worker { dir: rdir, encoder, scaler, timescale, frame_duration };
+            let worker = Worker { dir: rdir, encoder, scaler, timescale, frame_duration, variant };
             handles.push((variant, r.id.clone(), std::thread::spawn(move || worker.run(rx))));
         }
     }

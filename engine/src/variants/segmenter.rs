@@ -5,11 +5,19 @@
 //! fixed keyint, no scene cuts), so segment n holds the same frames in both variants. Audio is
 //! cut by time at the same boundaries. Each finished segment is recorded (duration, samples,
 //! bytes) so that the two variants can be compared and manifests written.
+//!
+//! Video segments also publish their WMPaceInfo (ETSI TS 104 002 5.5): which variant they are
+//! and which position of a viewer's WM pattern picks them (segment `i` -> `i mod 64`, the
+//! session code's layout, see `crate::payload`). It goes in a `wmpi` box between `styp` and
+//! `moof` and in a sidecar file `WMPaceInfo/seg-<n>.m4s` beside the segment (the EdgeWorkers
+//! convention), so that an edge can choose a variant without opening segments.
 
 use std::path::{Path, PathBuf};
 
 use crate::cmaf::{self, Sample};
 use crate::media::EncodedPacket;
+use crate::pace::{sidecar_discrete, wmpi_box, PaceInfo, SidecarEntry};
+use crate::payload::position_of_segment;
 
 use super::VariantsError;
 
@@ -31,6 +39,8 @@ pub struct Segmenter {
     next_start: u64,
     pub segments: Vec<SegmentInfo>,
     pub init: Vec<u8>,
+    /// The variant whose WMPaceInfo video segments publish; `None` for audio.
+    pace_variant: Option<u8>,
 }
 
 impl Segmenter {
@@ -47,7 +57,14 @@ impl Segmenter {
             next_start: 0,
             segments: Vec::new(),
             init,
+            pace_variant: None,
         })
+    }
+
+    /// Publishes WMPaceInfo for `variant` with every segment (video tracks).
+    pub fn with_pace_info(mut self, variant: u8) -> Self {
+        self.pace_variant = Some(variant);
+        self
     }
 
     /// Adds a sample whose decode time is `decode_time`; `starts_segment` closes the current
@@ -79,9 +96,13 @@ impl Segmenter {
 
     fn flush(&mut self) -> Result<(), VariantsError> {
         let sequence = self.segments.len() as u32 + 1;
-        let bytes =
+        let mut bytes =
             cmaf::media_segment(self.track_id, sequence, self.current_start, &self.current)?;
-        let path = self.dir.join(format!("seg-{sequence}.m4s"));
+        let name = format!("seg-{sequence}.m4s");
+        if let Some(variant) = self.pace_variant {
+            bytes = self.publish_pace_info(&name, variant, bytes)?;
+        }
+        let path = self.dir.join(&name);
         std::fs::write(&path, &bytes).map_err(|e| VariantsError::io(&path, e))?;
         self.segments.push(SegmentInfo {
             duration: self.next_start - self.current_start,
@@ -91,6 +112,49 @@ impl Segmenter {
         self.current.clear();
         Ok(())
     }
+}
+
+impl Segmenter {
+    /// Writes the sidecar of segment file `name` and returns the segment with its `wmpi` box.
+    fn publish_pace_info(
+        &self,
+        name: &str,
+        variant: u8,
+        segment: Vec<u8>,
+    ) -> Result<Vec<u8>, VariantsError> {
+        let position = position_of_segment(self.segments.len() as u64) as u16;
+        let info =
+            PaceInfo { variant, position: Some(position), first_part: true, last_part: true };
+        let dir = self.dir.join("WMPaceInfo");
+        std::fs::create_dir_all(&dir).map_err(|e| VariantsError::io(&dir, e))?;
+        let entry = SidecarEntry {
+            segment_regex: None,
+            position: Some(position),
+            first_part: Some(true),
+            last_part: Some(true),
+        };
+        let path = dir.join(name);
+        std::fs::write(&path, sidecar_discrete(&[entry]))
+            .map_err(|e| VariantsError::io(&path, e))?;
+        let wmpi = wmpi_box(&info).map_err(|e| VariantsError::Pace(e.to_string()))?;
+        Ok(insert_after_styp(segment, &wmpi))
+    }
+}
+
+/// `styp` + `extra` + the rest: TS 104 002 places `wmpi` right after `styp`, before `moof`.
+/// Data offsets count from the `moof` (default-base-is-moof), so nothing inside moves.
+fn insert_after_styp(segment: Vec<u8>, extra: &[u8]) -> Vec<u8> {
+    let styp_len = segment
+        .get(..8)
+        .filter(|h| &h[4..8] == b"styp")
+        .map(|h| u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize)
+        .filter(|&n| n <= segment.len())
+        .unwrap_or(0);
+    let mut out = Vec::with_capacity(segment.len() + extra.len());
+    out.extend_from_slice(&segment[..styp_len]);
+    out.extend_from_slice(extra);
+    out.extend_from_slice(&segment[styp_len..]);
+    out
 }
 
 /// Turns encoder packets (timestamps in frames, decode order) into CMAF video samples.

@@ -24,6 +24,8 @@ pub struct Worker {
     pub scaler: Option<Scaler>,
     pub timescale: u32,
     pub frame_duration: u32,
+    /// Which variant this encoder writes (0 = A, 1 = B): published in WMPaceInfo.
+    pub variant: u8,
 }
 
 impl Worker {
@@ -43,7 +45,8 @@ impl Worker {
             avcc,
             pixel_aspect: None,
         });
-        let mut segmenter = Segmenter::new(&self.dir, 1, cmaf::init_segment(&track)?)?;
+        let mut segmenter =
+            Segmenter::new(&self.dir, 1, cmaf::init_segment(&track)?)?.with_pace_info(self.variant);
         let mut samples = VideoSamples::new(self.frame_duration);
         let mut packets = Vec::new();
         for (index, frame) in frames.into_iter().enumerate() {
