@@ -3,8 +3,8 @@
 #   1. make a watermark key;
 #   2. encode both watermark variants (A = symbol 0, B = symbol 1) of the 184-s clip as aligned
 #      CMAF outputs with HLS and DASH manifests;
-#   3. build one viewer's stream, taking segment i from A or B by a bit pattern, and play it
-#      through the HLS manifest with FFmpeg into a file (what a pirate would capture);
+#   3. mint a viewer's token (session 424242), start the personalised edge (abmark serve) and
+#      play that viewer's HLS stream from it with FFmpeg into a file (what a pirate captures);
 #   4. attack that copy (downscale to 640x360, x264 CRF 28);
 #   5. decide every segment's symbol from the copy and compare with the viewer's bits.
 # Work goes to ./out/ (git-ignored).
@@ -24,9 +24,32 @@ mkdir -p "$out"
 echo "== 1. variants"
 "$abmark" variants "$clip" -o "$out/variants" --key "$out/wm.key" --force
 
-echo "== 2. one viewer's stream: segment i from variant bit i (a fixed demo pattern)"
-target/release/eval mix "$out/variants" --name viewer --pattern 0110100111001011
-ffmpeg -hide_banner -loglevel error -nostdin -y -i "$out/variants/viewer.m3u8" -c copy "$out/viewer.mp4"
+echo "== 2. one viewer's session: a token, the personalised edge, playback by FFmpeg"
+session=424242
+token=$("$abmark" token --key "$out/wm.key" --session "$session" --subject demo-viewer \
+  --content demo --ttl 600)
+"$abmark" serve "$out/variants" --key "$out/wm.key" --listen 127.0.0.1:0 --content demo \
+  --session-log "$out/sessions.jsonl" > "$out/serve.out" &
+serve_pid=$!
+trap 'kill $serve_pid 2>/dev/null || true' EXIT
+for _ in $(seq 100); do grep -q listening "$out/serve.out" 2>/dev/null && break; sleep 0.1; done
+base=$(sed -n 's/^listening on //p' "$out/serve.out")
+echo "edge at $base, serving session $session"
+# What the viewer receives, per segment, and the same stream as one file (abmark mix).
+"$abmark" mix "$out/variants" --session "$session" --key "$out/wm.key" \
+  -o "$out/viewer-mix.mp4" --json > "$out/mix.json"
+top=$(sed -n 's/.*"rendition": "\(.*\)".*/\1/p' "$out/mix.json")
+bits=$(sed -n 's/.*"segment_variants": "\([01]*\)".*/\1/p' "$out/mix.json")
+echo "segment variants of session $session: $bits"
+# The viewer's player: the personalised multivariant playlist, then the top rendition.
+curl -fsS "$base/hls/master.m3u8?token=$token" | grep -c "token=" >/dev/null
+ffmpeg -hide_banner -loglevel error -nostdin -y -i "$base/hls/$top.m3u8?token=$token" \
+  -c copy "$out/viewer.mp4"
+kill $serve_pid; wait $serve_pid 2>/dev/null || true
+echo "session log: $(tail -n 1 "$out/sessions.jsonl")"
+cmp <(ffmpeg -v error -i "$out/viewer.mp4" -map 0:v -c copy -f framemd5 - | grep -v '^#') \
+    <(ffmpeg -v error -i "$out/viewer-mix.mp4" -map 0:v -c copy -f framemd5 - | grep -v '^#') \
+  && echo "the stream served over HTTP is identical, picture for picture, to abmark mix"
 
 echo "== 3. attack: downscale to 640x360, x264 CRF 28"
 ffmpeg -hide_banner -loglevel error -nostdin -y -i "$out/viewer.mp4" \
@@ -34,4 +57,4 @@ ffmpeg -hide_banner -loglevel error -nostdin -y -i "$out/viewer.mp4" \
 
 echo "== 4. detection: per-segment symbols of the pirated copy"
 "$abmark" symbols "$out/pirated.mp4" --ref "$clip" --key "$out/wm.key" --json > "$out/symbols.json"
-target/release/eval compare "$out/symbols.json" --pattern 0110100111001011
+target/release/eval compare "$out/symbols.json" --pattern "$bits"

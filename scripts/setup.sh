@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Installs, idempotently, every Debian package abmark's build, tests and main job need.
 # Safe to run repeatedly: packages already present are skipped without touching apt.
+# Extra package names as arguments are installed too (benchmarks: `setup.sh wrk`).
 set -euo pipefail
 
 packages=(
   ffmpeg            # CLI: attacks in tests, ffprobe checks
+  curl              # main job: fetches a personalised playlist
   pkg-config
   clang libclang-dev # bindgen for ffmpeg-sys-next
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
   libavfilter-dev libavdevice-dev
   python3-venv      # datasets: a throwaway venv is not needed, but pip download is
+  "$@"
 )
 
 missing=()

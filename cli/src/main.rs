@@ -25,6 +25,12 @@ enum Command {
     Symbols(commands::symbols::Args),
     /// Encode both watermark variants of a source as aligned CMAF outputs with HLS and DASH.
     Variants(commands::variants::Args),
+    /// Mint a viewer's WM token (ETSI TS 104 002 CWT, or JWT) and print it.
+    Token(commands::token::Args),
+    /// Serve personalised HLS/DASH manifests (and the ETSI edge mode) for a variants output.
+    Serve(commands::serve::Args),
+    /// Write the exact stream one session receives as a single MP4.
+    Mix(commands::mix::Args),
 }
 
 fn main() {
@@ -34,6 +40,9 @@ fn main() {
         Command::Embed(args) => commands::embed::run(args),
         Command::Symbols(args) => commands::symbols::run(args),
         Command::Variants(args) => commands::variants::run(args),
+        Command::Token(args) => commands::token::run(args),
+        Command::Serve(args) => commands::serve::run(args),
+        Command::Mix(args) => commands::mix::run(args),
     };
     if let Err(err) = result {
         eprintln!("abmark: error: {}", one_line(&err));

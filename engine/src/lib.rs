@@ -10,6 +10,7 @@
 //! - `variants`: the encode-time pipeline that writes both watermark variants, aligned.
 //! - `mix`: the exact stream one viewer receives (segment i from variant bit i), as one MP4.
 //! - `payload`: session index -> keyed, Reed-Solomon-coded 64-bit session code, and back.
+//! - `serve`: the HTTP edge: personalised manifests, ETSI edge mode, the session log.
 //! - `token`, `pace`: ETSI TS 104 002 WM tokens (CWT/JWT) and WMPaceInfo (sidecar, `wmpi` box).
 //! - `register`: bringing a copy back to the reference's geometry and tone.
 //! - `symbols`: the per-segment symbol detector that ties registration and scoring together.
@@ -26,6 +27,7 @@ pub mod pace;
 pub mod payload;
 pub mod quality;
 pub mod register;
+pub mod serve;
 pub mod symbols;
 pub mod token;
 pub mod variants;

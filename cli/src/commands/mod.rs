@@ -1,6 +1,9 @@
 pub mod embed;
 pub mod keygen;
+pub mod mix;
+pub mod serve;
 pub mod symbols;
+pub mod token;
 pub mod variants;
 
 use std::path::Path;

@@ -1,0 +1,103 @@
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use abmark_engine::payload::{SessionCoder, CODE_BITS};
+use abmark_engine::serve::viewer::SESSION_CODE_KEY_VERSION;
+use abmark_engine::token::{
+    mint, TokenFormat, TokenKeys, WmClaims, WmPattern, ABMARK_VENDOR, WM_VERSION,
+};
+use anyhow::Context;
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    /// CBOR Web Token (RFC 8392), base64url: the form ETSI TS 104 002 specifies.
+    Cwt,
+    /// JSON Web Token (HS256) with the same claims.
+    Jwt,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Mode {
+    /// The token carries the viewer's pattern, encrypted (COSE_Encrypt0, A256GCM).
+    Direct,
+    /// The token carries the session index (`wmid`); the edge derives the pattern.
+    Indirect,
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Watermark key file (the token keys are derived from it).
+    #[arg(long)]
+    key: PathBuf,
+    /// Session index: what detection recovers from a leaked copy.
+    #[arg(long)]
+    session: u32,
+    /// Who the session is for (the `sub` claim; written to the session log).
+    #[arg(long)]
+    subject: Option<String>,
+    /// Content id the token is valid for (`serve --content` checks it).
+    #[arg(long)]
+    content: Option<String>,
+    /// Lifetime in seconds.
+    #[arg(long, default_value_t = 3600)]
+    ttl: u64,
+    #[arg(long, value_enum, default_value = "cwt")]
+    format: Format,
+    #[arg(long, value_enum, default_value = "direct")]
+    mode: Mode,
+    /// Print the token with its claims as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let key = super::load_key(&args.key)?;
+    let coder = SessionCoder::new(&key)?;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).context("system clock")?.as_secs();
+    let pattern = match args.mode {
+        Mode::Direct => WmPattern::Direct {
+            bytes: coder.encode(args.session).to_bytes().to_vec(),
+            bits: CODE_BITS as u16,
+        },
+        Mode::Indirect => WmPattern::Indirect {
+            wmid: args.session.to_string(),
+            opid: 0,
+            keyver: SESSION_CODE_KEY_VERSION,
+            bits: CODE_BITS as u16,
+        },
+    };
+    let claims = WmClaims {
+        version: WM_VERSION,
+        vendor: ABMARK_VENDOR,
+        segment_duration: None,
+        pattern,
+        issuer: None,
+        subject: args.subject.clone(),
+        audience: None,
+        session: Some(args.session),
+        content: args.content.clone(),
+        issued_at: now,
+        not_before: None,
+        expires_at: now.checked_add(args.ttl).context("--ttl is too large")?,
+        token_id: None,
+    };
+    let format = match args.format {
+        Format::Cwt => TokenFormat::Cwt,
+        Format::Jwt => TokenFormat::Jwt,
+    };
+    let token = mint(&TokenKeys::derive(&key), &claims, format)?;
+    if args.json {
+        return super::print_json(&serde_json::json!({
+            "token": token,
+            "session": args.session,
+            "subject": args.subject,
+            "content": args.content,
+            "issued_at": claims.issued_at,
+            "expires_at": claims.expires_at,
+            "format": match args.format { Format::Cwt => "cwt", Format::Jwt => "jwt" },
+            "mode": match args.mode { Mode::Direct => "direct", Mode::Indirect => "indirect" },
+        }));
+    }
+    println!("{token}");
+    Ok(())
+}

@@ -1,0 +1,169 @@
+//! The session log: one JSON line per issued session, the registry detection names viewers from.
+//!
+//! A line is written the first time this process sees a token (a manifest request in
+//! personalised mode, a segment request in edge mode); repeats of the same token are not logged
+//! again, so a player polling its manifest or a load test does not flood the file. Several
+//! `serve` processes may each log the same session once: the log is a registry, not a counter.
+//! Lines go through a channel to a writer thread, so no request waits on the disk. The file is
+//! opened for appending and created with mode 0600 (it names subjects). The token itself is
+//! never written.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::viewer::Viewer;
+use super::ServeError;
+
+/// Tokens remembered as logged; past this the memory is cleared and a token may be logged again.
+const REMEMBERED: usize = 1 << 20;
+
+/// One line of the log.
+#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// RFC 3339 UTC.
+    pub time: String,
+    pub session: Option<u32>,
+    pub subject: Option<String>,
+    pub content: Option<String>,
+    /// The peer address of the request (behind a proxy: the proxy's).
+    pub client: String,
+    /// `direct` or `indirect` (ETSI TS 104 002 token mode).
+    pub mode: String,
+    /// The WM pattern in hex and its length in bits: what this viewer's segments follow.
+    pub pattern: String,
+    pub pattern_bits: usize,
+    pub expires_at: u64,
+}
+
+enum Message {
+    Line(String),
+    Flush(mpsc::Sender<()>),
+}
+
+/// Appends [`SessionRecord`]s to a JSONL file from a background thread.
+#[derive(Clone)]
+pub struct SessionLog {
+    tx: mpsc::Sender<Message>,
+    seen: Arc<Mutex<HashSet<[u8; 32]>>>,
+    path: PathBuf,
+}
+
+impl SessionLog {
+    pub fn open(path: &Path) -> Result<Self, ServeError> {
+        let io = |source| ServeError::Io { path: path.to_owned(), source };
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options.open(path).map_err(io)?;
+        let (tx, rx) = mpsc::channel::<Message>();
+        std::thread::Builder::new()
+            .name("session-log".into())
+            .spawn(move || write_lines(file, rx))
+            .map_err(io)?;
+        Ok(SessionLog { tx, seen: Arc::default(), path: path.to_owned() })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Logs `viewer` unless this token was logged already.
+    pub fn record(&self, token: &str, viewer: &Viewer, client: &str) {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        {
+            let Ok(mut seen) = self.seen.lock() else { return };
+            if seen.len() >= REMEMBERED {
+                seen.clear();
+            }
+            if !seen.insert(digest) {
+                return;
+            }
+        }
+        let record = SessionRecord {
+            time: rfc3339(super::viewer::now_unix()),
+            session: viewer.session,
+            subject: viewer.claims.subject.clone(),
+            content: viewer.claims.content.clone(),
+            client: client.to_owned(),
+            mode: viewer.mode.to_owned(),
+            pattern: hex::encode(&viewer.pattern),
+            pattern_bits: viewer.bits,
+            expires_at: viewer.claims.expires_at,
+        };
+        if let Ok(line) = serde_json::to_string(&record) {
+            // The writer thread only stops when every sender is gone.
+            let _ = self.tx.send(Message::Line(line));
+        }
+    }
+
+    /// Waits until every line sent so far is on disk.
+    pub fn flush(&self) {
+        let (done, wait) = mpsc::channel();
+        if self.tx.send(Message::Flush(done)).is_ok() {
+            let _ = wait.recv();
+        }
+    }
+}
+
+fn write_lines(file: std::fs::File, rx: mpsc::Receiver<Message>) {
+    let mut w = std::io::BufWriter::new(file);
+    while let Ok(first) = rx.recv() {
+        let mut next = Some(first);
+        // Drain whatever queued up, then flush once: one write per burst, not per line.
+        while let Some(message) = next {
+            match message {
+                Message::Line(line) => {
+                    let _ = writeln!(w, "{line}");
+                }
+                Message::Flush(done) => {
+                    let _ = w.flush();
+                    let _ = done.send(());
+                }
+            }
+            next = rx.try_recv().ok();
+        }
+        let _ = w.flush();
+    }
+}
+
+/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian, Howard Hinnant's
+/// days-to-civil algorithm).
+pub fn rfc3339(unix: u64) -> String {
+    let days = (unix / 86_400) as i64;
+    let secs = unix % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc3339;
+
+    #[test]
+    fn rfc3339_matches_known_instants() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_435_199), "2026-11-23T11:59:59Z");
+        assert_eq!(rfc3339(4_107_542_400), "2100-03-01T00:00:00Z");
+    }
+}

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Load benchmark of `abmark serve`'s personalised-manifest endpoints with wrk, on 127.0.0.1.
+# Server and load generator share the machine (2 cores here), so the figures are a floor.
+#
+#   bash eval/scripts/serve-load.sh [OUT]
+#
+# OUT: a variants output (default: ./out/variants from the main job, else one made here from the
+# 24-s clip). Each endpoint gets 30 s of wrk with 2 threads and 64 connections, and every request
+# carries one of 1000 distinct tokens (so no per-token shortcut can help).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+bash scripts/setup.sh wrk
+bash datasets/fetch.sh
+cargo build --release --locked -p abmark-cli
+abmark=target/release/abmark
+work=target/eval-work/serve-load
+mkdir -p "$work"
+out=${1:-out/variants}
+if [ ! -f "$out/job.json" ]; then
+  out=$work/variants
+  [ -f "$work/wm.key" ] || "$abmark" keygen -o "$work/wm.key" >/dev/null
+  [ -f "$out/job.json" ] || "$abmark" variants datasets/cache/abmark-720p-short.mp4 -o "$out" \
+    --key "$work/wm.key" --force >/dev/null
+  key=$work/wm.key
+else
+  key=$(dirname "$out")/wm.key
+fi
+segments=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['segment_count'])" "$out/job.json")
+top=$(python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['renditions']; print(max(r, key=lambda x: x['width']*x['height'])['id'])" "$out/job.json")
+
+# 1000 viewers' tokens, as a Lua table wrk picks from at random.
+lua=$work/tokens.lua
+{
+  echo "tokens = {"
+  for s in $(seq 1 1000); do
+    printf '"%s",\n' "$("$abmark" token --key "$key" --session "$((s * 7919))" --subject "v$s" --ttl 7200)"
+  done
+  echo "}"
+  cat <<'LUA'
+math.randomseed(42)
+request = function()
+  local t = tokens[math.random(#tokens)]
+  return wrk.format("GET", string.format(path_template, t))
+end
+LUA
+} > "$lua"
+
+"$abmark" serve "$out" --key "$key" --listen 127.0.0.1:0 --session-log "$work/sessions.jsonl" \
+  > "$work/serve.out" &
+pid=$!
+trap 'kill $pid 2>/dev/null || true' EXIT
+for _ in $(seq 50); do grep -q listening "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
+base=$(sed -n 's/^listening on //p' "$work/serve.out")
+
+echo "serve-load: $out ($segments segments, top rendition $top), $(nproc) cores"
+for path in "/hls/master.m3u8?token=%s" "/hls/$top.m3u8?token=%s" "/dash/manifest.mpd?token=%s"; do
+  script=$work/run.lua
+  { echo "path_template = \"$path\""; cat "$lua"; } > "$script"
+  echo "== GET ${path%%\?*}"
+  wrk -t2 -c64 -d30s --latency -s "$script" "$base" | grep -E "Requests/sec|Latency|50%|90%|99%|Non-2xx|Socket errors"
+done
