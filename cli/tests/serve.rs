@@ -2,9 +2,13 @@
 //! sent is the variant their session code names, in personalised-manifest mode and in the ETSI
 //! TS 104 002 edge mode; FFmpeg plays the personal stream end to end; bad tokens get nothing.
 
+mod common;
+
+use common::{abmark, dataset, s};
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -12,20 +16,6 @@ use abmark_engine::key::WatermarkKey;
 use abmark_engine::pace::find_wmpi;
 use abmark_engine::payload::{pattern_bit, SessionCoder};
 use abmark_engine::token::{mint, TokenFormat, TokenKeys, WmClaims, WmPattern};
-
-fn abmark(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_abmark")).args(args).output().expect("abmark runs")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
-
-fn dataset(name: &str) -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../datasets/cache").join(name);
-    assert!(p.exists(), "{} missing: run datasets/fetch.sh first", p.display());
-    p
-}
 
 /// Variants of a 16-s excerpt of the real clip (8 segments, 720p and 360p), made once.
 struct Fixture {
@@ -138,6 +128,13 @@ fn get(url: &str, bearer: Option<&str>) -> (u16, Vec<u8>) {
     (status, body)
 }
 
+/// The Cache-Control header of a GET.
+fn cache_control(url: &str) -> String {
+    let response = agent().get(url).call().unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let value = response.headers().get("cache-control").and_then(|v| v.to_str().ok());
+    value.unwrap_or_default().to_owned()
+}
+
 fn get_text(url: &str) -> String {
     let (status, body) = get(url, None);
     assert_eq!(status, 200, "GET {url}: {}", String::from_utf8_lossy(&body));
@@ -232,6 +229,12 @@ fn personalised_manifests_serve_each_session_its_own_variants() {
         }
     }
     assert_eq!(checked_both_variants, [true, true]);
+    // Only manifests are personal: segments are cacheable by any CDN.
+    let token = &tokens[0];
+    let master = format!("{}/hls/master.m3u8?token={token}", server.base);
+    assert!(cache_control(&master).contains("no-store"));
+    let segment = format!("{}/1/{}/seg-1.m4s", server.base, f.renditions()[0]);
+    assert!(cache_control(&segment).contains("immutable"), "{}", cache_control(&segment));
     drop(server);
 
     // The session log names each session once, with its subject; it is private.

@@ -1,23 +1,13 @@
 //! `abmark variants` on a real clip: aligned, interchangeable A/B outputs, playable when mixed,
 //! carrying their symbols; and all-or-nothing behaviour on bad input and interruption.
 
+mod common;
+
+use common::{abmark, dataset, s};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-
-fn abmark(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_abmark")).args(args).output().expect("abmark runs")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
-
-fn dataset(name: &str) -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../datasets/cache").join(name);
-    assert!(p.exists(), "{} missing: run datasets/fetch.sh first", p.display());
-    p
-}
 
 /// A 12-s excerpt of the real clip (6 segments), made once.
 struct Fixture {

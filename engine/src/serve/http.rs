@@ -1,7 +1,9 @@
 //! Small HTTP pieces shared by the handlers: where a token comes from, how a refusal and a
 //! manifest are answered, and the cache headers of static files.
 
+use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::viewer::Refusal;
@@ -36,6 +38,12 @@ pub fn refuse(refusal: &Refusal) -> Response {
     response
 }
 
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        refuse(&self)
+    }
+}
+
 /// A personal (or per-request) body: never stored by shared caches.
 pub fn personal(content_type: &'static str, body: impl Into<axum::body::Body>) -> Response {
     let mut response = Response::new(body.into());
@@ -62,22 +70,32 @@ pub fn server_error(what: &str) -> Response {
     (StatusCode::INTERNAL_SERVER_ERROR, format!("{what}\n")).into_response()
 }
 
-/// Segment and init files never change once written: long-lived public caching, as a CDN would.
-/// Responses that already chose their caching (manifests, refusals) are left alone.
-pub async fn static_cache_headers(mut response: Response) -> Response {
-    let success = response.status().is_success();
-    let headers = response.headers();
-    if !headers.contains_key(header::CACHE_CONTROL) && success {
-        let mp4 = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|t| t.starts_with("video/") || t.starts_with("audio/"));
-        if mp4 {
-            response.headers_mut().insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=31536000, immutable"),
-            );
-        }
+/// The static files under `/0`, `/1` and `/audio`: segment and init files never change once
+/// written, so they get long-lived public caching, as a CDN would give them, and their media
+/// type (MIME guessing knows `.mp4` but not `.m4s`). WMPaceInfo sidecars are CBOR.
+pub async fn static_file_headers(request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let mut response = next.run(request).await;
+    let is_static = ["/0/", "/1/", "/audio/"].iter().any(|p| path.starts_with(p));
+    if !is_static || !response.status().is_success() {
+        return response;
     }
+    let content_type = if path.contains("/WMPaceInfo/") {
+        "application/cbor"
+    } else if path.ends_with(".m4s") && path.starts_with("/audio/") {
+        "audio/mp4"
+    } else if path.ends_with(".m4s") {
+        "video/iso.segment"
+    } else if path.ends_with(".mp4") {
+        "video/mp4"
+    } else {
+        return response;
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
     response
 }

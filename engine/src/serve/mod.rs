@@ -142,7 +142,7 @@ impl Edge {
             .nest_service("/0", files("0"))
             .nest_service("/1", files("1"))
             .nest_service("/audio", files("audio"))
-            .layer(axum::middleware::map_response(http::static_cache_headers))
+            .layer(axum::middleware::from_fn(http::static_file_headers))
             .with_state(self)
     }
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
@@ -86,7 +86,7 @@ async fn segment(
     let token = http::token(q.token.as_deref(), &headers);
     let viewer = match edge.viewer(token) {
         Ok(v) => v,
-        Err(refusal) => return http::refuse(&refusal),
+        Err(refusal) => return refusal.into_response(),
     };
     let Some(index) = segment_index(&file) else { return http::not_found("such segment") };
     let Some(position) = edge.pace.position(index) else { return http::not_found("such segment") };

@@ -20,6 +20,7 @@ use axum::Router;
 use serde::Deserialize;
 
 use super::http::{self, DASH_TYPE, HLS_TYPE};
+use super::viewer::Refusal;
 use super::Edge;
 use crate::manifest::{
     dash_mpd, hls_audio_playlist, hls_multivariant, hls_video_playlist, SegmentSource,
@@ -42,19 +43,16 @@ async fn master(
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     Query(q): Query<TokenQuery>,
     headers: HeaderMap,
-) -> Response {
+) -> Result<Response, Refusal> {
     let token = http::token(q.token.as_deref(), &headers);
-    let viewer = match edge.viewer(token) {
-        Ok(v) => v,
-        Err(refusal) => return http::refuse(&refusal),
-    };
+    let viewer = edge.viewer(token)?;
     // A verified token is base64url (CWT) or three base64url parts (JWT): safe in a URI as is.
     let token = token.unwrap_or_default();
     edge.log.record(token, &viewer, &client.to_string());
-    match hls_multivariant(&edge.presentation, |id| format!("/hls/{id}.m3u8?token={token}")) {
+    Ok(match hls_multivariant(&edge.presentation, |id| format!("/hls/{id}.m3u8?token={token}")) {
         Ok(text) => http::personal(HLS_TYPE, text),
         Err(e) => http::server_error(&format!("playlist: {e}")),
-    }
+    })
 }
 
 async fn media_playlist(
@@ -62,28 +60,25 @@ async fn media_playlist(
     Path(file): Path<String>,
     Query(q): Query<TokenQuery>,
     headers: HeaderMap,
-) -> Response {
-    let Some(id) = file.strip_suffix(".m3u8") else { return http::not_found("such playlist") };
-    let viewer = match edge.viewer(http::token(q.token.as_deref(), &headers)) {
-        Ok(v) => v,
-        Err(refusal) => return http::refuse(&refusal),
-    };
+) -> Result<Response, Refusal> {
+    let Some(id) = file.strip_suffix(".m3u8") else { return Ok(http::not_found("such playlist")) };
+    let viewer = edge.viewer(http::token(q.token.as_deref(), &headers))?;
     let p = &edge.presentation;
     let text = if p.audio.as_ref().is_some_and(|a| a.rendition.id == id) {
         hls_audio_playlist(p, &edge.scheme)
     } else if p.video.iter().any(|r| r.id == id) {
         let choices = edge.choices(&viewer);
         if let Some(text) = edge.hls_video.get(id).and_then(|t| t.render(&choices)) {
-            return http::personal(HLS_TYPE, text);
+            return Ok(http::personal(HLS_TYPE, text));
         }
         hls_video_playlist(p, id, &edge.scheme, SegmentSource::PerSegment(&choices))
     } else {
-        return http::not_found("such rendition");
+        return Ok(http::not_found("such rendition"));
     };
-    match text {
+    Ok(match text {
         Ok(text) => http::personal(HLS_TYPE, text),
         Err(e) => http::server_error(&format!("playlist: {e}")),
-    }
+    })
 }
 
 async fn mpd(
@@ -91,19 +86,16 @@ async fn mpd(
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     Query(q): Query<TokenQuery>,
     headers: HeaderMap,
-) -> Response {
+) -> Result<Response, Refusal> {
     let token = http::token(q.token.as_deref(), &headers);
-    let viewer = match edge.viewer(token) {
-        Ok(v) => v,
-        Err(refusal) => return http::refuse(&refusal),
-    };
+    let viewer = edge.viewer(token)?;
     edge.log.record(token.unwrap_or_default(), &viewer, &client.to_string());
     let choices = edge.choices(&viewer);
     if let Some(text) = edge.mpd.as_ref().and_then(|t| t.render(&choices)) {
-        return http::personal(DASH_TYPE, text);
+        return Ok(http::personal(DASH_TYPE, text));
     }
-    match dash_mpd(&edge.presentation, &edge.scheme, SegmentSource::PerSegment(&choices)) {
+    Ok(match dash_mpd(&edge.presentation, &edge.scheme, SegmentSource::PerSegment(&choices)) {
         Ok(text) => http::personal(DASH_TYPE, text),
         Err(e) => http::server_error(&format!("manifest: {e}")),
-    }
+    })
 }
