@@ -25,6 +25,8 @@ enum Command {
     Symbols(commands::symbols::Args),
     /// Encode both watermark variants of a source as aligned CMAF outputs with HLS and DASH.
     Variants(commands::variants::Args),
+    /// Name the session a pirated copy was leaked from, with the evidence.
+    Detect(commands::detect::Args),
     /// Mint a viewer's WM token (ETSI TS 104 002 CWT, or JWT) and print it.
     Token(commands::token::Args),
     /// Serve personalised HLS/DASH manifests (and the ETSI edge mode) for a variants output.
@@ -40,6 +42,7 @@ fn main() {
         Command::Embed(args) => commands::embed::run(args),
         Command::Symbols(args) => commands::symbols::run(args),
         Command::Variants(args) => commands::variants::run(args),
+        Command::Detect(args) => commands::detect::run(args),
         Command::Token(args) => commands::token::run(args),
         Command::Serve(args) => commands::serve::run(args),
         Command::Mix(args) => commands::mix::run(args),

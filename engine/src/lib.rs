@@ -14,8 +14,10 @@
 //! - `token`, `pace`: ETSI TS 104 002 WM tokens (CWT/JWT) and WMPaceInfo (sidecar, `wmpi` box).
 //! - `register`: bringing a copy back to the reference's geometry and tone.
 //! - `symbols`: the per-segment symbol detector that ties registration and scoring together.
+//! - `detect`: leak detection: temporal registration, symbols, session code, evidence.
 
 pub mod cmaf;
+pub mod detect;
 pub mod dsp;
 pub mod frame;
 pub mod key;

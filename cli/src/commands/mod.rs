@@ -1,3 +1,4 @@
+pub mod detect;
 pub mod embed;
 pub mod keygen;
 pub mod mix;

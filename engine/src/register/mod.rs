@@ -11,6 +11,7 @@
 pub mod coarse;
 pub mod refine;
 pub mod sample;
+pub mod temporal;
 pub mod tone;
 
 pub use sample::{sample_grid, RegionGrid};

@@ -33,11 +33,19 @@ pub struct SymbolOptions {
     pub z_threshold: f64,
     /// Frame pairs used for spatial registration.
     pub registration_frames: usize,
+    /// Reference time of the copy's time 0 (seconds): an excerpt's start in the reference, as
+    /// found by temporal registration. 0 for a copy that starts where the reference starts.
+    pub time_offset: f64,
 }
 
 impl Default for SymbolOptions {
     fn default() -> Self {
-        Self { params: WatermarkParams::default(), z_threshold: 4.5, registration_frames: 5 }
+        Self {
+            params: WatermarkParams::default(),
+            z_threshold: 4.5,
+            registration_frames: 5,
+            time_offset: 0.0,
+        }
     }
 }
 
@@ -65,7 +73,8 @@ pub fn detect_symbols(
     options: &SymbolOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<SymbolReport, SymbolsError> {
-    let fit = registration::register_files(copy, reference, options.registration_frames)?;
+    let offset = options.time_offset;
+    let fit = registration::register_files(copy, reference, options.registration_frames, offset)?;
     let mut ref_decoder = VideoDecoder::open(reference)?;
     let mut copy_decoder = VideoDecoder::open(copy)?;
     let ref_info = ref_decoder.info().clone();
@@ -77,7 +86,10 @@ pub fn detect_symbols(
 
     let mut frames = 0u64;
     while let Some(frame) = copy_decoder.next_frame()? {
-        let t = frame.pts_seconds;
+        let t = frame.pts_seconds + offset;
+        if t < -0.5 / ref_info.fps.max(1.0) {
+            continue; // before the reference starts
+        }
         if !window.advance_to(t, &mut ref_decoder)? {
             break; // the copy runs past the end of the reference
         }

@@ -1,5 +1,5 @@
 //! Spatial registration of a whole copy: pick a few informative frame pairs from the start of
-//! both files, and register them together (one transform per copy: re-encodes, rescales, crops
+//! the copy and the matching times of the reference (shifted by the temporal offset), and register them together (one transform per copy: re-encodes, rescales, crops
 //! and letterboxing are fixed for the whole file).
 
 use std::path::Path;
@@ -27,12 +27,16 @@ pub fn register_files(
     copy: &Path,
     reference: &Path,
     pairs_wanted: usize,
+    offset: f64,
 ) -> Result<Fit, MediaError> {
+    // Copy times whose reference time (copy time + offset) is inside the reference.
+    let first = (0.5f64).max(0.5 - offset);
     let times: Vec<f64> = (0..pairs_wanted.max(1) * CANDIDATES_PER_PAIR)
-        .map(|k| 0.5 + k as f64 * CANDIDATE_SPACING)
+        .map(|k| first + k as f64 * CANDIDATE_SPACING)
         .collect();
+    let ref_times: Vec<f64> = times.iter().map(|t| t + offset).collect();
     let (_, copies) = frames_near(copy, &times)?;
-    let (ref_size, references) = frames_near(reference, &times)?;
+    let (ref_size, references) = frames_near(reference, &ref_times)?;
     let mut candidates: Vec<(f64, &IntegralImage, &IntegralImage)> =
         references.iter().zip(&copies).map(|((spread, r), (_, c))| (*spread, r, c)).collect();
     let identity = Fit { transform: Transform::identity(ref_size.0, ref_size.1), correlation: 0.0 };

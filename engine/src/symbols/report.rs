@@ -9,7 +9,7 @@ use crate::wm::score::{decide, llr, p_unmarked};
 use crate::wm::SegmentScore;
 
 /// Minimal description of an input video.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, PartialEq)]
 pub struct VideoSummary {
     pub width: usize,
     pub height: usize,

@@ -1,0 +1,155 @@
+use std::path::{Path, PathBuf};
+
+use abmark_engine::detect::{detect, load_session_log, DetectOptions, Positions, Stage, Verdict};
+use abmark_engine::serve::PaceTable;
+use abmark_engine::symbols::SymbolOptions;
+use abmark_engine::variants::JobFile;
+use anyhow::{bail, Context};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The pirated copy (anything FFmpeg decodes).
+    copy: PathBuf,
+    /// The variants output (its job.json names the source) or the unmarked source itself.
+    #[arg(long = "ref")]
+    reference: PathBuf,
+    /// The unmarked source, when job.json's path does not lead to it.
+    #[arg(long)]
+    source: Option<PathBuf>,
+    /// Watermark key file.
+    #[arg(long)]
+    key: PathBuf,
+    /// Session log of `abmark serve` (JSONL): name the best of these sessions.
+    #[arg(long)]
+    sessions: Option<PathBuf>,
+    /// Name a session only when the chance that any innocent one matches as well is below this.
+    #[arg(long, default_value_t = 1e-3, value_parser = super::positive)]
+    alpha: f64,
+    /// Decide a segment only when |z| reaches this.
+    #[arg(long, default_value_t = 4.5, value_parser = super::positive)]
+    threshold: f64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Write an SVG plot of per-segment scores against the accused session's bits.
+    #[arg(long)]
+    plot: Option<PathBuf>,
+}
+
+/// The unmarked source and the published positions, from `--ref` (an OUT or a video file).
+fn reference(args: &Args) -> anyhow::Result<(PathBuf, Positions)> {
+    if !args.reference.is_dir() {
+        let source = args.source.clone().unwrap_or_else(|| args.reference.clone());
+        return Ok((source, Positions(Vec::new())));
+    }
+    let job = JobFile::load(&args.reference)?;
+    let pace = PaceTable::load(&args.reference, &job)?;
+    let source = match &args.source {
+        Some(s) => s.clone(),
+        None => {
+            let named = Path::new(&job.source);
+            let tries = [named.to_path_buf(), args.reference.join("..").join(named)];
+            match tries.iter().find(|p| p.is_file()) {
+                Some(p) => p.clone(),
+                None => bail!(
+                    "{}: the source named in job.json ({}) is not found; pass --source FILE",
+                    args.reference.display(),
+                    job.source
+                ),
+            }
+        }
+    };
+    Ok((source, Positions(pace.positions().to_vec())))
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let key = super::load_key(&args.key)?;
+    let (source, positions) = reference(&args)?;
+    let sessions = match &args.sessions {
+        Some(path) => Some(load_session_log(path).context("session log")?),
+        None => None,
+    };
+    let options = DetectOptions {
+        symbols: SymbolOptions { z_threshold: args.threshold, ..Default::default() },
+        alpha: args.alpha,
+        ..Default::default()
+    };
+    let bar = crate::progress::frames(None, args.json);
+    let report =
+        detect(&args.copy, &source, &positions, &key, sessions.as_deref(), &options, &mut |s| {
+            let (message, p) = match s {
+                Stage::Reference(p) => ("fingerprinting the reference", p),
+                Stage::Copy(p) => ("scoring the copy", p),
+            };
+            if bar.message() != message {
+                bar.set_message(message);
+                bar.set_length(p.total.unwrap_or(0));
+            }
+            bar.set_position(p.frames);
+        })?;
+    bar.finish_and_clear();
+    if let Some(path) = &args.plot {
+        abmark_engine::detect::plot::write_svg(&report, path, args.threshold)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if args.json {
+        super::print_json(&report)?;
+    } else {
+        print_text(&report);
+    }
+    if report.verdict == Verdict::Named {
+        Ok(())
+    } else {
+        // Ran fine, named nobody: a distinct status for scripts (the message says why).
+        std::process::exit(2)
+    }
+}
+
+fn print_text(r: &abmark_engine::detect::DetectReport) {
+    if let Some(t) = &r.temporal {
+        println!(
+            "copy placed at {:+.2} s of the reference (fingerprint correlation {:.3}, next best {:.3})",
+            t.offset_seconds, t.correlation, t.runner_up
+        );
+    }
+    if let Some(s) = &r.spatial {
+        let (ox, oy) = s.transform.offsets();
+        println!(
+            "geometry: scale {:.4} x {:.4}, offset ({ox:.1}, {oy:.1}), block correlation {:.3}",
+            s.transform.sx, s.transform.sy, s.correlation
+        );
+    }
+    if !r.segments.is_empty() {
+        println!(
+            "{} segments ({:.1} s of copy), {} code positions decided",
+            r.segments_used, r.seconds_spanned, r.positions_decided
+        );
+        println!("segment  position  frames        z  decided  expected");
+        for s in &r.segments {
+            let bit = |b: Option<u8>| b.map_or("-".to_owned(), |b| b.to_string());
+            let position = s.position.map_or("-".to_owned(), |p| p.to_string());
+            println!(
+                "{:>7}  {:>8}  {:>6}  {:>7.2}  {:>7}  {:>8}",
+                s.index,
+                position,
+                s.frames,
+                s.z,
+                bit(s.symbol),
+                bit(s.expected)
+            );
+        }
+    }
+    for a in [&r.blind, &r.candidate].into_iter().flatten() {
+        println!(
+            "{} decoding: session {} agrees on {} of {} positions (innocent match probability {:.2e}, any of {:.0e}: {:.2e})",
+            a.mode,
+            a.session.map_or("?".to_owned(), |s| s.to_string()),
+            a.agree,
+            a.decided,
+            a.false_accusation_probability,
+            a.candidates,
+            a.any_innocent_probability
+        );
+    }
+    println!("{}", r.message);
+}

@@ -1,0 +1,32 @@
+//! Fingerprint timelines of video files, for temporal registration.
+
+use std::path::Path;
+
+use crate::media::{MediaError, VideoDecoder};
+use crate::register::temporal::{fingerprint, Timeline};
+use crate::symbols::Progress;
+
+/// Fingerprints of `path`'s frames (the first `limit_seconds` if given), and its frame rate.
+pub fn fingerprints(
+    path: &Path,
+    limit_seconds: Option<f64>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(Timeline, f64), MediaError> {
+    let mut decoder = VideoDecoder::open(path)?;
+    let info = decoder.info().clone();
+    let total = match limit_seconds {
+        Some(s) => Some((s * info.fps).round() as u64),
+        None => info.duration_seconds.map(|d| (d * info.fps).round() as u64),
+    };
+    let mut timeline = Timeline::default();
+    while let Some(frame) = decoder.next_frame()? {
+        if limit_seconds.is_some_and(|limit| frame.pts_seconds > limit) {
+            break;
+        }
+        timeline.push(frame.pts_seconds, fingerprint(&frame.luma()));
+        if timeline.len() % 25 == 0 {
+            progress(Progress { frames: timeline.len() as u64, total });
+        }
+    }
+    Ok((timeline, info.fps))
+}
