@@ -6,14 +6,15 @@
 #   3. mint a viewer's token (session 424242), start the personalised edge (abmark serve) and
 #      play that viewer's HLS stream from it with FFmpeg into a file (what a pirate captures);
 #   4. attack that copy (downscale to 640x360, x264 CRF 28);
-#   5. decide every segment's symbol from the copy and compare with the viewer's bits.
+#   5. detect: place the copy in the reference, read every segment's symbol, name the session
+#      from the session log and print the evidence (and an SVG plot of it).
 # Work goes to ./out/ (git-ignored).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
 bash datasets/fetch.sh
-cargo build --release --locked -p abmark-cli -p eval
+cargo build --release --locked -p abmark-cli
 abmark=target/release/abmark
 clip=datasets/cache/abmark-720p.mp4
 out=$(pwd)/out
@@ -60,6 +61,6 @@ echo "== 3. attack: downscale to 640x360, x264 CRF 28"
 ffmpeg -hide_banner -loglevel error -nostdin -y -i "$out/viewer.mp4" \
   -vf scale=640:360 -c:v libx264 -preset veryfast -crf 28 -an "$out/pirated.mp4"
 
-echo "== 4. detection: per-segment symbols of the pirated copy"
-"$abmark" symbols "$out/pirated.mp4" --ref "$clip" --key "$out/wm.key" --json > "$out/symbols.json"
-target/release/eval compare "$out/symbols.json" --pattern "$bits"
+echo "== 4. detection: which session leaked this copy? (evidence plot: out/evidence.svg)"
+"$abmark" detect "$out/pirated.mp4" --ref "$out/variants" --key "$out/wm.key" \
+  --sessions "$out/sessions.jsonl" --plot "$out/evidence.svg"

@@ -1,6 +1,9 @@
 use std::path::{Path, PathBuf};
 
-use abmark_engine::detect::{detect, load_session_log, DetectOptions, Positions, Stage, Verdict};
+use abmark_engine::detect::{
+    detect, load_fingerprints, load_session_log, DetectOptions, Positions, Stage, Verdict,
+};
+use abmark_engine::register::temporal::Timeline;
 use abmark_engine::serve::PaceTable;
 use abmark_engine::symbols::SymbolOptions;
 use abmark_engine::variants::JobFile;
@@ -36,11 +39,14 @@ pub struct Args {
     plot: Option<PathBuf>,
 }
 
-/// The unmarked source and the published positions, from `--ref` (an OUT or a video file).
-fn reference(args: &Args) -> anyhow::Result<(PathBuf, Positions)> {
+type Index = Option<(Timeline, f64)>;
+
+/// The unmarked source, its fingerprint index if published, and the published positions, from
+/// `--ref` (an OUT or a video file).
+fn reference(args: &Args) -> anyhow::Result<(PathBuf, Index, Positions)> {
     if !args.reference.is_dir() {
         let source = args.source.clone().unwrap_or_else(|| args.reference.clone());
-        return Ok((source, Positions(Vec::new())));
+        return Ok((source, None, Positions(Vec::new())));
     }
     let job = JobFile::load(&args.reference)?;
     let pace = PaceTable::load(&args.reference, &job)?;
@@ -59,12 +65,13 @@ fn reference(args: &Args) -> anyhow::Result<(PathBuf, Positions)> {
             }
         }
     };
-    Ok((source, Positions(pace.positions().to_vec())))
+    let index = load_fingerprints(&args.reference)?;
+    Ok((source, index, Positions(pace.positions().to_vec())))
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let key = super::load_key(&args.key)?;
-    let (source, positions) = reference(&args)?;
+    let (source, index, positions) = reference(&args)?;
     let sessions = match &args.sessions {
         Some(path) => Some(load_session_log(path).context("session log")?),
         None => None,
@@ -75,8 +82,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ..Default::default()
     };
     let bar = crate::progress::frames(None, args.json);
-    let report =
-        detect(&args.copy, &source, &positions, &key, sessions.as_deref(), &options, &mut |s| {
+    let report = detect(
+        &args.copy,
+        &source,
+        index,
+        &positions,
+        &key,
+        sessions.as_deref(),
+        &options,
+        &mut |s| {
             let (message, p) = match s {
                 Stage::Reference(p) => ("fingerprinting the reference", p),
                 Stage::Copy(p) => ("scoring the copy", p),
@@ -86,7 +100,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 bar.set_length(p.total.unwrap_or(0));
             }
             bar.set_position(p.frames);
-        })?;
+        },
+    )?;
     bar.finish_and_clear();
     if let Some(path) = &args.plot {
         abmark_engine::detect::plot::write_svg(&report, path, args.threshold)

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use crate::key::WatermarkKey;
 use crate::media::MediaError;
 use crate::payload::{PayloadError, SessionCoder, CODE_BITS};
-use crate::register::temporal::{find_offset, TemporalFit};
+use crate::register::temporal::{find_offset, TemporalFit, Timeline};
 use crate::serve::session_log::SessionRecord;
 use crate::symbols::{detect_symbols, Progress, SymbolOptions, SymbolsError};
 
@@ -125,10 +125,27 @@ pub enum Stage {
     Copy(Progress),
 }
 
-/// Examines `copy` against `reference` (the unmarked source of the variants).
+/// The reference's frame fingerprints and frame rate: from the variants output's
+/// `fingerprints.bin` when there is one, else `None` (detection then fingerprints the source).
+pub fn load_fingerprints(out: &Path) -> Result<Option<(Timeline, f64)>, DetectError> {
+    let path = out.join(crate::variants::FINGERPRINTS_FILE);
+    match std::fs::read(&path) {
+        Ok(bytes) => Timeline::from_bytes(&bytes).map(Some).map_err(|reason| DetectError::Io {
+            path,
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, reason),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(DetectError::Io { path, source }),
+    }
+}
+
+/// Examines `copy` against `reference` (the unmarked source of the variants). `index`: the
+/// reference's fingerprints if already known ([`load_fingerprints`]).
+#[allow(clippy::too_many_arguments)]
 pub fn detect(
     copy: &Path,
     reference: &Path,
+    index: Option<(Timeline, f64)>,
     positions: &Positions,
     key: &WatermarkKey,
     sessions: Option<&[Candidate]>,
@@ -136,8 +153,10 @@ pub fn detect(
     progress: &mut dyn FnMut(Stage),
 ) -> Result<DetectReport, DetectError> {
     let coder = SessionCoder::new(key)?;
-    let (reference_prints, ref_fps) =
-        timeline::fingerprints(reference, None, &mut |p| progress(Stage::Reference(p)))?;
+    let (reference_prints, ref_fps) = match index {
+        Some(index) => index,
+        None => timeline::fingerprints(reference, None, &mut |p| progress(Stage::Reference(p)))?,
+    };
     let (copy_prints, _) = timeline::fingerprints(copy, Some(options.probe_seconds), &mut |_| {})?;
     let temporal = find_offset(&copy_prints, &reference_prints, ref_fps);
     let matched = |t: &TemporalFit| t.correlation >= options.min_temporal_correlation;

@@ -87,7 +87,57 @@ impl Timeline {
     pub fn informative(&self) -> usize {
         self.prints.iter().filter(|p| p.is_some()).count()
     }
+
+    /// The file form, with the video's frame rate: a magic line, then little-endian
+    /// `u32 frames, f64 fps`, and per frame `f64 time, u8 present, 16 x f32`.
+    pub fn to_bytes(&self, fps: f64) -> Vec<u8> {
+        let mut out = Vec::with_capacity(MAGIC.len() + 12 + self.len() * (9 + 4 * FINGERPRINT_LEN));
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&(self.len() as u32).to_le_bytes());
+        out.extend_from_slice(&fps.to_le_bytes());
+        for (t, p) in self.times.iter().zip(&self.prints) {
+            out.extend_from_slice(&t.to_le_bytes());
+            out.push(u8::from(p.is_some()));
+            for v in p.unwrap_or([0.0; FINGERPRINT_LEN]) {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        out
+    }
+
+    /// Reads [`Timeline::to_bytes`]'s form back: the timeline and the frame rate.
+    pub fn from_bytes(bytes: &[u8]) -> Result<(Timeline, f64), &'static str> {
+        let rest = bytes.strip_prefix(MAGIC).ok_or("not an abmark fingerprint file")?;
+        let mut r = rest;
+        let mut take = |n: usize| -> Result<&[u8], &'static str> {
+            if r.len() < n {
+                return Err("truncated fingerprint file");
+            }
+            let (head, tail) = r.split_at(n);
+            r = tail;
+            Ok(head)
+        };
+        let arr8 = |b: &[u8]| -> [u8; 8] { b.try_into().unwrap_or([0; 8]) };
+        let count = u32::from_le_bytes(take(4)?.try_into().map_err(|_| "bad count")?) as usize;
+        let fps = f64::from_le_bytes(arr8(take(8)?));
+        if !(fps.is_finite() && fps > 0.0) {
+            return Err("bad frame rate in fingerprint file");
+        }
+        let mut timeline = Timeline::default();
+        for _ in 0..count {
+            let time = f64::from_le_bytes(arr8(take(8)?));
+            let present = take(1)?[0] == 1;
+            let mut f = [0f32; FINGERPRINT_LEN];
+            for v in f.iter_mut() {
+                *v = f32::from_le_bytes(take(4)?.try_into().map_err(|_| "bad value")?);
+            }
+            timeline.push(time, present.then_some(f));
+        }
+        Ok((timeline, fps))
+    }
 }
+
+const MAGIC: &[u8] = b"abmark fingerprints v1\n";
 
 /// The offset found: reference time = copy time + `offset_seconds`.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
@@ -217,6 +267,18 @@ mod tests {
             flat.push(k as f64 / 25.0, normalise([90.0; FINGERPRINT_LEN]));
         }
         assert!(find_offset(&flat, &reference, 25.0).is_none());
+    }
+
+    #[test]
+    fn timelines_survive_their_file_form() {
+        let t = timeline(0..300, 25.0, 0.0);
+        let bytes = t.to_bytes(25.0);
+        let (back, fps) = Timeline::from_bytes(&bytes).unwrap();
+        assert_eq!(fps, 25.0);
+        assert_eq!(back.times, t.times);
+        assert_eq!(back.prints, t.prints);
+        assert!(Timeline::from_bytes(&bytes[..bytes.len() - 3]).is_err());
+        assert!(Timeline::from_bytes(b"something else").is_err());
     }
 
     #[test]

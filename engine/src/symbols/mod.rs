@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use crate::key::WatermarkKey;
 use crate::media::{MediaError, VideoDecoder};
 use crate::wm::{BlockGrid, WatermarkParams};
-use reference::ReferenceWindow;
+use reference::{ReferenceFeed, ReferenceWindow};
 
 /// Knobs of the detector.
 #[derive(Clone, Debug)]
@@ -75,12 +75,14 @@ pub fn detect_symbols(
 ) -> Result<SymbolReport, SymbolsError> {
     let offset = options.time_offset;
     let fit = registration::register_files(copy, reference, options.registration_frames, offset)?;
-    let mut ref_decoder = VideoDecoder::open(reference)?;
     let mut copy_decoder = VideoDecoder::open(copy)?;
+    let ref_decoder = VideoDecoder::open(reference)?;
     let ref_info = ref_decoder.info().clone();
     let copy_info = copy_decoder.info().clone();
     let grid = BlockGrid::for_frame(ref_info.width, ref_info.height);
-    let mut window = ReferenceWindow::new(grid, ref_info.fps);
+    let reach = 2.0 / ref_info.fps.max(1.0);
+    let mut feed = ReferenceFeed::start(ref_decoder, reference, grid, offset - reach)?;
+    let mut window = ReferenceWindow::new(ref_info.fps);
     let mut scorer = FrameScorer::new(key, grid, options.params.clone(), fit.transform);
     let total = copy_info.duration_seconds.map(|d| (d * copy_info.fps).round() as u64);
 
@@ -90,7 +92,7 @@ pub fn detect_symbols(
         if t < -0.5 / ref_info.fps.max(1.0) {
             continue; // before the reference starts
         }
-        if !window.advance_to(t, &mut ref_decoder)? {
+        if !window.advance_to(t, &mut feed)? {
             break; // the copy runs past the end of the reference
         }
         scorer.add(&frame.luma(), window.candidates(t));

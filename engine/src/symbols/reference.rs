@@ -2,6 +2,8 @@
 //! to what scoring needs (block means and the embedder's mask), around the copy's current time.
 
 use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
 
 use crate::frame::Luma;
 use crate::media::{MediaError, VideoDecoder};
@@ -51,46 +53,109 @@ impl ReferenceReducer {
     }
 }
 
+/// Reduced reference frames, decoded and reduced on their own thread so that the caller's
+/// thread can score copy frames meanwhile (FFmpeg's frame threads decode either way; reduction
+/// and scoring are what overlap). Buffers of frames the window no longer needs come back
+/// through [`ReferenceFeed::recycle`].
+pub struct ReferenceFeed {
+    frames: Receiver<Result<Reference, MediaError>>,
+    spares: Sender<Reference>,
+}
+
+/// Frames decoded ahead of the window.
+const FEED_AHEAD: usize = 12;
+
+impl ReferenceFeed {
+    /// Starts reading `decoder` (of the file at `path`) on a thread; frames before
+    /// `skip_before` seconds are decoded but not reduced (an excerpt's start).
+    pub fn start(
+        decoder: VideoDecoder,
+        path: &Path,
+        grid: BlockGrid,
+        skip_before: f64,
+    ) -> Result<Self, MediaError> {
+        let (tx, frames) = sync_channel(FEED_AHEAD);
+        let (spares, spare_rx) = channel::<Reference>();
+        let path: PathBuf = path.to_owned();
+        let spawned = std::thread::Builder::new()
+            .name("reference-feed".into())
+            .spawn(move || feed(decoder, grid, skip_before, &tx, &spare_rx));
+        if let Err(error) = spawned {
+            return Err(MediaError::Io { path, error });
+        }
+        Ok(Self { frames, spares })
+    }
+
+    fn next(&mut self) -> Result<Option<Reference>, MediaError> {
+        match self.frames.recv() {
+            Ok(Ok(r)) => Ok(Some(r)),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Ok(None), // the thread finished: end of the reference
+        }
+    }
+
+    fn recycle(&self, r: Reference) {
+        // The thread may have finished; the buffer is then simply dropped.
+        let _ = self.spares.send(r);
+    }
+}
+
+fn feed(
+    mut decoder: VideoDecoder,
+    grid: BlockGrid,
+    skip_before: f64,
+    tx: &std::sync::mpsc::SyncSender<Result<Reference, MediaError>>,
+    spares: &Receiver<Reference>,
+) {
+    let mut reducer = ReferenceReducer::new(grid);
+    loop {
+        let frame = match decoder.next_frame() {
+            Ok(Some(frame)) => frame,
+            Ok(None) => return,
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return;
+            }
+        };
+        if frame.pts_seconds < skip_before {
+            continue;
+        }
+        let mut reference = spares.try_recv().unwrap_or_else(|_| Reference {
+            pts: 0.0,
+            means: Vec::new(),
+            mask: Vec::new(),
+        });
+        reducer.reduce_into(&frame.luma(), frame.pts_seconds, &mut reference);
+        if tx.send(Ok(reference)).is_err() {
+            return; // the detector stopped early
+        }
+    }
+}
+
 /// Reference frames within a frame and a half of the copy's time.
 pub struct ReferenceWindow {
     reach: f64,
     frames: VecDeque<Reference>,
-    /// Frames that left the window, kept for their buffers.
-    spare: Vec<Reference>,
     ended: bool,
-    reducer: ReferenceReducer,
 }
 
 impl ReferenceWindow {
-    pub fn new(grid: BlockGrid, fps: f64) -> Self {
-        Self {
-            reach: 1.5 / fps.max(1.0),
-            frames: VecDeque::new(),
-            spare: Vec::new(),
-            ended: false,
-            reducer: ReferenceReducer::new(grid),
-        }
+    pub fn new(fps: f64) -> Self {
+        Self { reach: 1.5 / fps.max(1.0), frames: VecDeque::new(), ended: false }
     }
-    /// Decodes reference frames until the window covers time `t`. Returns false when the
-    /// reference has ended before `t`.
-    pub fn advance_to(&mut self, t: f64, decoder: &mut VideoDecoder) -> Result<bool, MediaError> {
+
+    /// Takes reference frames from `feed` until the window covers time `t`. Returns false when
+    /// the reference has ended before `t`.
+    pub fn advance_to(&mut self, t: f64, feed: &mut ReferenceFeed) -> Result<bool, MediaError> {
         while !self.ended && self.frames.back().is_none_or(|f| f.pts < t + self.reach) {
-            match decoder.next_frame()? {
-                Some(frame) => {
-                    let mut reference = self.spare.pop().unwrap_or_else(|| Reference {
-                        pts: 0.0,
-                        means: Vec::new(),
-                        mask: Vec::new(),
-                    });
-                    self.reducer.reduce_into(&frame.luma(), frame.pts_seconds, &mut reference);
-                    self.frames.push_back(reference);
-                }
+            match feed.next()? {
+                Some(reference) => self.frames.push_back(reference),
                 None => self.ended = true,
             }
         }
         while self.frames.len() > 1 && self.frames.front().is_some_and(|f| f.pts < t - self.reach) {
             if let Some(old) = self.frames.pop_front() {
-                self.spare.push(old);
+                feed.recycle(old);
             }
         }
         self.frames.make_contiguous();

@@ -31,6 +31,7 @@ use crate::cmaf::CmafError;
 use crate::key::WatermarkKey;
 use crate::manifest::{ManifestError, SegmentSource};
 use crate::media::{EncodeSettings, H264Encoder, MediaError, Scaler, SharedFrame, VideoDecoder};
+use crate::register::temporal::{fingerprint, Timeline};
 use crate::wm::{Embedder, Symbol, WatermarkParams};
 use worker::{Worker, WorkerResult};
 
@@ -39,6 +40,10 @@ const FRAME_QUEUE: usize = 8;
 
 /// A running (variant, rendition) encode.
 type WorkerHandle = JoinHandle<Result<WorkerResult, VariantsError>>;
+
+/// The reference's frame fingerprints (see [`crate::register::temporal`]), written with the
+/// variants so that detection need not decode the whole source to place an excerpt.
+pub const FINGERPRINTS_FILE: &str = "fingerprints.bin";
 
 /// What to produce.
 #[derive(Clone, Debug)]
@@ -167,6 +172,7 @@ fn build(
     let mut embedder: Option<Embedder> = None;
     let mut frames = 0u64;
     let mut audio_error = None;
+    let mut fingerprints = Timeline::default();
     let fed = loop {
         let next = decoder.next_frame_with_audio(audio_info.as_ref(), &mut |packet| {
             if let Some(a) = audio.as_mut() {
@@ -188,6 +194,8 @@ fn build(
             Embedder::new(key, frame.width(), frame.height(), params.clone())
         });
         e.prepare(&frame.luma(), pts);
+        // The detector's index of the reference: where in it a leaked excerpt starts.
+        fingerprints.push(pts, fingerprint(&frame.luma()));
         let mut zero = frame.video_clone();
         e.apply(&mut zero.luma_mut(), Symbol::Zero);
         e.apply(&mut frame.luma_mut(), Symbol::One);
@@ -236,6 +244,9 @@ fn build(
         audio: audio.as_ref(),
         encode: &encode,
     });
+    let fp_path = dir.join(FINGERPRINTS_FILE);
+    std::fs::write(&fp_path, fingerprints.to_bytes(num as f64 / den as f64))
+        .map_err(|e| VariantsError::io(&fp_path, e))?;
     manifests::write(dir, &job_file, "0", SegmentSource::Variant(0))?;
     manifests::write(dir, &job_file, "1", SegmentSource::Variant(1))?;
     job_file.write(dir)?;

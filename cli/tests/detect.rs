@@ -1,0 +1,217 @@
+//! `abmark detect` on real copies of one viewer's stream: an excerpt that starts mid-segment, a
+//! frame-rate change, scale + crop, other content, and a copy too short to name anyone.
+
+mod common;
+
+use common::{abmark, dataset, s};
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use abmark_engine::key::WatermarkKey;
+use abmark_engine::payload::SessionCoder;
+use abmark_engine::serve::session_log::SessionRecord;
+
+const VIEWER: u32 = 271_828;
+
+/// Variants of 56 s of the real clip (28 segments), the viewer's stream (mix), and a session log
+/// of 200 sessions that includes the viewer.
+struct Fixture {
+    dir: tempfile::TempDir,
+    source: PathBuf,
+    key: PathBuf,
+    out: PathBuf,
+    viewer: PathBuf,
+    log: PathBuf,
+}
+
+fn fixture() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("source.mp4");
+        ffmpeg(
+            &["-ss", "20", "-t", "56", "-i", s(&dataset("abmark-720p.mp4"))],
+            &source,
+            &["-c:v", "libx264", "-preset", "veryfast", "-crf", "16", "-c:a", "copy"],
+        );
+        let key = dir.path().join("wm.key");
+        assert!(abmark(&["keygen", "-o", s(&key)]).status.success());
+        let out = dir.path().join("out");
+        let r = abmark(&["variants", s(&source), "-o", s(&out), "--key", s(&key)]);
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        let viewer = dir.path().join("viewer.mp4");
+        let n = VIEWER.to_string();
+        let r = abmark(&["mix", s(&out), "--session", &n, "--key", s(&key), "-o", s(&viewer)]);
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+
+        // The log the edge would have written: 199 other sessions and the viewer's.
+        let coder = SessionCoder::new(&WatermarkKey::load(&key).unwrap()).unwrap();
+        let log = dir.path().join("sessions.jsonl");
+        let mut file = std::fs::File::create(&log).unwrap();
+        for session in (0..199u32).map(|k| k * 7_919 + 13).chain([VIEWER]) {
+            let record = SessionRecord {
+                time: "2026-11-23T00:00:00Z".into(),
+                session: Some(session),
+                subject: Some(format!("user-{session}")),
+                content: None,
+                client: "192.0.2.1:40000".into(),
+                mode: "direct".into(),
+                pattern: hex_of(&coder.encode(session).to_bytes()),
+                pattern_bits: 64,
+                expires_at: 0,
+            };
+            writeln!(file, "{}", serde_json::to_string(&record).unwrap()).unwrap();
+        }
+        Fixture { dir, source, key, out, viewer, log }
+    })
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn ffmpeg(input: &[&str], output: &Path, args: &[&str]) {
+    let st = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
+        .args(input)
+        .args(args)
+        .arg(output)
+        .status()
+        .unwrap();
+    assert!(st.success(), "ffmpeg -> {}", output.display());
+}
+
+/// An attacked copy of the viewer's stream.
+fn attacked(name: &str, input: &[&str], filters: &str) -> PathBuf {
+    let f = fixture();
+    let copy = f.dir.path().join(name);
+    let mut args: Vec<&str> = input.to_vec();
+    args.extend(["-i", s(&f.viewer)]);
+    ffmpeg(
+        &args,
+        &copy,
+        &["-vf", filters, "-c:v", "libx264", "-preset", "veryfast", "-crf", "28", "-an"],
+    );
+    copy
+}
+
+fn detect(copy: &Path, extra: &[&str]) -> (Output, serde_json::Value) {
+    let f = fixture();
+    let mut args = vec!["detect", s(copy), "--ref", s(&f.out), "--key", s(&f.key), "--json"];
+    args.extend_from_slice(extra);
+    let out = abmark(&args);
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {} {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out, report)
+}
+
+fn assert_named(report: &serde_json::Value, out: &Output) {
+    assert_eq!(out.status.code(), Some(0), "{}", report["message"]);
+    assert_eq!(report["verdict"], "named", "{}", report["message"]);
+    assert_eq!(report["accused"]["session"], VIEWER);
+    assert_eq!(report["accused"]["subject"], format!("user-{VIEWER}"));
+    let p = report["accused"]["false_accusation_probability"].as_f64().unwrap();
+    assert!(p <= 1e-6, "innocent match probability {p}");
+    assert!(report["accused"]["any_innocent_probability"].as_f64().unwrap() <= 1e-3);
+    // Every decided segment agrees with the viewer's bit.
+    for seg in report["segments"].as_array().unwrap() {
+        if !seg["symbol"].is_null() {
+            assert_eq!(seg["symbol"], seg["expected"], "segment {}", seg["index"]);
+        }
+    }
+}
+
+#[test]
+fn an_excerpt_starting_mid_segment_is_placed_and_named() {
+    let f = fixture();
+    let copy = attacked("excerpt.mp4", &["-ss", "9.3", "-t", "44"], "null");
+    let plot = f.dir.path().join("excerpt.svg");
+    let (out, report) = detect(&copy, &["--sessions", s(&f.log), "--plot", s(&plot)]);
+    let offset = report["temporal"]["offset_seconds"].as_f64().unwrap();
+    // Within two frames: the per-frame reference window (±1.5 frames) takes up the rest.
+    assert!((offset - 9.3).abs() <= 0.08, "offset {offset}");
+    assert_named(&report, &out);
+    assert_eq!(report["accused"]["mode"], "candidate");
+    // The first reference segment seen is the one holding 9.3 s.
+    assert_eq!(report["segments"][0]["index"], 4);
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("#2a9d3a") && !svg.contains("#d62828"));
+}
+
+#[test]
+fn a_frame_rate_change_is_followed() {
+    let f = fixture();
+    let copy = attacked("30fps.mp4", &[], "fps=30");
+    let (out, report) = detect(&copy, &["--sessions", s(&f.log)]);
+    assert_named(&report, &out);
+    let offset = report["temporal"]["offset_seconds"].as_f64().unwrap();
+    assert!(offset.abs() <= 0.08, "offset {offset}");
+    assert_eq!(report["copy"]["fps"].as_f64().unwrap().round(), 30.0);
+}
+
+#[test]
+fn scale_and_crop_are_undone() {
+    let f = fixture();
+    let copy = attacked("scaled.mp4", &["-ss", "3"], "crop=iw*0.9:ih*0.9,scale=864:486");
+    let (out, report) = detect(&copy, &["--sessions", s(&f.log)]);
+    assert_named(&report, &out);
+    let sx = report["spatial"]["transform"]["sx"].as_f64().unwrap();
+    assert!((sx - 0.75).abs() < 0.01, "scale {sx}");
+}
+
+#[test]
+fn other_content_is_no_match() {
+    let f = fixture();
+    let (out, report) = detect(&dataset("unrelated-720p.mp4"), &["--sessions", s(&f.log)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(report["verdict"], "no_match", "{}", report["message"]);
+    assert!(report["accused"].is_null());
+    assert!(report["message"].as_str().unwrap().starts_with("no match to the reference"));
+    // The unmarked source itself: the reference's content, but no watermark.
+    let (out, report) = detect(&f.source, &["--sessions", s(&f.log)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(report["verdict"], "no_watermark", "{}", report["message"]);
+}
+
+#[test]
+fn a_copy_too_short_says_how_much_more_it_needs() {
+    let f = fixture();
+    let copy = attacked("short.mp4", &["-ss", "21", "-t", "7"], "null");
+    let (out, report) = detect(&copy, &["--sessions", s(&f.log)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(report["verdict"], "too_short", "{}", report["message"]);
+    let more = report["more_seconds_needed"].as_f64().unwrap();
+    // 200 candidates at alpha 1e-3 need 18 positions; 7 s shows about 4.
+    assert!((20.0..=32.0).contains(&more), "{more}");
+    assert!(report["accused"].is_null());
+    // Blind (no log): the same copy needs far more.
+    let (_, blind) = detect(&copy, &[]);
+    assert!(blind["more_seconds_needed"].as_f64().unwrap() > 60.0);
+}
+
+#[test]
+fn blind_mode_does_not_guess_and_bad_input_fails_in_one_line() {
+    let f = fixture();
+    // 28 segments (28 of 64 code bits) cannot single out one of 2^32 sessions without the log:
+    // 16 codewords fit them. The detector says so rather than guessing.
+    let (out, report) = detect(&f.viewer, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(report["verdict"], "too_short", "{}", report["message"]);
+    assert_eq!(report["blind"]["decided"], 28);
+    assert!(report["blind"]["any_innocent_probability"].as_f64().unwrap() > 1e-3);
+
+    let missing = f.dir.path().join("nope.mp4");
+    let r = abmark(&["detect", s(&missing), "--ref", s(&f.out), "--key", s(&f.key)]);
+    assert_eq!(r.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("nope.mp4"), "{err}");
+}
