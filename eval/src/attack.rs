@@ -45,6 +45,23 @@ pub struct Attack {
     #[serde(default = "default_codec")]
     pub codec: String,
     pub crf: u32,
+    /// Keep only this many seconds, from a random start (leak detection: excerpts).
+    #[serde(default)]
+    pub excerpt_seconds: Option<f64>,
+}
+
+impl Attack {
+    /// A random start for the excerpt within a clip of `duration` seconds, if this attack cuts
+    /// one (never on a frame boundary on purpose: real excerpts start anywhere).
+    pub fn excerpt_start(
+        &self,
+        rng: &mut impl rand_chacha::rand_core::Rng,
+        duration: f64,
+    ) -> Option<f64> {
+        let keep = self.excerpt_seconds?;
+        let room = (duration - keep).max(0.0);
+        Some((rng.next_u32() as f64 / u32::MAX as f64) * room)
+    }
 }
 
 fn default_codec() -> String {
@@ -123,7 +140,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         marks.push(mark_file(&source, &marked, &key, &job, &mut |_| {})?);
         for (i, attack) in attacks.iter().enumerate() {
             let copy = args.work.join(format!("attacked-{}-{i}.mp4", symbol.bit()));
-            apply(attack, &marked, &copy)?;
+            apply(attack, &marked, &copy, None)?;
             let started = Instant::now();
             let report = detect(&copy, &source, &key)?;
             let cell = score(attack, symbol, &report, started.elapsed().as_secs_f64());
@@ -139,9 +156,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // False marks: the unmarked source after a plain re-encode, and unrelated content.
     let reencoded = args.work.join("unmarked.mp4");
     apply(
-        &Attack { name: "unmarked".into(), filter: None, codec: default_codec(), crf: 23 },
+        &Attack {
+            name: "unmarked".into(),
+            filter: None,
+            codec: default_codec(),
+            crf: 23,
+            excerpt_seconds: None,
+        },
         &source,
         &reencoded,
+        None,
     )?;
     let unmarked = vec![
         unmarked_check("unmarked source (x264 CRF 23)", &detect(&reencoded, &source, &key)?),
@@ -158,15 +182,29 @@ fn detect(copy: &Path, reference: &Path, key: &WatermarkKey) -> anyhow::Result<S
     Ok(detect_symbols(copy, reference, key, &SymbolOptions::default(), &mut |_| {})?)
 }
 
-fn apply(attack: &Attack, input: &Path, output: &Path) -> anyhow::Result<()> {
+pub fn apply(
+    attack: &Attack,
+    input: &Path,
+    output: &Path,
+    start: Option<f64>,
+) -> anyhow::Result<()> {
     let crf = attack.crf.to_string();
-    let mut args: Vec<&str> = vec!["-i", path(input)];
+    let (ss, t) =
+        (start.map(|s| format!("{s:.3}")), attack.excerpt_seconds.map(|t| format!("{t}")));
+    let mut args: Vec<&str> = Vec::new();
+    if let (Some(ss), Some(t)) = (&ss, &t) {
+        args.extend(["-ss", ss.as_str(), "-t", t.as_str()]);
+    }
+    args.extend(["-i", path(input)]);
     if let Some(filter) = &attack.filter {
         args.extend(["-vf", filter.as_str()]);
     }
     args.extend(["-c:v", attack.codec.as_str(), "-crf", &crf, "-pix_fmt", "yuv420p", "-an"]);
-    if attack.codec == "libx264" {
+    if attack.codec == "libx264" || attack.codec == "libx265" {
         args.extend(["-preset", "veryfast"]);
+    }
+    if attack.codec == "libx265" {
+        args.extend(["-x265-params", "log-level=error"]);
     }
     args.push(path(output));
     ffmpeg(&args).with_context(|| format!("attack '{}'", attack.name))

@@ -7,6 +7,7 @@
 //! `eval/report/`.
 
 mod attack;
+mod leak;
 mod mix;
 mod report;
 mod visual;
@@ -29,6 +30,9 @@ enum Command {
     Attacks(attack::Args),
     /// Zoomed PNG of a flat and a textured region: source | marked | 10x difference.
     Visual(visual::Args),
+    /// Leak detection end to end: sessions x attacks, blind and session-log naming, false
+    /// accusations.
+    Detect(leak::Args),
     /// Write a demo viewer manifest: segment i from variant pattern[i mod len].
     Mix(mix::MixArgs),
     /// Compare `abmark symbols --json` output with a demo pattern.
@@ -38,6 +42,7 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Attacks(args) => attack::run(args).context("eval attacks"),
+        Command::Detect(args) => leak::run(args).context("eval detect"),
         Command::Visual(args) => visual::run(args).context("eval visual"),
         Command::Mix(args) => mix::mix(args).context("eval mix"),
         Command::Compare(args) => mix::compare(args).context("eval compare"),
