@@ -31,7 +31,9 @@ pub fn svg(report: &DetectReport, threshold: f64) -> String {
     let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
     let title = xml_escape(&report.message);
     let _ = writeln!(s, r#"<text x="{MARGIN}" y="20">{title}</text>"#);
-    for (y, label) in [(mid - threshold * scale, "z = +threshold"), (mid + threshold * scale, "")] {
+    for (y, label) in
+        [(mid - threshold * scale, "+z\u{2080}"), (mid + threshold * scale, "\u{2212}z\u{2080}")]
+    {
         let _ = writeln!(
             s,
             r##"<line x1="{MARGIN}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#888" stroke-dasharray="4 3"/>"##,
@@ -80,7 +82,7 @@ pub fn svg(report: &DetectReport, threshold: f64) -> String {
     }
     let _ = writeln!(
         s,
-        r#"<text x="{MARGIN}" y="{}">segments (index in the reference) · bar: z (up = symbol 0) · tick: accused session's bit · green = agrees, red = disagrees, grey = undecided</text>"#,
+        r#"<text x="{MARGIN}" y="{}">segments (index in the reference) · bar: z (up = symbol 0) · tick: accused session's bit · dashed: ±z₀ decision threshold · green = agrees, red = disagrees, grey = undecided</text>"#,
         HEIGHT - 10.0
     );
     s.push_str("</svg>\n");
