@@ -152,6 +152,21 @@ fn a_frame_rate_change_is_followed() {
     let copy = attacked("30fps.mp4", &[], "fps=30");
     let (out, report) = detect(&copy, &["--sessions", s(&f.log)]);
     assert_named(&report, &out);
+    // 56 s of copy span 56 s, whatever the frame rate.
+    let spanned = report["seconds_spanned"].as_f64().unwrap();
+    assert!((spanned - 56.0).abs() < 1.0, "{spanned}");
+    // A log without the viewer: nobody in it may be named (28 positions are plenty to rule them
+    // out, and too few to name anyone blind).
+    let others = f.dir.path().join("others.jsonl");
+    let text = std::fs::read_to_string(&f.log).unwrap();
+    let kept: Vec<&str> =
+        text.lines().filter(|l| !l.contains(&format!("\"session\":{VIEWER},"))).collect();
+    assert_eq!(kept.len(), 199);
+    std::fs::write(&others, kept.join("\n")).unwrap();
+    let (out, report) = detect(&copy, &["--sessions", s(&others)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(report["accused"].is_null(), "{}", report["message"]);
+    assert_eq!(report["verdict"], "no_session", "{}", report["message"]);
     let offset = report["temporal"]["offset_seconds"].as_f64().unwrap();
     assert!(offset.abs() <= 0.08, "offset {offset}");
     assert_eq!(report["copy"]["fps"].as_f64().unwrap().round(), 30.0);

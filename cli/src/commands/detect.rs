@@ -116,6 +116,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Ok(())
     } else {
         // Ran fine, named nobody: a distinct status for scripts (the message says why).
+        // `exit` runs no destructors: flush what was printed first.
+        std::io::Write::flush(&mut std::io::stdout()).ok();
         std::process::exit(2)
     }
 }

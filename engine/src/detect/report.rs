@@ -22,6 +22,9 @@ pub enum Verdict {
     NoWatermark,
     /// The evidence is not yet enough to name anyone: more copy is needed.
     TooShort,
+    /// Enough of the code is read, but no session matches it convincingly (e.g. the copy mixes
+    /// several viewers' segments, or its session is in neither the log nor the code's reach).
+    NoSession,
 }
 
 /// A session and the evidence against it.
@@ -173,9 +176,14 @@ impl DetectReport {
         let alpha = options.alpha;
         let segment_seconds = options.symbols.params.segment_seconds;
         let decided = readings.decided();
-        // Candidate mode when there is a log; the blind answer otherwise. Both stay reported.
-        let preferred = candidate.as_ref().or(blind.as_ref());
-        let accused = preferred.filter(|a| a.convincing(alpha)).cloned();
+        // The log's best session when it convinces, else the blind decode's (the leaker may be
+        // missing from this log, e.g. served by another replica). Both stay reported.
+        let accused = [candidate.as_ref(), blind.as_ref()]
+            .into_iter()
+            .flatten()
+            .find(|a| a.convincing(alpha))
+            .cloned();
+        let preferred = accused.as_ref().or(candidate.as_ref()).or(blind.as_ref());
         let (verdict, message, more) = if decided == 0 {
             let message = format!(
                 "no watermark: {} segments of the reference's content, none decided (median |z| {:.1})",
@@ -197,8 +205,13 @@ impl DetectReport {
             );
             (Verdict::Named, message, None)
         } else {
-            let candidates = preferred.map_or(2f64.powi(32), |a| a.candidates);
-            let missing = positions_needed(decided, candidates, alpha);
+            // More copy helps only while the easier of the two modes still lacks positions.
+            let missing = [candidate.as_ref(), blind.as_ref()]
+                .into_iter()
+                .flatten()
+                .map(|a| positions_needed(decided, a.candidates, alpha))
+                .min()
+                .unwrap_or_else(|| positions_needed(decided, 2f64.powi(32), alpha));
             let more = (missing > 0).then_some(missing as f64 * segment_seconds);
             let message = match more {
                 Some(s) => format!(
@@ -211,7 +224,8 @@ impl DetectReport {
                     preferred.map_or(0, |a| a.agree)
                 ),
             };
-            (Verdict::TooShort, message, more)
+            let verdict = if more.is_some() { Verdict::TooShort } else { Verdict::NoSession };
+            (verdict, message, more)
         };
         let segments = symbols
             .segments
@@ -242,7 +256,7 @@ impl DetectReport {
                 transform: symbols.transform,
                 correlation: symbols.match_correlation,
             }),
-            seconds_spanned: frames as f64 / symbols.reference.fps.max(1.0),
+            seconds_spanned: frames as f64 / symbols.copy.fps.max(1.0),
             copy: Some(symbols.copy),
             segments_used: symbols.segments.len(),
             positions_decided: decided,

@@ -96,7 +96,8 @@ async fn segment(
     edge.log.record(token.unwrap_or_default(), &viewer, &client.to_string());
     let variant = viewer.variant_at(position);
     // variantPath (TS 104 002 5.3): `<variantId>/` — our origin keeps both variants under it.
-    let path = edge.out.join(edge.scheme_file(variant, &rendition, index));
+    let file = edge.scheme.video_segment(variant, &rendition, index);
+    let path = edge.out.join(file.trim_start_matches('/'));
     match tokio::fs::read(&path).await {
         Ok(bytes) => {
             let mut response = http::personal("video/iso.segment", bytes);
@@ -107,12 +108,5 @@ async fn segment(
             response
         }
         Err(_) => http::not_found("such segment"),
-    }
-}
-
-impl Edge {
-    /// Relative path of a video segment file under OUT.
-    fn scheme_file(&self, variant: u8, rendition: &str, index: usize) -> String {
-        crate::manifest::PathScheme::variant_dirs().video_segment(variant, rendition, index)
     }
 }
