@@ -3,8 +3,13 @@
 //! plus the detection list: excerpts with random starts, HEVC, frame-rate change, excerpt +
 //! scale + CRF 30), and `detect` must name the session — blind, and from a session log of
 //! `--log-size` sessions that includes it. False accusations are counted over every attacked
-//! copy scored against a log of other sessions only, and over the unmarked source and an
-//! unrelated clip.
+//! copy scored against a log of other sessions only, over the unmarked source put through every
+//! attack, and over an unrelated clip.
+//!
+//! The full matrix takes hours on two cores, so every finished cell is appended to
+//! `WORK/cells-seed<S>.jsonl` and a rerun with the same seed skips it; each cell draws its
+//! excerpt start from its own seeded stream, so a resumed run cuts the same copies. The report is
+//! rewritten after every cell and says how much of the matrix it covers.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -21,7 +26,7 @@ use abmark_engine::variants::JobFile;
 use anyhow::Context;
 use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::attack::{apply, Attack};
 
@@ -52,7 +57,7 @@ pub struct Args {
     report: PathBuf,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct Row {
     session: u32,
     attack: String,
@@ -92,17 +97,68 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let others: Vec<Candidate> =
         (0..args.log_size).map(|_| candidate(&coder, rng.next_u32())).collect();
     let options = DetectOptions::default();
+    let duration = job.segment_count as f64 * 2.0;
+    let cells = args.work.join(format!("cells-seed{}.jsonl", args.seed));
+    let mut done = Done::load(&cells)?;
     let started = Instant::now();
-    let mut rows = Vec::new();
+    let total = attacks.len() * (sessions.len() + 1) + 1;
+
+    // Copies that carry no session first: the unmarked source through every attack, and an
+    // unrelated clip. Scored against the log of others: nobody may be named.
+    let unrelated = crate::repo_root().join("datasets/cache/unrelated-720p.mp4");
+    let mut plain: Vec<(String, PathBuf, Option<&Attack>)> = attacks
+        .iter()
+        .map(|a| (format!("unmarked source, {}", a.name), source.clone(), Some(a)))
+        .collect();
+    plain.push(("unrelated clip".into(), unrelated, None));
+    for (i, (what, input, attack)) in plain.iter().enumerate() {
+        if done.unmarked.iter().any(|u| &u.what == what) {
+            continue;
+        }
+        let copy = args.work.join("copy.mp4");
+        let input = match attack {
+            Some(attack) => {
+                let start = attack.excerpt_start(&mut cell_rng(args.seed, 0, i), duration);
+                apply(attack, input, &copy, start)?;
+                copy.as_path()
+            }
+            None => input.as_path(),
+        };
+        let r = detect(
+            input,
+            &source,
+            index.clone(),
+            &positions,
+            &key,
+            Some(&others),
+            &options,
+            &mut |_| {},
+        )?;
+        let u = Unmarked {
+            what: what.clone(),
+            verdict: format!("{:?}", r.verdict),
+            accused: r.accused.is_some() || falsely_accused(&r, &others, options.alpha),
+        };
+        eprintln!("{:<60} {:<12} accused {}", u.what, u.verdict, u.accused);
+        done.push_unmarked(&cells, u)?;
+        write_report(&args, &done, total, started.elapsed().as_secs_f64())?;
+    }
+
     for &session in &sessions {
+        if attacks.iter().all(|a| done.has(session, &a.name)) {
+            continue;
+        }
         let viewer = args.work.join(format!("viewer-{session}.mp4"));
         let choices = session_choices(pace.positions(), &coder.encode(session));
         mix(&args.out, &job, None, &choices, &viewer)?;
         let mut log = others.clone();
         log.push(candidate(&coder, session));
-        for attack in &attacks {
+        for (i, attack) in attacks.iter().enumerate() {
+            if done.has(session, &attack.name) {
+                continue;
+            }
             let copy = args.work.join("copy.mp4");
-            let start = attack.excerpt_start(&mut rng, job.segment_count as f64 * 2.0);
+            let start = attack.excerpt_start(&mut cell_rng(args.seed, session, i), duration);
             apply(attack, &viewer, &copy, start)?;
             let t = Instant::now();
             let report = detect(
@@ -126,19 +182,78 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 row.positions_decided,
                 seconds
             );
-            rows.push(row);
+            done.push_row(&cells, row)?;
+            write_report(&args, &done, total, started.elapsed().as_secs_f64())?;
         }
+        let _ = std::fs::remove_file(&viewer);
     }
-    let unmarked = verdicts(
-        &[&source, &crate::repo_root().join("datasets/cache/unrelated-720p.mp4")],
-        &source,
-        &index,
-        &positions,
-        &key,
-        &others,
-        &options,
-    )?;
-    write_report(&args, &rows, &unmarked, started.elapsed().as_secs_f64())
+    Ok(())
+}
+
+/// Each cell's own random stream (excerpt starts), so a resumed run cuts the same copies.
+fn cell_rng(seed: u64, session: u32, attack: usize) -> ChaCha20Rng {
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    rng.set_stream(((session as u64) << 16) | attack as u64);
+    rng
+}
+
+/// The cells finished so far (this run and earlier runs with the same seed).
+#[derive(Default)]
+struct Done {
+    rows: Vec<Row>,
+    unmarked: Vec<Unmarked>,
+}
+
+#[derive(Serialize, Deserialize)]
+enum Line {
+    Row(Row),
+    Unmarked(Unmarked),
+}
+
+impl Done {
+    fn load(path: &Path) -> anyhow::Result<Done> {
+        let mut done = Done::default();
+        let Ok(text) = std::fs::read_to_string(path) else {
+            return Ok(done);
+        };
+        // A line cut short by an interrupted run is simply redone.
+        for line in text.lines().filter_map(|l| serde_json::from_str::<Line>(l).ok()) {
+            match line {
+                Line::Row(r) => done.rows.push(r),
+                Line::Unmarked(u) => done.unmarked.push(u),
+            }
+        }
+        Ok(done)
+    }
+
+    fn has(&self, session: u32, attack: &str) -> bool {
+        self.rows.iter().any(|r| r.session == session && r.attack == attack)
+    }
+
+    fn append(path: &Path, line: &Line) -> anyhow::Result<()> {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+        writeln!(f, "{}", serde_json::to_string(line)?)?;
+        Ok(())
+    }
+
+    fn push_row(&mut self, path: &Path, row: Row) -> anyhow::Result<()> {
+        let line = Line::Row(row);
+        Self::append(path, &line)?;
+        if let Line::Row(row) = line {
+            self.rows.push(row);
+        }
+        Ok(())
+    }
+
+    fn push_unmarked(&mut self, path: &Path, u: Unmarked) -> anyhow::Result<()> {
+        let line = Line::Unmarked(u);
+        Self::append(path, &line)?;
+        if let Line::Unmarked(u) = line {
+            self.unmarked.push(u);
+        }
+        Ok(())
+    }
 }
 
 fn candidate(coder: &SessionCoder, session: u32) -> Candidate {
@@ -217,56 +332,30 @@ fn row(
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Deserialize)]
 struct Unmarked {
     what: String,
     verdict: String,
     accused: bool,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn verdicts(
-    copies: &[&Path],
-    source: &Path,
-    index: &Option<(abmark_engine::register::temporal::Timeline, f64)>,
-    positions: &Positions,
-    key: &WatermarkKey,
-    log: &[Candidate],
-    options: &DetectOptions,
-) -> anyhow::Result<Vec<Unmarked>> {
-    let mut out = Vec::new();
-    for copy in copies {
-        let r =
-            detect(copy, source, index.clone(), positions, key, Some(log), options, &mut |_| {})?;
-        out.push(Unmarked {
-            what: copy.display().to_string(),
-            verdict: format!("{:?}", r.verdict),
-            accused: r.accused.is_some(),
-        });
-    }
-    Ok(out)
-}
-
-fn write_report(
-    args: &Args,
-    rows: &[Row],
-    unmarked: &[Unmarked],
-    seconds: f64,
-) -> anyhow::Result<()> {
+fn write_report(args: &Args, done: &Done, total: usize, seconds: f64) -> anyhow::Result<()> {
+    let (rows, unmarked) = (&done.rows, &done.unmarked);
+    let cells = rows.len() + unmarked.len();
     let mut md = String::from("# Leak detection: sessions x attacks\n\n");
     md.push_str(&format!(
-        "{} sessions, {} attacked copies, session log of {} (+ the true session), alpha 1e-3; \
-         run took {:.0} s. Reproduce: `cargo run -p eval --release -- detect` after the main job.\n\n",
+        "{} sessions x {} attack lists, session log of {} (+ the true session), alpha 1e-3. \
+         {cells} of {total} cells done (this run: {:.0} s; cells are cached, a rerun resumes). \
+         Reproduce: `cargo run -p eval --release -- detect --seed {}` after the main job.\n\n",
         args.sessions,
-        rows.len(),
+        args.attacks.len(),
         args.log_size,
-        seconds
+        seconds,
+        args.seed
     ));
     md.push_str("| attack | copies | blind named | candidate named | worst candidate P(innocent) | min positions | wrong segments | false accusations | detect s (mean) |\n|---|---|---|---|---|---|---|---|---|\n");
-    let mut names: Vec<&str> = rows.iter().map(|r| r.attack.as_str()).collect();
-    names.dedup();
     let mut seen = std::collections::HashSet::new();
-    for name in names.into_iter().filter(|n| seen.insert(*n)) {
+    for name in rows.iter().map(|r| r.attack.as_str()).filter(|n| seen.insert(*n)) {
         let rs: Vec<&Row> = rows.iter().filter(|r| r.attack == name).collect();
         let worst_p = rs.iter().filter_map(|r| r.candidate_p_innocent).fold(0.0, f64::max);
         md.push_str(&format!(
@@ -282,13 +371,17 @@ fn write_report(
             rs.iter().map(|r| r.detect_seconds).sum::<f64>() / rs.len().max(1) as f64,
         ));
     }
+    let copies = rows.len() + unmarked.len();
     md.push_str(&format!(
-        "\nFalse-accusation trials: {} copies × {} sessions that did not receive them = {} \
-         trials; copies where one of them would be named: {}.\n\n",
+        "\nFalse-accusation trials: {copies} copies ({} of other sessions, {} without any) x {} \
+         sessions that did not receive them = {} trials; copies where one of them would be \
+         named: {}.\n\n",
         rows.len(),
+        unmarked.len(),
         args.log_size,
-        rows.len() * args.log_size,
+        copies * args.log_size,
         rows.iter().filter(|r| r.false_accusation).count()
+            + unmarked.iter().filter(|u| u.accused).count()
     ));
     md.push_str("| copy without a session | verdict | accused |\n|---|---|---|\n");
     for u in unmarked {
@@ -298,7 +391,8 @@ fn write_report(
         std::fs::create_dir_all(dir)?;
     }
     std::fs::write(args.report.with_extension("md"), md)?;
-    let json = serde_json::json!({ "rows": rows, "unmarked": unmarked, "seconds": seconds });
+    let json = serde_json::json!({ "rows": rows, "unmarked": unmarked, "cells": cells,
+        "total": total, "seconds": seconds });
     std::fs::write(args.report.with_extension("json"), serde_json::to_string_pretty(&json)?)?;
     Ok(())
 }
