@@ -33,6 +33,10 @@ enum Command {
     Serve(commands::serve::Args),
     /// Write the exact stream one session receives as a single MP4.
     Mix(commands::mix::Args),
+    /// Encrypt a variants output with CENC (cenc or cbcs) and signal the DRM systems.
+    Package(commands::package::Args),
+    /// Decrypt a packaged output, a track directory or an fMP4 file (cenc or cbcs).
+    Decrypt(commands::decrypt::Args),
 }
 
 fn main() {
@@ -46,6 +50,8 @@ fn main() {
         Command::Token(args) => commands::token::run(args),
         Command::Serve(args) => commands::serve::run(args),
         Command::Mix(args) => commands::mix::run(args),
+        Command::Package(args) => commands::package::run(args),
+        Command::Decrypt(args) => commands::decrypt::run(args),
     };
     if let Err(err) = result {
         eprintln!("abmark: error: {}", one_line(&err));

@@ -7,6 +7,7 @@
 //! - `media`: FFmpeg decode (normalised to upright 8-bit 4:2:0), x264 encode, scaling, audio.
 //! - `mark`, `quality`: marking a whole file with one symbol, and what it costs in PSNR/SSIM.
 //! - `cmaf`, `manifest`: our ISO-BMFF segments and the HLS/DASH text that points at them.
+//! - `cenc`: Common Encryption (cenc/cbcs) of those segments, DRM signalling, CPIX, decryption.
 //! - `variants`: the encode-time pipeline that writes both watermark variants, aligned.
 //! - `mix`: the exact stream one viewer receives (segment i from variant bit i), as one MP4.
 //! - `payload`: session index -> keyed, Reed-Solomon-coded 64-bit session code, and back.
@@ -16,6 +17,7 @@
 //! - `symbols`: the per-segment symbol detector that ties registration and scoring together.
 //! - `detect`: leak detection: temporal registration, symbols, session code, evidence.
 
+pub mod cenc;
 pub mod cmaf;
 pub mod detect;
 pub mod dsp;

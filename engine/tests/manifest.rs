@@ -55,7 +55,9 @@ fn presentation() -> Presentation {
                 timescale: 48_000,
                 segment_durations: vec![96_256, 96_256, 96_256, 96_256, 96_256, 32_768],
             },
+            protection: None,
         }),
+        protection: None,
     }
 }
 
@@ -736,7 +738,9 @@ fn ffmpeg_plays_per_variant_and_mixed_manifests() {
                 channels: 1,
             },
             timeline: audio_timeline,
+            protection: None,
         }),
+        protection: None,
         timeline,
     };
 

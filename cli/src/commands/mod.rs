@@ -1,7 +1,9 @@
+pub mod decrypt;
 pub mod detect;
 pub mod embed;
 pub mod keygen;
 pub mod mix;
+pub mod package;
 pub mod serve;
 pub mod symbols;
 pub mod token;

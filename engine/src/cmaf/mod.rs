@@ -13,7 +13,7 @@
 //! hooks), manifests, and files (no I/O here).
 //!
 //! Map: `writer` ([`BoxWriter`], sizes patched after the body), `track` (what a header
-//! describes), `init` (`ftyp`/`moov`), `entry` (`avc1`/`avcC`, `mp4a`/`esds`), `segment`
+//! describes), `init` (`ftyp`/`moov`), `init_reader` (a header back into a [`Track`]), `entry` (`avc1`/`avcC`, `mp4a`/`esds`), `segment`
 //! (`styp`/`moof`/`mdat`), `avc` (Annex B, avcC, codec string), `aac` (AudioSpecificConfig),
 //! `bytes` (checked cursors), `reader` (box walking), `fragment` (samples back out of `moof`s),
 //! `error` ([`CmafError`]).
@@ -25,6 +25,7 @@ mod entry;
 mod error;
 mod fragment;
 mod init;
+mod init_reader;
 mod reader;
 mod segment;
 mod track;
@@ -38,7 +39,10 @@ pub use avc::{
 pub use error::{CmafError, FourCc};
 pub use fragment::{read_fragments, Fragment};
 pub use init::{init_segment, COMPATIBLE_BRANDS, MAJOR_BRAND};
+pub(crate) use init::{write_init_segment, HeaderExtras};
+pub use init_reader::{header_len, read_init, InitSegment};
 pub use reader::{find_all, find_box, read_boxes, require_box, BoxRef, FullBox};
+pub(crate) use segment::write_media_segment;
 pub use segment::{
     media_segment, Sample, SAMPLE_FLAGS_NON_SYNC, SAMPLE_FLAGS_SYNC, SAMPLE_FLAG_NON_SYNC_BIT,
     SEGMENT_COMPATIBLE_BRANDS, SEGMENT_MAJOR_BRAND,

@@ -36,6 +36,8 @@ pub struct Mpd {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AdaptationSet {
     pub id: u32,
+    /// ContentProtection of an encrypted track.
+    pub protection: Option<super::protection::Protection>,
     pub content: Content,
     /// Shared addressing of every Representation; `None` when each has its own list.
     pub segment_template: Option<SegmentTemplate>,
@@ -159,8 +161,13 @@ impl Mpd {
             max_height: p.video.iter().map(|v| v.height).max().unwrap_or(0),
             max_frame_rate: p.video.iter().map(|v| v.frame_rate).fold((0, 1), max_rate),
         };
-        let mut adaptation_sets =
-            vec![AdaptationSet { id: 0, content, segment_template, representations }];
+        let mut adaptation_sets = vec![AdaptationSet {
+            id: 0,
+            protection: p.protection.clone(),
+            content,
+            segment_template,
+            representations,
+        }];
 
         let mut duration = video_timeline.total();
         let mut longest = video_timeline.longest();
@@ -172,6 +179,7 @@ impl Mpd {
             let a = &track.rendition;
             adaptation_sets.push(AdaptationSet {
                 id: 1,
+                protection: track.protection.clone(),
                 content: Content::Audio,
                 // Audio is the same for every viewer, so it is always templated.
                 segment_template: Some(SegmentTemplate {

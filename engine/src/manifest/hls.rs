@@ -11,6 +11,7 @@ use std::fmt;
 use super::error::ManifestError;
 use super::model::{CheckedTimeline, Presentation, Timeline};
 use super::paths::{PathScheme, SegmentSource, FIRST_SEGMENT_NUMBER};
+use super::protection::{HlsKey, Protection};
 use super::seconds::{three_decimals, Rounding, Seconds};
 
 /// EXT-X-MAP outside an I-frame playlist needs version 6 (RFC 8216 7); 7 is what fMP4 HLS is
@@ -94,6 +95,9 @@ pub struct VariantStream {
 pub struct MultivariantPlaylist {
     pub audio: Vec<AudioMedia>,
     pub streams: Vec<VariantStream>,
+    /// `EXT-X-SESSION-KEY`s (RFC 8216 4.3.4.5): lets players fetch licences before the first
+    /// media playlist.
+    pub session_keys: Vec<HlsKey>,
 }
 
 impl MultivariantPlaylist {
@@ -148,7 +152,19 @@ impl MultivariantPlaylist {
             let uri = check_uri(&media_playlist_uri(&v.id))?.to_owned();
             streams.push(VariantStream { attributes, uri });
         }
-        Ok(MultivariantPlaylist { audio, streams })
+        let mut session_keys: Vec<HlsKey> = Vec::new();
+        for protection in
+            [p.protection.as_ref(), p.audio.as_ref().and_then(|a| a.protection.as_ref())]
+                .into_iter()
+                .flatten()
+        {
+            for key in protection.hls_keys_at(0).unwrap_or_default() {
+                if !session_keys.contains(key) {
+                    session_keys.push(key.clone());
+                }
+            }
+        }
+        Ok(MultivariantPlaylist { audio, streams, session_keys })
     }
 }
 
@@ -159,6 +175,9 @@ impl fmt::Display for MultivariantPlaylist {
         // Every segment starts with an IDR of a closed GOP (RFC 8216 4.3.5.1); said here it
         // covers all media playlists.
         writeln!(f, "#EXT-X-INDEPENDENT-SEGMENTS")?;
+        for key in &self.session_keys {
+            writeln!(f, "#EXT-X-SESSION-KEY:{}", key.attributes())?;
+        }
         for media in &self.audio {
             writeln!(f, "#EXT-X-MEDIA:{}", media.attributes)?;
         }
@@ -185,6 +204,8 @@ pub struct MediaPlaylist {
     pub media_sequence: u64,
     pub init_uri: String,
     pub segments: Vec<MediaSegment>,
+    /// Encryption of the segments: `EXT-X-KEY` tags before the map and at each key period.
+    pub protection: Option<Protection>,
 }
 
 impl MediaPlaylist {
@@ -216,6 +237,7 @@ impl MediaPlaylist {
             media_sequence: FIRST_SEGMENT_NUMBER,
             init_uri: check_uri(init_uri)?.to_owned(),
             segments,
+            protection: None,
         })
     }
 }
@@ -229,9 +251,23 @@ impl fmt::Display for MediaPlaylist {
         writeln!(f, "#EXT-X-PLAYLIST-TYPE:VOD")?;
         // Repeated from the multivariant playlist so the media playlist stands alone.
         writeln!(f, "#EXT-X-INDEPENDENT-SEGMENTS")?;
+        // Keys come first: a SAMPLE-AES key tag before the map covers every segment after it.
+        if let Some(keys) = self.protection.as_ref().and_then(|p| p.hls_keys_at(0)) {
+            for key in keys {
+                writeln!(f, "#EXT-X-KEY:{}", key.attributes())?;
+            }
+        }
         // The URI was checked when the playlist was built (no quote, no control character).
         writeln!(f, "#EXT-X-MAP:URI=\"{}\"", self.init_uri)?;
-        for segment in &self.segments {
+        for (index, segment) in self.segments.iter().enumerate() {
+            // Key rotation: the new period's key tags replace the old ones from here on.
+            if index > 0 {
+                if let Some(keys) = self.protection.as_ref().and_then(|p| p.hls_keys_at(index)) {
+                    for key in keys {
+                        writeln!(f, "#EXT-X-KEY:{}", key.attributes())?;
+                    }
+                }
+            }
             // Decimal durations need version 3 (RFC 8216 4.3.2.1); exact to the microsecond.
             writeln!(f, "#EXTINF:{},", segment.duration.decimal(Rounding::Nearest))?;
             writeln!(f, "{}", segment.uri)?;
@@ -270,9 +306,10 @@ pub fn video_playlist(
     let timeline = p.timeline.check("video")?;
     source.check(timeline.durations.len())?;
     let init = scheme.video_init(source.init_variant(), &rendition.id);
-    let playlist = MediaPlaylist::from_checked(timeline, &init, |i| {
+    let mut playlist = MediaPlaylist::from_checked(timeline, &init, |i| {
         scheme.video_segment(source.variant_of(i), &rendition.id, i)
     })?;
+    playlist.protection = p.protection.clone();
     Ok(playlist.to_string())
 }
 
@@ -281,9 +318,10 @@ pub fn audio_playlist(p: &Presentation, scheme: &PathScheme) -> Result<String, M
     p.validate()?;
     let track = p.audio.as_ref().ok_or(ManifestError::NoAudio)?;
     let id = &track.rendition.id;
-    let playlist =
+    let mut playlist =
         MediaPlaylist::from_checked(track.timeline.check("audio")?, &scheme.audio_init(id), |i| {
             scheme.audio_segment(id, i)
         })?;
+    playlist.protection = track.protection.clone();
     Ok(playlist.to_string())
 }

@@ -8,7 +8,8 @@
 //!
 //! Map: [`model`] (what is described, and its validation), [`paths`] (where segment bytes live),
 //! [`seconds`] (exact durations and their decimal spellings), [`hls`] (RFC 8216 playlists),
-//! [`dash`] (the ISO/IEC 23009-1 MPD model) and `mpd_xml` (its XML form). Writers build a
+//! [`dash`] (the ISO/IEC 23009-1 MPD model), `mpd_xml` (its XML form) and [`protection`]
+//! (ContentProtection / EXT-X-KEY signalling of encrypted tracks). Writers build a
 //! typed document first and print it second; the same input always gives the same bytes.
 
 pub mod dash;
@@ -17,6 +18,7 @@ pub mod hls;
 pub mod model;
 mod mpd_xml;
 pub mod paths;
+pub mod protection;
 pub mod seconds;
 
 pub use dash::mpd as dash_mpd;
@@ -27,4 +29,5 @@ pub use hls::{
 };
 pub use model::{AudioRendition, AudioTrack, Presentation, Timeline, VideoRendition};
 pub use paths::{PathScheme, PathTemplate, SegmentSource, FIRST_SEGMENT_NUMBER};
+pub use protection::{DrmSignal, HlsKey, KeyPeriod, Protection};
 pub use seconds::{Rounding, Seconds};

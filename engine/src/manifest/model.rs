@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::num::NonZeroU32;
 
 use super::error::ManifestError;
+use super::protection::Protection;
 use super::seconds::Seconds;
 
 /// The segment durations of one track, shared by all its renditions (closed GOPs cut at the same
@@ -62,6 +63,8 @@ pub struct AudioRendition {
 pub struct AudioTrack {
     pub rendition: AudioRendition,
     pub timeline: Timeline,
+    /// How the audio is encrypted, if it is.
+    pub protection: Option<Protection>,
 }
 
 /// Everything a manifest describes.
@@ -72,6 +75,8 @@ pub struct Presentation {
     /// The video timeline, shared by every video rendition.
     pub timeline: Timeline,
     pub audio: Option<AudioTrack>,
+    /// How the video is encrypted, if it is (both variants share it).
+    pub protection: Option<Protection>,
 }
 
 /// A timeline that passed validation: non-zero timescale, at least one segment, none empty.

@@ -7,15 +7,24 @@
 use std::fmt;
 use std::io;
 
-use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, Event};
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
 use super::dash::{
     AdaptationSet, Content, Mpd, Representation, RepresentationMedia, SegmentList, SegmentTemplate,
     TimelineEntry,
 };
+use super::protection::{base64, uuid, Protection};
 
 const MPD_NAMESPACE: &str = "urn:mpeg:dash:schema:mpd:2011";
+/// ISO/IEC 23001-7 11.2: `cenc:default_KID`, `cenc:pssh`.
+const CENC_NAMESPACE: &str = "urn:mpeg:cenc:2013";
+/// PlayReady's DASH content protection (`mspr:pro`).
+const MSPR_NAMESPACE: &str = "urn:microsoft:playready";
+/// DASH-IF content protection (`dashif:laurl`, DASH-IF IOP 7.7.6).
+const DASHIF_NAMESPACE: &str = "https://dashif.org/CPS";
+/// ISO/IEC 23009-1 5.8.5.2: the common-encryption descriptor.
+const MP4_PROTECTION_SCHEME: &str = "urn:mpeg:dash:mp4protection:2011";
 /// ISO/IEC 23009-1 5.8.5.4: the value is the channel count.
 const CHANNEL_CONFIGURATION_SCHEME: &str = "urn:mpeg:dash:23003:3:audio_channel_configuration:2011";
 
@@ -43,6 +52,13 @@ impl Xml {
         self.w.write_event(Event::End(BytesEnd::new(name)))
     }
 
+    /// `<name>text</name>`, the text escaped by quick-xml.
+    fn text_element(&mut self, name: &'static str, text: &str) -> io::Result<()> {
+        self.start(name, Vec::new())?;
+        self.w.write_event(Event::Text(BytesText::new(text)))?;
+        self.end(name)
+    }
+
     fn empty(&mut self, name: &'static str, attrs: Attrs) -> io::Result<()> {
         self.w.write_event(Event::Empty(Self::tag(name, &attrs)))
     }
@@ -59,17 +75,22 @@ fn frame_rate((num, den): (u32, u32)) -> String {
 
 fn write_mpd(x: &mut Xml, mpd: &Mpd) -> io::Result<()> {
     x.w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
-    x.start(
-        "MPD",
-        vec![
-            ("xmlns", MPD_NAMESPACE.to_owned()),
-            ("profiles", mpd.profiles.join(",")),
-            ("type", "static".to_owned()),
-            ("mediaPresentationDuration", mpd.media_presentation_duration.iso8601()),
-            ("maxSegmentDuration", mpd.max_segment_duration.iso8601()),
-            ("minBufferTime", mpd.min_buffer_time.iso8601()),
-        ],
-    )?;
+    let mut attrs: Attrs = vec![("xmlns", MPD_NAMESPACE.to_owned())];
+    if mpd.adaptation_sets.iter().any(|s| s.protection.is_some()) {
+        attrs.extend([
+            ("xmlns:cenc", CENC_NAMESPACE.to_owned()),
+            ("xmlns:mspr", MSPR_NAMESPACE.to_owned()),
+            ("xmlns:dashif", DASHIF_NAMESPACE.to_owned()),
+        ]);
+    }
+    attrs.extend([
+        ("profiles", mpd.profiles.join(",")),
+        ("type", "static".to_owned()),
+        ("mediaPresentationDuration", mpd.media_presentation_duration.iso8601()),
+        ("maxSegmentDuration", mpd.max_segment_duration.iso8601()),
+        ("minBufferTime", mpd.min_buffer_time.iso8601()),
+    ]);
+    x.start("MPD", attrs)?;
     // One Period from 0; its duration is the presentation's.
     x.start("Period", vec![("id", "0".to_owned()), ("start", "PT0.000S".to_owned())])?;
     for set in &mpd.adaptation_sets {
@@ -96,6 +117,9 @@ fn write_adaptation_set(x: &mut Xml, set: &AdaptationSet) -> io::Result<()> {
     // starts with a closed-GOP IDR (SAP type 1), so players may switch at any boundary.
     attrs.extend([("segmentAlignment", "true".to_owned()), ("startWithSAP", "1".to_owned())]);
     x.start("AdaptationSet", attrs)?;
+    if let Some(protection) = &set.protection {
+        write_content_protection(x, protection)?;
+    }
     if let Some(template) = &set.segment_template {
         write_segment_template(x, template)?;
     }
@@ -103,6 +127,41 @@ fn write_adaptation_set(x: &mut Xml, set: &AdaptationSet) -> io::Result<()> {
         write_representation(x, representation)?;
     }
     x.end("AdaptationSet")
+}
+
+/// The mp4protection descriptor with the default KID, then one element per DRM system
+/// (ISO/IEC 23009-1 5.8.4.1; DASH-IF IOP 7.7). They precede the segment addressing.
+fn write_content_protection(x: &mut Xml, p: &Protection) -> io::Result<()> {
+    x.empty(
+        "ContentProtection",
+        vec![
+            ("schemeIdUri", MP4_PROTECTION_SCHEME.to_owned()),
+            ("value", p.scheme.clone()),
+            ("cenc:default_KID", uuid(&p.default_kid)),
+        ],
+    )?;
+    for s in p.systems.iter().filter(|s| s.dash) {
+        let attrs = vec![
+            ("schemeIdUri", format!("urn:uuid:{}", uuid(&s.system_id))),
+            ("value", s.name.clone()),
+        ];
+        if s.pssh.is_none() && s.playready_pro.is_none() && s.license_url.is_none() {
+            x.empty("ContentProtection", attrs)?;
+            continue;
+        }
+        x.start("ContentProtection", attrs)?;
+        if let Some(url) = &s.license_url {
+            x.text_element("dashif:laurl", url)?;
+        }
+        if let Some(pssh) = &s.pssh {
+            x.text_element("cenc:pssh", &base64(pssh))?;
+        }
+        if let Some(pro) = &s.playready_pro {
+            x.text_element("mspr:pro", &base64(pro))?;
+        }
+        x.end("ContentProtection")?;
+    }
+    Ok(())
 }
 
 fn write_representation(x: &mut Xml, r: &Representation) -> io::Result<()> {

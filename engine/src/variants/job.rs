@@ -28,6 +28,18 @@ pub struct JobFile {
     pub outputs: Vec<OutputEntry>,
     pub encode: EncodeEntry,
     pub key_fingerprint: String,
+    /// Set by `abmark package`: how the video and audio are encrypted (public signalling only;
+    /// keys live in the CPIX document the packager writes elsewhere).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protection: Option<JobProtection>,
+}
+
+/// The manifests' protection signalling of a packaged output.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct JobProtection {
+    pub video: crate::manifest::Protection,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio: Option<crate::manifest::Protection>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -169,6 +181,7 @@ impl JobFile {
                 preset: i.encode.preset.clone(),
             },
             key_fingerprint: i.key.fingerprint(),
+            protection: None,
         }
     }
 
@@ -217,7 +230,31 @@ impl JobFile {
         self.outputs.iter().find(|o| o.kind == "audio")
     }
 
-    pub(super) fn write(&self, dir: &Path) -> Result<(), VariantsError> {
+    /// Recomputes each rendition's mean and peak bit rate from its outputs' segment sizes
+    /// (packaging adds encryption boxes to every segment).
+    pub(crate) fn refresh_bitrates(&mut self) {
+        let timescale = f64::from(self.timescale.max(1));
+        for r in &mut self.renditions {
+            let suffix = format!("/{}", r.id);
+            let segments: Vec<&SegmentInfo> = self
+                .outputs
+                .iter()
+                .filter(|o| o.kind != "audio" && o.path.ends_with(&suffix))
+                .flat_map(|o| &o.segments)
+                .collect();
+            let seconds = |s: &SegmentInfo| s.duration as f64 / timescale;
+            let bytes: u64 = segments.iter().map(|s| s.bytes).sum();
+            let total: f64 = segments.iter().map(|s| seconds(s)).sum();
+            r.bitrate = (bytes as f64 * 8.0 / total.max(1e-9)) as u64;
+            r.peak_bitrate = segments
+                .iter()
+                .map(|s| (s.bytes as f64 * 8.0 / seconds(s).max(1e-9)) as u64)
+                .max()
+                .unwrap_or(0);
+        }
+    }
+
+    pub(crate) fn write(&self, dir: &Path) -> Result<(), VariantsError> {
         let path = dir.join("job.json");
         let text =
             serde_json::to_string_pretty(self).map_err(|e| VariantsError::io(&path, e.into()))?;

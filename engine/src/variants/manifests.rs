@@ -53,6 +53,7 @@ pub fn presentation(job: &JobFile) -> Presentation {
                 timescale: rate,
                 segment_durations: o.segments.iter().map(|s| s.duration).collect(),
             },
+            protection: job.protection.as_ref().and_then(|p| p.audio.clone()),
         }
     });
     Presentation {
@@ -62,6 +63,7 @@ pub fn presentation(job: &JobFile) -> Presentation {
             segment_durations: job.segment_durations.clone(),
         },
         audio,
+        protection: job.protection.as_ref().map(|p| p.video.clone()),
     }
 }
 

@@ -14,11 +14,11 @@ mod audio;
 mod job;
 pub mod ladder;
 pub mod manifests;
-mod output;
+pub mod output;
 mod segmenter;
 mod worker;
 
-pub use job::{JobFile, OutputEntry, RenditionEntry};
+pub use job::{JobFile, JobProtection, OutputEntry, RenditionEntry};
 pub use ladder::{default_ladder, parse_ladder, LadderError, Rendition};
 pub use segmenter::SegmentInfo;
 

@@ -1,0 +1,130 @@
+use std::path::PathBuf;
+
+use abmark_engine::cenc::{
+    load_cpix, package_variants, plan_document, write_cpix_file, ContentKey, Drm, DrmOptions,
+    KeyPlan, PackageJob, Scheme,
+};
+use abmark_engine::variants::JobFile;
+use anyhow::{bail, Context};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// An `abmark variants` output (both variants, every rendition, audio).
+    input: PathBuf,
+    /// Where the encrypted output goes (a directory for a CDN: no keys are written into it).
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Content key as KID:KEY[:IV] in hex (repeat: video then audio, or one per key period).
+    #[arg(long = "key", value_name = "KID:KEY[:IV]")]
+    keys: Vec<String>,
+    /// Take the keys from a DASH-IF CPIX document.
+    #[arg(long, conflicts_with_all = ["keys", "generate_keys"])]
+    cpix: Option<PathBuf>,
+    /// Draw fresh random keys (requires --cpix-out).
+    #[arg(long, conflicts_with = "keys")]
+    generate_keys: bool,
+    /// Write the keys used as a CPIX document (mode 0600).
+    #[arg(long)]
+    cpix_out: Option<PathBuf>,
+    /// Protection scheme: cenc (AES-CTR) or cbcs (AES-CBC 1:9 pattern).
+    #[arg(long, default_value = "cenc")]
+    scheme: String,
+    /// DRM systems to signal, comma separated: widevine, playready, clearkey, fairplay
+    /// (default: all the scheme supports).
+    #[arg(long)]
+    drm: Option<String>,
+    /// Licence server URL (PlayReady LA_URL, ClearKey dashif:laurl).
+    #[arg(long)]
+    la_url: Option<String>,
+    /// Content id for the Widevine PSSH and the CPIX document.
+    #[arg(long)]
+    content_id: Option<String>,
+    /// Rotate keys every N segments (a new KID per key period).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    rotate_every: Option<u32>,
+    /// Replace OUT (and --cpix-out) if they exist.
+    #[arg(long)]
+    force: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let scheme: Scheme = args.scheme.parse()?;
+    let systems = match &args.drm {
+        Some(list) => Drm::parse_list(list, scheme)?,
+        None => Drm::all_for(scheme),
+    };
+    if args.generate_keys && args.cpix_out.is_none() {
+        bail!(
+            "--generate-keys needs --cpix-out: keys that are not written down cannot be licensed"
+        );
+    }
+    if let Some(cpix_out) = &args.cpix_out {
+        let out = std::path::absolute(&args.output)?;
+        if std::path::absolute(cpix_out)?.starts_with(&out) {
+            bail!(
+                "--cpix-out {} is inside OUT: keys must not land where the CDN reads",
+                cpix_out.display()
+            );
+        }
+    }
+    let job_file =
+        JobFile::load(&args.input).with_context(|| format!("{}", args.input.display()))?;
+    let rotate_every = args.rotate_every.map(|n| n as usize);
+    let segments = job_file.segment_count.max(job_file.audio().map_or(0, |a| a.segments.len()));
+    let plan = if let Some(path) = &args.cpix {
+        KeyPlan::from_cpix(&load_cpix(path)?, rotate_every, job_file.segment_seconds)?
+    } else if args.generate_keys {
+        KeyPlan::generate(rotate_every, KeyPlan::periods_needed(rotate_every, segments))?
+    } else if !args.keys.is_empty() {
+        let keys = args.keys.iter().map(|k| ContentKey::parse(k)).collect::<Result<Vec<_>, _>>()?;
+        KeyPlan::from_keys(keys, rotate_every)?
+    } else {
+        bail!("no keys: give --key KID:KEY, --cpix FILE or --generate-keys");
+    };
+    let needed = KeyPlan::periods_needed(plan.rotate_every, segments);
+    if plan.rotate_every.is_some() && plan.video.len() < needed {
+        bail!(
+            "rotation every {} segments needs {needed} keys, {} given",
+            plan.rotate_every.unwrap_or(0),
+            plan.video.len()
+        );
+    }
+    let drm = DrmOptions {
+        systems,
+        license_url: args.la_url.clone(),
+        content_id: args.content_id.clone(),
+    };
+    let job = PackageJob { scheme, drm: drm.clone(), force: args.force };
+    let total = job_file.outputs.iter().map(|o| o.segments.len() as u64).sum();
+    let bar = crate::progress::counter(Some(total), "segments", args.json);
+    bar.set_message("encrypting");
+    let report = package_variants(&args.input, &args.output, &plan, &job, &|done, _| {
+        bar.set_position(done)
+    })?;
+    bar.finish_and_clear();
+    if let Some(path) = &args.cpix_out {
+        let doc = plan_document(&plan, scheme, &drm, args.content_id.as_deref());
+        write_cpix_file(path, &doc, args.force)?;
+    }
+    if args.json {
+        return super::print_json(&report);
+    }
+    println!(
+        "packaged {} segments ({:.1} MB) with {} into {} in {:.1} s ({:.0} MB/s); KIDs {}; DRM {}",
+        report.segments,
+        report.media_bytes as f64 / 1e6,
+        report.scheme,
+        report.out,
+        report.seconds,
+        report.megabytes_per_second,
+        report.kids.join(", "),
+        report.drm_systems.join(", ")
+    );
+    if let Some(path) = &args.cpix_out {
+        println!("keys written to {} (CPIX, mode 0600)", path.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,549 @@
+//! Protection System Specific Header ('pssh') boxes (ISO/IEC 23001-7, 8.1) and the system-specific
+//! data we put inside them: the Widevine `WidevinePsshData` protobuf and the PlayReady Object
+//! (PRO) holding a v4.3.0.0 WRMHEADER. Also owns the DRM system ids and UUID text formatting, so
+//! that the CPIX reader and the packager agree on one spelling of a key id. Builders trust their
+//! (our own) input; parsers take untrusted bytes and never panic on them.
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+
+/// A content key id (KID), as stored in 'tenc' and 'pssh' boxes: big-endian UUID bytes.
+pub type KeyId = [u8; 16];
+/// A DRM system id (the `SystemID` of a 'pssh' box), big-endian UUID bytes.
+pub type SystemId = [u8; 16];
+
+/// Widevine, edef8ba9-79d6-4ace-a3c8-27dcd51d21ed.
+pub const WIDEVINE: SystemId = hex16(b"edef8ba979d64acea3c827dcd51d21ed");
+/// PlayReady, 9a04f079-9840-4286-ab92-e65be0885f95.
+pub const PLAYREADY: SystemId = hex16(b"9a04f07998404286ab92e65be0885f95");
+/// W3C Common PSSH box format (ClearKey), 1077efec-c0b2-4d02-ace3-3c1e52e2fb4b: a version 1 box
+/// whose KID list is the whole message and whose data is empty.
+pub const CLEARKEY: SystemId = hex16(b"1077efecc0b24d02ace33c1e52e2fb4b");
+/// FairPlay Streaming, 94ce86fb-07ff-4f43-adb8-93d2fa968ca2. FairPlay is signalled in HLS
+/// (`EXT-X-KEY`), so it needs no 'pssh' box; the id is here for CPIX `DRMSystem` matching.
+pub const FAIRPLAY: SystemId = hex16(b"94ce86fb07ff4f43adb893d2fa968ca2");
+
+/// Why a 'pssh' box, Widevine data, PlayReady Object or UUID could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PsshError {
+    /// The input ended inside a field.
+    #[error("{what}: truncated at byte {at}")]
+    Truncated { what: &'static str, at: usize },
+    /// A structural check failed (type, size, counts, wire types...).
+    #[error("{what}: {why}")]
+    Malformed { what: &'static str, why: String },
+    /// A UUID was not 32 hex digits with optional 8-4-4-4-12 dashes.
+    #[error(
+        "not a UUID: expected 32 hex digits, optionally dashed 8-4-4-4-12 ({len} chars given)"
+    )]
+    BadUuid { len: usize },
+}
+
+fn bad(what: &'static str, why: impl Into<String>) -> PsshError {
+    PsshError::Malformed { what, why: why.into() }
+}
+
+/// A parsed 'pssh' box.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pssh {
+    /// Full-box version: 0 (no KID list) or 1 (KID list present).
+    pub version: u8,
+    /// The DRM system the data is for.
+    pub system_id: SystemId,
+    /// KIDs listed in the box header (version 1 only).
+    pub key_ids: Vec<KeyId>,
+    /// The system-specific data, opaque at this level.
+    pub data: Vec<u8>,
+}
+
+/// Build a complete 'pssh' box. Version 1 (with the KID list, which players and the W3C common
+/// format use to match keys without understanding `data`) when `key_ids` is non-empty, else 0.
+///
+/// # Panics
+/// If the box would exceed the 4 GiB a 32-bit box size can express (real pssh boxes are KiB).
+pub fn pssh_box(system_id: &SystemId, key_ids: &[KeyId], data: &[u8]) -> Vec<u8> {
+    let kid_part = if key_ids.is_empty() { 0 } else { 4 + 16 * key_ids.len() };
+    let size = 8 + 4 + 16 + kid_part + 4 + data.len();
+    let mut out = Vec::with_capacity(size);
+    out.extend_from_slice(&to_u32(size).to_be_bytes());
+    out.extend_from_slice(b"pssh");
+    out.extend_from_slice(&[u8::from(!key_ids.is_empty()), 0, 0, 0]);
+    out.extend_from_slice(system_id);
+    if !key_ids.is_empty() {
+        out.extend_from_slice(&to_u32(key_ids.len()).to_be_bytes());
+        key_ids.iter().for_each(|k| out.extend_from_slice(k));
+    }
+    out.extend_from_slice(&to_u32(data.len()).to_be_bytes());
+    out.extend_from_slice(data);
+    out
+}
+
+fn to_u32(n: usize) -> u32 {
+    // Builder input is ours and tiny; a box this large is a caller bug, not a data condition.
+    u32::try_from(n).unwrap_or_else(|_| panic!("pssh box field of {n} bytes exceeds 32 bits"))
+}
+
+/// Parse exactly one complete 'pssh' box (compact 32-bit size) and check every length in it.
+pub fn parse_pssh(bytes: &[u8]) -> Result<Pssh, PsshError> {
+    const W: &str = "pssh box";
+    let mut r = Cursor { b: bytes, at: 0, what: W };
+    let size = r.u32be()? as usize;
+    if r.take(4)? != b"pssh" {
+        return Err(bad(W, "box type is not 'pssh'"));
+    }
+    if size != bytes.len() {
+        return Err(bad(W, format!("box size {size} but {} bytes given", bytes.len())));
+    }
+    let version = r.take(4)?[0];
+    if version > 1 {
+        return Err(bad(W, format!("unsupported version {version}")));
+    }
+    let system_id = r.array16()?;
+    let mut key_ids = Vec::new();
+    if version == 1 {
+        let count = r.u32be()? as usize;
+        // Check against what is left before allocating: the count is untrusted.
+        if count > r.left() / 16 {
+            return Err(bad(W, format!("KID count {count} exceeds the box")));
+        }
+        for _ in 0..count {
+            key_ids.push(r.array16()?);
+        }
+    }
+    let data_size = r.u32be()? as usize;
+    if data_size != r.left() {
+        return Err(bad(W, format!("DataSize {data_size} but {} bytes remain", r.left())));
+    }
+    Ok(Pssh { version, system_id, key_ids, data: r.take(data_size)?.to_vec() })
+}
+
+/// A bounds-checked reader over untrusted bytes.
+struct Cursor<'a> {
+    b: &'a [u8],
+    at: usize,
+    what: &'static str,
+}
+
+impl<'a> Cursor<'a> {
+    fn left(&self) -> usize {
+        self.b.len() - self.at
+    }
+    fn take(&mut self, n: usize) -> Result<&'a [u8], PsshError> {
+        let end = self.at.checked_add(n).filter(|&e| e <= self.b.len());
+        let end = end.ok_or(PsshError::Truncated { what: self.what, at: self.at })?;
+        let s = &self.b[self.at..end];
+        self.at = end;
+        Ok(s)
+    }
+    fn array16(&mut self) -> Result<[u8; 16], PsshError> {
+        let mut a = [0; 16];
+        a.copy_from_slice(self.take(16)?);
+        Ok(a)
+    }
+    fn u32be(&mut self) -> Result<u32, PsshError> {
+        let s = self.take(4)?;
+        Ok(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+    }
+    fn u16le(&mut self) -> Result<u16, PsshError> {
+        let s = self.take(2)?;
+        Ok(u16::from_le_bytes([s[0], s[1]]))
+    }
+    fn varint(&mut self) -> Result<u64, PsshError> {
+        let mut v = 0u64;
+        for i in 0..10 {
+            let byte = self.take(1)?[0];
+            v |= u64::from(byte & 0x7f) << (7 * i);
+            if byte & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(bad(self.what, "varint longer than 10 bytes"))
+    }
+}
+
+/// Build a `WidevinePsshData` protobuf: `key_id` (field 2, one per KID), `content_id` (field 4)
+/// and `protection_scheme` (field 9, the fourcc as a big-endian uint32). Fields are in field
+/// number order, as protobuf serializers emit them; deprecated fields (algorithm, provider,
+/// policy) are not written. For one KID and no content id this equals Shaka Packager's output.
+pub fn widevine_pssh_data(
+    key_ids: &[KeyId],
+    content_id: Option<&[u8]>,
+    scheme: [u8; 4],
+) -> Vec<u8> {
+    let mut out = Vec::new();
+    for kid in key_ids {
+        put_bytes_field(&mut out, 2, kid);
+    }
+    if let Some(cid) = content_id {
+        put_bytes_field(&mut out, 4, cid);
+    }
+    out.push(9 << 3); // field 9, wire type 0 (varint)
+    put_varint(&mut out, u64::from(u32::from_be_bytes(scheme)));
+    out
+}
+
+fn put_bytes_field(out: &mut Vec<u8>, field: u8, bytes: &[u8]) {
+    out.push(field << 3 | 2);
+    put_varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8 & 0x7f) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// The fields of a `WidevinePsshData` we care about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WidevineData {
+    /// `key_id` entries (field 2), each required to be 16 bytes.
+    pub key_ids: Vec<KeyId>,
+    /// `content_id` (field 4), if present.
+    pub content_id: Option<Vec<u8>>,
+    /// `protection_scheme` (field 9) as a fourcc, if present (absent means 'cenc').
+    pub protection_scheme: Option<[u8; 4]>,
+}
+
+/// Read a `WidevinePsshData` protobuf, skipping unknown fields by wire type so that boxes from
+/// other packagers (with provider, policy, crypto_period_index...) still parse.
+pub fn parse_widevine_data(data: &[u8]) -> Result<WidevineData, PsshError> {
+    const W: &str = "Widevine pssh data";
+    let mut r = Cursor { b: data, at: 0, what: W };
+    let mut wd = WidevineData { key_ids: Vec::new(), content_id: None, protection_scheme: None };
+    while r.left() > 0 {
+        let tag = r.varint()?;
+        let (field, wire) = (tag >> 3, tag & 7);
+        match (field, wire) {
+            (0, _) => return Err(bad(W, "field number 0")),
+            (2, 2) => {
+                let kid = len_delimited(&mut r)?;
+                let kid = <[u8; 16]>::try_from(kid)
+                    .map_err(|_| bad(W, format!("key_id of {} bytes, expected 16", kid.len())))?;
+                wd.key_ids.push(kid);
+            }
+            (4, 2) => wd.content_id = Some(len_delimited(&mut r)?.to_vec()),
+            (9, 0) => {
+                let v = r.varint()?;
+                let v =
+                    u32::try_from(v).map_err(|_| bad(W, "protection_scheme exceeds 32 bits"))?;
+                wd.protection_scheme = Some(v.to_be_bytes());
+            }
+            (2 | 4 | 9, _) => return Err(bad(W, format!("field {field} has wire type {wire}"))),
+            (_, 0) => _ = r.varint()?,
+            (_, 1) => _ = r.take(8)?,
+            (_, 2) => _ = len_delimited(&mut r)?,
+            (_, 5) => _ = r.take(4)?,
+            _ => return Err(bad(W, format!("field {field} has unsupported wire type {wire}"))),
+        }
+    }
+    Ok(wd)
+}
+
+fn len_delimited<'a>(r: &mut Cursor<'a>) -> Result<&'a [u8], PsshError> {
+    let n = r.varint()?;
+    let n = usize::try_from(n).map_err(|_| bad(r.what, "length overflows"))?;
+    r.take(n)
+}
+
+/// Build a PlayReady Object with one WRM header record (type 1) holding a v4.3.0.0 WRMHEADER
+/// that lists every KID with its ALGID: `AESCBC` for 'cbcs'/'cbc1', `AESCTR` otherwise. v4.3 is
+/// the header version that can carry several KIDs and CBC; it omits the optional CHECKSUM (which
+/// would need the key). `la_url` is XML-escaped into `LA_URL` when given.
+///
+/// # Panics
+/// If the header exceeds the 64 KiB a PRO record can hold (hundreds of KIDs).
+pub fn playready_object(key_ids: &[KeyId], la_url: Option<&str>, scheme: [u8; 4]) -> Vec<u8> {
+    let algid = if matches!(&scheme, b"cbcs" | b"cbc1") { "AESCBC" } else { "AESCTR" };
+    let mut xml = String::from(
+        "<WRMHEADER xmlns=\"http://schemas.microsoft.com/DRM/2007/03/PlayReadyHeader\" \
+         version=\"4.3.0.0\"><DATA><PROTECTINFO><KIDS>",
+    );
+    for kid in key_ids {
+        let value = B64.encode(guid_swap(kid));
+        xml.push_str(&format!("<KID ALGID=\"{algid}\" VALUE=\"{value}\"></KID>"));
+    }
+    xml.push_str("</KIDS></PROTECTINFO>");
+    if let Some(url) = la_url {
+        xml.push_str(&format!("<LA_URL>{}</LA_URL>", quick_xml::escape::escape(url)));
+    }
+    xml.push_str("</DATA></WRMHEADER>");
+    let record: Vec<u8> = xml.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let record_len = u16::try_from(record.len())
+        .unwrap_or_else(|_| panic!("WRMHEADER of {} bytes exceeds a PRO record", record.len()));
+    let mut out = Vec::with_capacity(10 + record.len());
+    out.extend_from_slice(&to_u32(10 + record.len()).to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes()); // record count
+    out.extend_from_slice(&1u16.to_le_bytes()); // record type 1: rights management header
+    out.extend_from_slice(&record_len.to_le_bytes());
+    out.extend_from_slice(&record);
+    out
+}
+
+/// PlayReady writes KIDs as Microsoft GUIDs: the first three fields little-endian. The swap is
+/// its own inverse.
+fn guid_swap(k: &KeyId) -> KeyId {
+    let mut g = *k;
+    g[0..4].reverse();
+    g[4..6].reverse();
+    g[6..8].reverse();
+    g
+}
+
+/// The KIDs of every WRM header record in a PlayReady Object, in order. Reads both the v4.0
+/// `<KID>base64</KID>` form and the v4.1+ `<KID VALUE="base64">` form; returns big-endian KIDs.
+pub fn parse_playready_kids(pro: &[u8]) -> Result<Vec<KeyId>, PsshError> {
+    const W: &str = "PlayReady Object";
+    let mut r = Cursor { b: pro, at: 0, what: W };
+    let total = r.take(4)?;
+    let total = u32::from_le_bytes([total[0], total[1], total[2], total[3]]) as usize;
+    if total != pro.len() {
+        return Err(bad(W, format!("length field {total} but {} bytes given", pro.len())));
+    }
+    let count = r.u16le()?;
+    let mut kids = Vec::new();
+    for _ in 0..count {
+        let rtype = r.u16le()?;
+        let len = r.u16le()? as usize;
+        let value = r.take(len)?;
+        if rtype == 1 {
+            kids.extend(wrm_header_kids(value)?);
+        }
+    }
+    if r.left() != 0 {
+        return Err(bad(W, format!("{} bytes after the last record", r.left())));
+    }
+    Ok(kids)
+}
+
+fn wrm_header_kids(utf16: &[u8]) -> Result<Vec<KeyId>, PsshError> {
+    use quick_xml::events::Event;
+    const W: &str = "WRMHEADER";
+    if utf16.len() % 2 != 0 {
+        return Err(bad(W, "odd UTF-16 byte length"));
+    }
+    let units = utf16.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]));
+    let xml = char::decode_utf16(units)
+        .collect::<Result<String, _>>()
+        .map_err(|_| bad(W, "invalid UTF-16"))?;
+    let mut reader = quick_xml::Reader::from_str(&xml);
+    let (mut kids, mut in_kid, mut text) = (Vec::new(), false, String::new());
+    loop {
+        let ev = reader.read_event().map_err(|e| bad(W, format!("XML: {e}")))?;
+        let empty = matches!(ev, Event::Empty(_));
+        match ev {
+            Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == "KID" => {
+                let value = e.attributes().flatten().find(|a| a.key.as_ref() == "VALUE");
+                match value {
+                    Some(a) => kids.push(kid_from_b64(&a.value)?),
+                    None if empty => return Err(bad(W, "empty KID element without VALUE")),
+                    None => (in_kid, text) = (true, String::new()),
+                }
+            }
+            Event::Text(t) if in_kid => text.push_str(&t),
+            Event::End(e) if e.local_name().as_ref() == "KID" && in_kid => {
+                kids.push(kid_from_b64(&text)?);
+                in_kid = false;
+            }
+            Event::Eof => return Ok(kids),
+            _ => {}
+        }
+    }
+}
+
+fn kid_from_b64(s: &str) -> Result<KeyId, PsshError> {
+    let raw = B64.decode(s.trim()).map_err(|_| bad("WRMHEADER", "KID is not valid base64"))?;
+    let g = <[u8; 16]>::try_from(raw.as_slice())
+        .map_err(|_| bad("WRMHEADER", format!("KID of {} bytes, expected 16", raw.len())))?;
+    Ok(guid_swap(&g))
+}
+
+/// Format 16 bytes as a lowercase 8-4-4-4-12 UUID.
+pub fn uuid_string(id: &[u8; 16]) -> String {
+    let mut s = String::with_capacity(36);
+    for (i, b) in id.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            s.push('-');
+        }
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// Parse a UUID written as 32 hex digits, either plain or dashed 8-4-4-4-12, in any case.
+pub fn parse_uuid(s: &str) -> Result<[u8; 16], PsshError> {
+    let err = PsshError::BadUuid { len: s.chars().count() };
+    let b = s.as_bytes();
+    let digits: Vec<u8> = match b.len() {
+        32 => b.to_vec(),
+        36 if [8, 13, 18, 23].iter().all(|&i| b[i] == b'-') => b
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| ![8, 13, 18, 23].contains(i))
+            .map(|(_, &c)| c)
+            .collect(),
+        _ => return Err(err),
+    };
+    let mut out = [0u8; 16];
+    for (i, pair) in digits.chunks_exact(2).enumerate() {
+        let hi = (pair[0] as char).to_digit(16).ok_or(err.clone())?;
+        let lo = (pair[1] as char).to_digit(16).ok_or(err.clone())?;
+        out[i] = (hi * 16 + lo) as u8;
+    }
+    Ok(out)
+}
+
+/// `hex16` for the constants above, evaluated at compile time (a bad literal fails the build).
+const fn hex16(s: &[u8; 32]) -> [u8; 16] {
+    const fn nib(c: u8) -> u8 {
+        match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            _ => panic!("bad hex in system id constant"),
+        }
+    }
+    let mut out = [0u8; 16];
+    let mut i = 0;
+    while i < 16 {
+        out[i] = nib(s[2 * i]) << 4 | nib(s[2 * i + 1]);
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KID: KeyId = hex16(b"5e2b7a4c1f3d4a6b8c9d0e1f2a3b4c5d");
+    const KID2: KeyId = hex16(b"00112233445566778899aabbccddeeff");
+    // Written by Shaka Packager v3.8.0 (raw key, this KID) into init.mp4 for cenc and cbcs.
+    const SHAKA_WV_CENC: &str =
+        "000000387073736800000000edef8ba979d64acea3c827dcd51d21ed000000181210\
+                                 5e2b7a4c1f3d4a6b8c9d0e1f2a3b4c5d48e3dc959b06";
+    const SHAKA_WV_CBCS_TAIL: &str = "48f3c6899b06";
+    // Shaka's PlayReady boxes: cbcs uses a v4.3 header (ours byte for byte), cenc a v4.0 header
+    // with KEYLEN/ALGID/KID/CHECKSUM.
+    const SHAKA_PR_CBCS: &str = "AAAB3nBzc2gAAAAAmgTweZhAQoarkuZb4IhflQAAAb6+AQAAAQABALQBPABXAFIATQBIAEUAQQBEAEUAUgAgAHgAbQBsAG4AcwA9ACIAaAB0AHQAcAA6AC8ALwBzAGMAaABlAG0AYQBzAC4AbQBpAGMAcgBvAHMAbwBmAHQALgBjAG8AbQAvAEQAUgBNAC8AMgAwADAANwAvADAAMwAvAFAAbABhAHkAUgBlAGEAZAB5AEgAZQBhAGQAZQByACIAIAB2AGUAcgBzAGkAbwBuAD0AIgA0AC4AMwAuADAALgAwACIAPgA8AEQAQQBUAEEAPgA8AFAAUgBPAFQARQBDAFQASQBOAEYATwA+ADwASwBJAEQAUwA+ADwASwBJAEQAIABBAEwARwBJAEQAPQAiAEEARQBTAEMAQgBDACIAIABWAEEATABVAEUAPQAiAFQASABvAHIAWABqADAAZgBhADAAcQBNAG4AUQA0AGYASwBqAHQATQBYAFEAPQA9ACIAPgA8AC8ASwBJAEQAPgA8AC8ASwBJAEQAUwA+ADwALwBQAFIATwBUAEUAQwBUAEkATgBGAE8APgA8AC8ARABBAFQAQQA+ADwALwBXAFIATQBIAEUAQQBEAEUAUgA+AA==";
+    const SHAKA_PR_CENC: &str = "AAACJnBzc2gAAAAAmgTweZhAQoarkuZb4IhflQAAAgYGAgAAAQABAPwBPABXAFIATQBIAEUAQQBEAEUAUgAgAHgAbQBsAG4AcwA9ACIAaAB0AHQAcAA6AC8ALwBzAGMAaABlAG0AYQBzAC4AbQBpAGMAcgBvAHMAbwBmAHQALgBjAG8AbQAvAEQAUgBNAC8AMgAwADAANwAvADAAMwAvAFAAbABhAHkAUgBlAGEAZAB5AEgAZQBhAGQAZQByACIAIAB2AGUAcgBzAGkAbwBuAD0AIgA0AC4AMAAuADAALgAwACIAPgA8AEQAQQBUAEEAPgA8AFAAUgBPAFQARQBDAFQASQBOAEYATwA+ADwASwBFAFkATABFAE4APgAxADYAPAAvAEsARQBZAEwARQBOAD4APABBAEwARwBJAEQAPgBBAEUAUwBDAFQAUgA8AC8AQQBMAEcASQBEAD4APAAvAFAAUgBPAFQARQBDAFQASQBOAEYATwA+ADwASwBJAEQAPgBUAEgAbwByAFgAagAwAGYAYQAwAHEATQBuAFEANABmAEsAagB0AE0AWABRAD0APQA8AC8ASwBJAEQAPgA8AEMASABFAEMASwBTAFUATQA+AEkANwB1ADMAcwBzADEAZwBRAFAAawA9ADwALwBDAEgARQBDAEsAUwBVAE0APgA8AC8ARABBAFQAQQA+ADwALwBXAFIATQBIAEUAQQBEAEUAUgA+AA==";
+
+    fn unhex(s: &str) -> Vec<u8> {
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    }
+
+    #[test]
+    fn widevine_data_matches_shaka() {
+        let shaka = parse_pssh(&unhex(SHAKA_WV_CENC)).unwrap();
+        assert_eq!((shaka.version, shaka.system_id), (0, WIDEVINE));
+        assert_eq!(widevine_pssh_data(&[KID], None, *b"cenc"), shaka.data);
+        // Shaka writes version 0 (no KID list); the same data in a v0 box is its box exactly.
+        assert_eq!(pssh_box(&WIDEVINE, &[], &shaka.data), unhex(SHAKA_WV_CENC));
+        let cbcs = widevine_pssh_data(&[KID], None, *b"cbcs");
+        assert!(cbcs.ends_with(&unhex(SHAKA_WV_CBCS_TAIL)));
+        let wd = parse_widevine_data(&shaka.data).unwrap();
+        assert_eq!(
+            (wd.key_ids, wd.content_id, wd.protection_scheme),
+            (vec![KID], None, Some(*b"cenc"))
+        );
+    }
+
+    #[test]
+    fn playready_matches_shaka_cbcs_and_reads_v40() {
+        let shaka = parse_pssh(&B64.decode(SHAKA_PR_CBCS).unwrap()).unwrap();
+        assert_eq!(shaka.system_id, PLAYREADY);
+        assert_eq!(playready_object(&[KID], None, *b"cbcs"), shaka.data);
+        let v40 = parse_pssh(&B64.decode(SHAKA_PR_CENC).unwrap()).unwrap();
+        assert_eq!(parse_playready_kids(&v40.data).unwrap(), vec![KID]);
+    }
+
+    #[test]
+    fn round_trips() {
+        let data = widevine_pssh_data(&[KID, KID2], Some(b"movie-1"), *b"cbcs");
+        let boxed = pssh_box(&WIDEVINE, &[KID, KID2], &data);
+        let p = parse_pssh(&boxed).unwrap();
+        assert_eq!(p, Pssh { version: 1, system_id: WIDEVINE, key_ids: vec![KID, KID2], data });
+        let wd = parse_widevine_data(&p.data).unwrap();
+        assert_eq!(wd.key_ids, vec![KID, KID2]);
+        assert_eq!(wd.content_id.as_deref(), Some(&b"movie-1"[..]));
+        assert_eq!(wd.protection_scheme, Some(*b"cbcs"));
+        let pro = playready_object(&[KID, KID2], Some("https://lic.example/?a=1&b=<2>"), *b"cenc");
+        assert_eq!(parse_playready_kids(&pro).unwrap(), vec![KID, KID2]);
+        let xml = String::from_utf16(
+            &pro[10..].chunks(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        assert!(xml.contains("ALGID=\"AESCTR\"") && xml.contains("a=1&amp;b=&lt;2&gt;</LA_URL>"));
+        // W3C common format: v1, KIDs only.
+        assert_eq!(parse_pssh(&pssh_box(&CLEARKEY, &[KID], &[])).unwrap().key_ids, vec![KID]);
+    }
+
+    #[test]
+    fn uuids() {
+        assert_eq!(uuid_string(&WIDEVINE), "edef8ba9-79d6-4ace-a3c8-27dcd51d21ed");
+        assert_eq!(parse_uuid("EDEF8BA9-79D6-4ACE-A3C8-27DCD51D21ED").unwrap(), WIDEVINE);
+        assert_eq!(parse_uuid("9a04f07998404286ab92e65be0885f95").unwrap(), PLAYREADY);
+        assert_eq!(uuid_string(&FAIRPLAY), "94ce86fb-07ff-4f43-adb8-93d2fa968ca2");
+        assert_eq!(uuid_string(&CLEARKEY), "1077efec-c0b2-4d02-ace3-3c1e52e2fb4b");
+        for bad in [
+            "",
+            "edef8ba979d64acea3c827dcd51d21e",
+            "edef8ba9-79d64-ace-a3c8-27dcd51d21ed",
+            "gdef8ba979d64acea3c827dcd51d21ed",
+            "édef8ba979d64acea3c827dcd51d21e",
+            " edef8ba979d64acea3c827dcd51d21ed",
+        ] {
+            assert!(matches!(parse_uuid(bad), Err(PsshError::BadUuid { .. })), "{bad}");
+        }
+    }
+
+    #[test]
+    fn malformed_pssh_is_refused() {
+        let good = pssh_box(&WIDEVINE, &[KID], b"xy");
+        for n in 0..good.len() {
+            assert!(parse_pssh(&good[..n]).is_err(), "prefix {n}");
+        }
+        let mut b = good.clone();
+        b[4] = b'x';
+        assert!(parse_pssh(&b).is_err());
+        let mut b = good.clone();
+        b[8] = 2; // version
+        assert!(parse_pssh(&b).is_err());
+        let mut b = good.clone();
+        b[28..32].copy_from_slice(&u32::MAX.to_be_bytes()); // KID count
+        assert!(parse_pssh(&b).is_err());
+        let mut b = good.clone();
+        b.push(0);
+        b[3] += 1; // size covers a trailing byte the DataSize does not
+        assert!(parse_pssh(&b).is_err());
+    }
+
+    #[test]
+    fn malformed_widevine_and_playready_are_refused() {
+        let cases: [&[u8]; 6] = [
+            &[0x12, 0x03, 1, 2, 3],
+            &[0x12, 0x10],
+            &[0x48; 11],
+            &[0x00, 0x01],
+            &[0x13],
+            &[0x4a, 0x00],
+        ];
+        for c in cases {
+            assert!(parse_widevine_data(c).is_err(), "{c:?}");
+        }
+        // Unknown fields of every skippable wire type are passed over.
+        let mut d =
+            vec![0x08, 0x01, 0x19, 0, 0, 0, 0, 0, 0, 0, 0, 0x1a, 0x01, b'p', 0x3d, 0, 0, 0, 0];
+        d.extend(widevine_pssh_data(&[KID], None, *b"cenc"));
+        assert_eq!(parse_widevine_data(&d).unwrap().key_ids, vec![KID]);
+        let pro = playready_object(&[KID], None, *b"cenc");
+        for n in 0..pro.len() {
+            assert!(parse_playready_kids(&pro[..n]).is_err(), "prefix {n}");
+        }
+        let mut odd = pro.clone();
+        odd[0] += 1;
+        odd.push(0);
+        assert!(parse_playready_kids(&odd).is_err());
+    }
+}
