@@ -42,6 +42,10 @@ pub struct Args {
     /// Rotate keys every N segments (a new KID per key period).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     rotate_every: Option<u32>,
+    /// Keep the ETSI TS 104 002 `wmpi` box inside segments (browsers' MSE refuses unknown
+    /// top-level boxes, so it is dropped by default; the WMPaceInfo sidecars are always kept).
+    #[arg(long)]
+    keep_wmpi: bool,
     /// Replace OUT (and --cpix-out) if they exist.
     #[arg(long)]
     force: bool,
@@ -97,7 +101,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         license_url: args.la_url.clone(),
         content_id: args.content_id.clone(),
     };
-    let job = PackageJob { scheme, drm: drm.clone(), force: args.force };
+    let job = PackageJob { scheme, drm: drm.clone(), force: args.force, keep_wmpi: args.keep_wmpi };
     let total = job_file.outputs.iter().map(|o| o.segments.len() as u64).sum();
     let bar = crate::progress::counter(Some(total), "segments", args.json);
     bar.set_message("encrypting");

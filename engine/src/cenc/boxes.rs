@@ -131,6 +131,14 @@ pub(crate) fn write_sample_info(
 ) {
     let sizes: Vec<usize> = samples.iter().map(|s| s.size(with_subsamples)).collect();
     let uniform = sizes.first().filter(|&&f| sizes.iter().all(|&s| s == f)).copied();
+    if uniform == Some(0) {
+        // No IVs (constant IV) and no subsamples (whole-sample audio): there is no auxiliary
+        // information to point at. A `saiz` with default size 0 would announce a size table
+        // that is not there, so only the `senc` sample count is written, as Shaka Packager
+        // does for `cbcs` audio.
+        w.full_box(b"senc", 0, 0, |w| w.u32(samples.len() as u32));
+        return;
+    }
     w.full_box(b"saiz", 0, 0, |w| match uniform {
         Some(size) => {
             w.u8(size.min(255) as u8);

@@ -39,6 +39,8 @@ pub struct PackageJob {
     pub drm: DrmOptions,
     /// Replace an existing OUT.
     pub force: bool,
+    /// Keep the in-band `wmpi` box (see [`super::segment`]); sidecars are always copied.
+    pub keep_wmpi: bool,
 }
 
 /// What a packaging run did.
@@ -220,7 +222,8 @@ fn package_output(
                 skip,
             });
             let mut avc = avc.clone();
-            let seg_key = SegmentKey { enc: &enc, key, group: group.as_ref() };
+            let seg_key =
+                SegmentKey { enc: &enc, key, group: group.as_ref(), keep_wmpi: job.keep_wmpi };
             let encrypted = encrypt_segment(&bytes, &seg_key, avc.as_mut(), &mut random_iv)
                 .map_err(|e| e.at(&path))?;
             write_file(&dst.join(&name), &encrypted)?;

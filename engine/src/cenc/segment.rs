@@ -22,6 +22,10 @@ pub(crate) struct SegmentKey<'a> {
     pub enc: &'a TrackEncryption,
     pub key: &'a ContentKey,
     pub group: Option<&'a KeyGroup>,
+    /// Keep the ETSI `wmpi` box in the segment. Browsers' MSE parsers (Chromium's among them)
+    /// refuse unknown top-level boxes, so delivery copies drop it by default; the WMPaceInfo
+    /// sidecars carry the same information for the edge.
+    pub keep_wmpi: bool,
 }
 
 /// A media segment split into what is rewritten and what passes through.
@@ -85,7 +89,10 @@ pub(crate) fn encrypt_segment(
     mut avc: Option<&mut AvcParams>,
     ivs: &mut dyn FnMut() -> Result<[u8; 8], CencError>,
 ) -> Result<Vec<u8>, CencError> {
-    let Parts { extras, mut fragment, .. } = split(bytes)?;
+    let Parts { mut extras, mut fragment, .. } = split(bytes)?;
+    if !seg.keep_wmpi {
+        extras.retain(|b| b.get(4..8) != Some(b"wmpi"));
+    }
     let enc = seg.enc;
     let with_subsamples = avc.is_some();
     let mut infos = Vec::with_capacity(fragment.samples.len());
