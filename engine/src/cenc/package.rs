@@ -23,6 +23,7 @@ use crate::variants::{manifests, JobFile, JobProtection, OutputEntry};
 
 use super::boxes::TrackEncryption;
 use super::drm::{protection, pssh_boxes, DrmOptions};
+use super::encryptor::random_iv;
 use super::error::CencError;
 use super::files::copy_flat;
 use super::init::encrypted_init;
@@ -231,13 +232,6 @@ fn package_output(
             Ok(encrypted.len() as u64)
         })
         .collect()
-}
-
-/// 8 random bytes for one `cenc` sample IV.
-fn random_iv() -> Result<[u8; 8], CencError> {
-    let mut iv = [0u8; 8];
-    getrandom::fill(&mut iv).map_err(|e| CencError::Random(e.to_string()))?;
-    Ok(iv)
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), CencError> {
