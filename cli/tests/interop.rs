@@ -236,7 +236,16 @@ fn chromium_plays_our_dash_through_clearkey() {
         assert_eq!(v["ok"], true, "{scheme}: {v}");
         assert!(v["currentTime"].as_f64().unwrap() >= 5.0, "{v}");
         assert!(v["error"].is_null(), "{v}");
-        // The mixed A/B stream of a viewer is what the edge serves: play one too.
+        // Any MP4 packaged directly plays too.
+        let f = small_variants();
+        let file_out = f.dir.path().join(format!("interop-file-{scheme}"));
+        let key = format!("{KID}:{KEY}");
+        let source = f.dir.path().join("source.mp4");
+        let r =
+            abmark(&["package", s(&source), "-o", s(&file_out), "--scheme", scheme, "--key", &key]);
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        let v = play(&file_out, "manifest.mpd", &key);
+        assert_eq!(v["ok"], true, "{scheme} file: {v}");
         let wrong = play(&out, "1.mpd", &format!("{KID}:{}", "0".repeat(32)));
         assert_eq!(wrong["ok"], false, "{scheme}: a wrong key played: {wrong}");
         assert_eq!(wrong["error"]["code"], 3016, "{wrong}");

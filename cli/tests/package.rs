@@ -232,6 +232,16 @@ fn generated_rotating_keys_go_to_a_private_cpix_and_decrypt_back() {
     let hls = std::fs::read_to_string(packaged.join("0-720p.m3u8")).unwrap();
     assert_eq!(hls.matches("#EXT-X-KEY:METHOD=SAMPLE-AES-CTR").count() % 3, 0);
     assert!(hls.matches("#EXT-X-KEY:").count() >= 3 * 2, "{hls}");
+    // The CPIX written is a key service's document too: its ContentKeyPeriodList and usage
+    // rules drive the same rotation when packaging again from it.
+    let again =
+        package("pk-rotate-cpix", &["--scheme", "cbcs", "--cpix", s(&cpix), "--rotate-every", "2"]);
+    for (seg, kid) in segment_files(&again.join("0/720p")).iter().zip(&kids) {
+        let bytes = std::fs::read(seg).unwrap();
+        let top = read_boxes(&bytes).unwrap();
+        let traf = find_all(&top, "moof/traf").unwrap()[0].children().unwrap();
+        assert_eq!(&parse_seig(&traf).unwrap().unwrap().kid, kid, "{}", seg.display());
+    }
     let back = f.dir.path().join("back-rotate");
     let r = abmark(&["decrypt", s(&packaged), "-o", s(&back), "--cpix", s(&cpix)]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
@@ -345,4 +355,90 @@ fn copy_tree(from: &Path, to: &Path) {
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Decoded-picture hashes of the video of an fMP4 byte stream.
+fn picture_hashes(input: &[u8]) -> Vec<String> {
+    let mut child = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-i", "pipe:0", "-map", "0:v"])
+        .args(["-f", "framemd5", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let data = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&data);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.rsplit(',').next().unwrap().trim().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_plain_mp4_file_is_packaged_too() {
+    let f = fixture();
+    let source = f.dir.path().join("source.mp4");
+    let out = f.dir.path().join("pk-file");
+    let key_arg = format!("{KID}:{KEY}");
+    let r = abmark(&["package", s(&source), "-o", s(&out), "--scheme", "cenc", "--key", &key_arg]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    for name in [
+        "manifest.mpd",
+        "master.m3u8",
+        "video.m3u8",
+        "audio.m3u8",
+        "video/init.mp4",
+        "audio/seg-1.m4s",
+    ] {
+        assert!(out.join(name).exists(), "{name}");
+    }
+    let mpd = std::fs::read_to_string(out.join("manifest.mpd")).unwrap();
+    assert!(mpd.contains("cenc:default_KID=\"01234567-89ab-cdef-0123-456789abcdef\""), "{mpd}");
+    // FFmpeg decrypts the video track to the source's pictures, every one of them.
+    let decrypted = framemd5(&concat(&out.join("video")), Some(KEY));
+    let from_file: Vec<&str> =
+        decrypted.lines().map(|l| l.rsplit(',').next().unwrap().trim()).collect();
+    // (A plain MP4 keeps its index at the end: FFmpeg reads it from the file, not a pipe.)
+    let want: Vec<String> = {
+        let out = Command::new("ffmpeg")
+            .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-i", s(&source)])
+            .args(["-map", "0:v", "-f", "framemd5", "-"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| l.rsplit(',').next().unwrap().trim().to_owned())
+            .collect()
+    };
+    assert_eq!(want.len(), 300, "12 s at 25 fps");
+    // framemd5 above stream-copies nothing: it decodes, so these are picture hashes too.
+    assert_eq!(from_file, want);
+    // abmark decrypt takes a track directory as well.
+    let back = f.dir.path().join("pk-file-back");
+    let r = abmark(&["decrypt", s(&out.join("video")), "-o", s(&back), "--key", &key_arg]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(picture_hashes(&concat(&back)), want);
+    // A file FFmpeg cannot take as H.264/AAC is refused in one line, naming it.
+    let hevc = f.dir.path().join("hevc.mp4");
+    let st = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", s(&source), "-t", "1"])
+        .args(["-c:v", "libx265", "-x265-params", "log-level=error", "-an", s(&hevc)])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let bad_out = f.dir.path().join("pk-hevc");
+    let r = abmark(&["package", s(&hevc), "-o", s(&bad_out), "--key", &key_arg]);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(!r.status.success());
+    assert!(err.contains("hevc.mp4") && err.trim().lines().count() == 1, "{err}");
+    assert!(!bad_out.exists());
 }

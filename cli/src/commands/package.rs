@@ -1,9 +1,10 @@
 use std::path::PathBuf;
 
 use abmark_engine::cenc::{
-    load_cpix, package_variants, plan_document, write_cpix_file, ContentKey, Drm, DrmOptions,
-    KeyPlan, PackageJob, Scheme,
+    load_cpix, package_file, package_variants, plan_document, write_cpix_file, ContentKey, Drm,
+    DrmOptions, KeyPlan, PackageJob, Scheme, FILE_SEGMENT_SECONDS,
 };
+use abmark_engine::media::probe;
 use abmark_engine::variants::JobFile;
 use anyhow::{bail, Context};
 
@@ -74,12 +75,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             );
         }
     }
-    let job_file =
-        JobFile::load(&args.input).with_context(|| format!("{}", args.input.display()))?;
     let rotate_every = args.rotate_every.map(|n| n as usize);
-    let segments = job_file.segment_count.max(job_file.audio().map_or(0, |a| a.segments.len()));
+    // Segments to plan keys for: a variants output says; for a file it is estimated from the
+    // duration (2-s segments cut at keyframes, plus slack for late keyframes).
+    let (variants, segments, segment_seconds) = if args.input.is_dir() {
+        let job =
+            JobFile::load(&args.input).with_context(|| format!("{}", args.input.display()))?;
+        let segments = job.segment_count.max(job.audio().map_or(0, |a| a.segments.len()));
+        let seconds = job.segment_seconds;
+        (Some(job), segments, seconds)
+    } else {
+        let info = probe(&args.input).with_context(|| format!("{}", args.input.display()))?;
+        let duration = info.duration_seconds.unwrap_or(0.0);
+        (None, (duration / FILE_SEGMENT_SECONDS).ceil() as usize + 2, FILE_SEGMENT_SECONDS)
+    };
     let plan = if let Some(path) = &args.cpix {
-        KeyPlan::from_cpix(&load_cpix(path)?, rotate_every, job_file.segment_seconds)?
+        KeyPlan::from_cpix(&load_cpix(path)?, rotate_every, segment_seconds)?
     } else if args.generate_keys {
         KeyPlan::generate(rotate_every, KeyPlan::periods_needed(rotate_every, segments))?
     } else if !args.keys.is_empty() {
@@ -89,7 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bail!("no keys: give --key KID:KEY, --cpix FILE or --generate-keys");
     };
     let needed = KeyPlan::periods_needed(plan.rotate_every, segments);
-    if plan.rotate_every.is_some() && plan.video.len() < needed {
+    if variants.is_some() && plan.rotate_every.is_some() && plan.video.len() < needed {
         bail!(
             "rotation every {} segments needs {needed} keys, {} given",
             plan.rotate_every.unwrap_or(0),
@@ -102,12 +113,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         content_id: args.content_id.clone(),
     };
     let job = PackageJob { scheme, drm: drm.clone(), force: args.force, keep_wmpi: args.keep_wmpi };
-    let total = job_file.outputs.iter().map(|o| o.segments.len() as u64).sum();
-    let bar = crate::progress::counter(Some(total), "segments", args.json);
+    let total = variants.as_ref().map(|j| j.outputs.iter().map(|o| o.segments.len() as u64).sum());
+    let bar = crate::progress::counter(total, "segments", args.json);
     bar.set_message("encrypting");
-    let report = package_variants(&args.input, &args.output, &plan, &job, &|done, _| {
-        bar.set_position(done)
-    })?;
+    let progress = |done: u64, _| bar.set_position(done);
+    let report = match &variants {
+        Some(_) => package_variants(&args.input, &args.output, &plan, &job, &progress)?,
+        None => package_file(&args.input, &args.output, &plan, &job, &progress)?,
+    };
     bar.finish_and_clear();
     if let Some(path) = &args.cpix_out {
         let doc = plan_document(&plan, scheme, &drm, args.content_id.as_deref());

@@ -6,7 +6,8 @@
 //! H.264 subsample map (`slice_header`, `subsample`: NAL headers and slice headers stay clear),
 //! the ciphers over a sample (`crypt`, RustCrypto AES), the boxes (`boxes`: `sinf`/`tenc`,
 //! `senc`/`saiz`/`saio`; `rotation`: `seig` groups), PSSH data per DRM system (`pssh`, `drm`),
-//! segments and headers (`segment`, `init`), whole outputs (`package`, `decrypt`) and CPIX
+//! segments and headers (`segment`, `init`), whole outputs (`package`, `decrypt`; any MP4 through
+//! `source` and `package_file`) and CPIX
 //! documents (`cpix`). Does not own: the CMAF bytes themselves (`cmaf` writes and reads them;
 //! this module only adds boxes through its hooks), manifests (`manifest` renders the
 //! [`crate::manifest::Protection`] built here), or licences (the serve stage).
@@ -27,12 +28,14 @@ mod init;
 mod keyfile;
 mod keys;
 mod package;
+mod package_file;
 mod plan;
 pub mod pssh;
 mod rotation;
 mod scheme;
 mod segment;
 mod slice_header;
+mod source;
 mod subsample;
 
 pub use boxes::{parse_senc, parse_sinf, SampleInfo, TrackEncryption};
@@ -44,8 +47,10 @@ pub use init::clear_init;
 pub use keyfile::{load_cpix, plan_document, write_cpix_file};
 pub use keys::{ContentKey, KeyId};
 pub use package::{package_variants, PackageJob, PackageReport};
+pub use package_file::{package_file, FILE_SEGMENT_SECONDS};
 pub use plan::{KeyPlan, TrackType};
 pub use rotation::{parse_seig, KeyGroup};
 pub use scheme::Scheme;
 pub use segment::segment_samples;
+pub use source::{import_file, Imported, ImportedTrack, TrackKind};
 pub use subsample::{video_subsamples, AvcParams, Subsample};

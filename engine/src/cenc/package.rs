@@ -82,31 +82,39 @@ pub fn package_variants(
     match result {
         Ok((segments, bytes)) => {
             staging.commit().map_err(|e| CencError::Usage(e.to_string()))?;
-            let seconds = started.elapsed().as_secs_f64();
-            let mut kids: Vec<String> = Vec::new();
-            for k in plan.all_keys() {
-                kids.push(crate::manifest::protection::uuid(&k.kid));
-            }
-            Ok(PackageReport {
-                out: out.display().to_string(),
-                scheme: job.scheme,
-                kids,
-                key_periods: plan.video.len(),
-                drm_systems: job
-                    .drm
-                    .systems
-                    .iter()
-                    .map(|d| format!("{d:?}").to_lowercase())
-                    .collect(),
-                segments,
-                media_bytes: bytes,
-                seconds,
-                megabytes_per_second: bytes as f64 / 1e6 / seconds.max(1e-9),
-            })
+            Ok(PackageReport::new(out, job, plan, segments, bytes, started))
         }
         Err(e) => {
             staging.abandon();
             Err(e)
+        }
+    }
+}
+
+impl PackageReport {
+    pub(crate) fn new(
+        out: &Path,
+        job: &PackageJob,
+        plan: &KeyPlan,
+        segments: u64,
+        bytes: u64,
+        started: Instant,
+    ) -> Self {
+        let seconds = started.elapsed().as_secs_f64();
+        PackageReport {
+            out: out.display().to_string(),
+            scheme: job.scheme,
+            kids: plan
+                .all_keys()
+                .iter()
+                .map(|k| crate::manifest::protection::uuid(&k.kid))
+                .collect(),
+            key_periods: plan.video.len(),
+            drm_systems: job.drm.systems.iter().map(|d| format!("{d:?}").to_lowercase()).collect(),
+            segments,
+            media_bytes: bytes,
+            seconds,
+            megabytes_per_second: bytes as f64 / 1e6 / seconds.max(1e-9),
         }
     }
 }
@@ -157,7 +165,7 @@ fn build(
 
 /// Encrypts one output directory (`0/720p`, `audio`...): header, then every segment in
 /// parallel. Returns the new segment sizes.
-fn package_output(
+pub(crate) fn package_output(
     input: &Path,
     dir: &Path,
     output: &OutputEntry,

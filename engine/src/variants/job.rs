@@ -62,7 +62,7 @@ pub struct OutputEntry {
     pub segments: Vec<SegmentInfo>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct OutputMeta {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub width: Option<u32>,
