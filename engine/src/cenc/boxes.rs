@@ -175,6 +175,9 @@ pub(crate) fn write_sample_info(
     w.patch_u32(offset, first_record as u32);
 }
 
+/// More samples than any real track fragment holds (10 minutes at 1000 frames/s).
+const MAX_FRAGMENT_SAMPLES: u64 = 600_000;
+
 /// The `senc` records of one `traf` (children given), for a track whose per-sample IV size is
 /// `iv_size`. `None` when the fragment has no `senc`.
 pub fn parse_senc(traf: &[BoxRef<'_>], iv_size: u8) -> Result<Option<Vec<SampleInfo>>, CencError> {
@@ -194,6 +197,18 @@ pub fn parse_senc(traf: &[BoxRef<'_>], iv_size: u8) -> Result<Option<Vec<SampleI
     let min_record = iv + if fb.flags & 0x2 != 0 { 2 } else { 0 };
     if min_record > 0 && count > b.len() / min_record {
         return Err(bad(senc, "sample_count runs past the box").into());
+    }
+    // With nothing per sample (constant IV, no subsamples) the body cannot bound the count:
+    // a fragment's samples can, and no real fragment has a million of them. (Found by
+    // fuzzing: a count of 2^32 - 1 looped and allocated for minutes.)
+    let samples_in_traf: u64 = traf
+        .iter()
+        .filter(|b| b.kind() == FourCc(*b"trun"))
+        .filter_map(|t| t.full_box().ok().and_then(|f| read_u32(f.body, 0)))
+        .map(u64::from)
+        .sum();
+    if count as u64 > samples_in_traf.clamp(1, MAX_FRAGMENT_SAMPLES) && min_record == 0 {
+        return Err(bad(senc, "sample_count exceeds the fragment's samples").into());
     }
     let mut pos = 4usize;
     let mut out = Vec::with_capacity(count.min(1 << 16));
@@ -226,4 +241,31 @@ fn read_u16(b: &[u8], at: usize) -> Option<u16> {
 
 fn read_u32(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_senc_count_without_per_sample_data_is_bounded_by_the_fragment() {
+        // Found by fuzzing: traf { senc v0, flags 0, sample_count 2^32 - 1 } with a constant IV
+        // (iv_size 0) used to loop and allocate for minutes.
+        let bomb =
+            hex::decode("0000001874726166000000107365 6e6300000000ffffffff".replace(' ', ""))
+                .unwrap();
+        let top = read_boxes(&bomb).unwrap();
+        let children = top[0].children().unwrap();
+        assert!(parse_senc(&children, 0).is_err());
+        // A real cbcs-audio fragment: trun of 3 samples, senc counting 3 with nothing per sample.
+        let mut w = BoxWriter::new();
+        w.boxed(b"traf", |w| {
+            w.full_box(b"trun", 0, 0, |w| w.u32(3));
+            w.full_box(b"senc", 0, 0, |w| w.u32(3));
+        });
+        let bytes = w.finish().unwrap();
+        let top = read_boxes(&bytes).unwrap();
+        let infos = parse_senc(&top[0].children().unwrap(), 0).unwrap().unwrap();
+        assert_eq!(infos.len(), 3);
+    }
 }

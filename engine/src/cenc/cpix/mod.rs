@@ -232,6 +232,21 @@ mod tests {
         format!("<cpix:CPIX xmlns:cpix=\"{CPIX_NS}\" xmlns:pskc=\"{PSKC_NS}\">{body}</cpix:CPIX>")
     }
 
+    #[test]
+    fn characters_xml_cannot_carry_are_refused_not_rewritten() {
+        // Found by fuzzing: these read back as U+FFFD after a write, so the document changed.
+        for doc in [
+            format!("<CPIX xmlns=\"{CPIX_NS}\" contentId=\"&#1;\"/>"),
+            format!("<CPIX xmlns=\"{CPIX_NS}\" contentId=\"a&#xFFFE;\"/>"),
+            format!("<CPIX xmlns=\"{CPIX_NS}\" contentId=\"a\u{1}b\"/>"),
+        ] {
+            let e = read_cpix(&doc).unwrap_err();
+            assert!(e.to_string().contains("does not allow"), "{e}");
+        }
+        let ok = read_cpix(&format!("<CPIX xmlns=\"{CPIX_NS}\" contentId=\"a&#9;b\"/>")).unwrap();
+        assert_eq!(read_cpix(&write_cpix(&ok)).unwrap(), ok);
+    }
+
     fn key(attrs: &str, secret: &str) -> String {
         format!(
             "<cpix:ContentKeyList><cpix:ContentKey {attrs}><cpix:Data><pskc:Secret>{secret}\

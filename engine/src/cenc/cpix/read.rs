@@ -391,6 +391,16 @@ fn attrs<const N: usize>(
         let value = a
             .normalized_value(XmlVersion::Implicit1_0)
             .map_err(|err| CpixError::from_xml(pos, &err))?;
+        // XML 1.0 cannot carry these characters at all (a character reference to them is not
+        // well-formed either), and the writer could not write them back.
+        if !value.chars().all(super::write::xml_char) {
+            return Err(CpixError::attr(
+                element,
+                names[i],
+                kid,
+                "holds a character XML 1.0 does not allow",
+            ));
+        }
         if out[i].replace(value.into_owned()).is_some() {
             return Err(CpixError::attr(element, names[i], kid, "appears twice"));
         }

@@ -131,7 +131,7 @@ fn attr(w: &mut String, name: &str, value: &str) {
     w.push('"');
 }
 
-fn xml_char(c: char) -> bool {
+pub(super) fn xml_char(c: char) -> bool {
     !matches!(c, '\u{0}'..='\u{8}' | '\u{B}' | '\u{C}' | '\u{E}'..='\u{1F}' | '\u{FFFE}' | '\u{FFFF}')
 }
 
