@@ -12,6 +12,7 @@ packages=(
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
   libavfilter-dev libavdevice-dev
   python3-venv      # datasets: a throwaway venv is not needed, but pip download is
+  redis-server      # tests: the licence service's shared state store (Redis mode)
   "$@"
 )
 

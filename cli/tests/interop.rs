@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{abmark, concat, s, small_variants, track_dirs};
+use common::{abmark, concat, play, repo, s, small_variants, tool, track_dirs};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,18 +16,6 @@ use abmark_engine::cmaf::{read_fragments, Sample};
 
 const KID: &str = "5e2b7a4c0d1f4a3b9c8d7e6f5a4b3c2d";
 const KEY: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90";
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// `scripts/tools.sh WHAT` -> the one path it prints (installs on first use; a failed
-/// install fails the test: CI must prove interop, not skip it).
-fn tool(what: &str) -> PathBuf {
-    let out = Command::new("bash").arg(repo().join("scripts/tools.sh")).arg(what).output().unwrap();
-    assert!(out.status.success(), "tools.sh {what}: {}", String::from_utf8_lossy(&out.stderr));
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
-}
 
 fn cached(cell: &'static OnceLock<PathBuf>, what: &str) -> &'static Path {
     cell.get_or_init(|| tool(what))
@@ -208,31 +196,15 @@ fn pymp4_and_pywidevine_read_what_we_write() {
     }
 }
 
-/// One Chromium at a time on a 2-core machine.
-static BROWSER: Mutex<()> = Mutex::new(());
-
-fn play(dir: &Path, manifest: &str, kid_key: &str) -> serde_json::Value {
-    static MODULES: OnceLock<PathBuf> = OnceLock::new();
-    let modules = cached(&MODULES, "browser");
-    let _guard = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
-    let out = Command::new("node")
-        .arg(repo().join("tests/tools/play.mjs"))
-        .arg("--modules")
-        .arg(modules)
-        .arg("--dir")
-        .arg(dir)
-        .args(["--manifest", manifest, "--clearkey", kid_key, "--seconds", "5", "--timeout", "60"])
-        .output()
-        .unwrap();
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|_| panic!("play.mjs: {}", String::from_utf8_lossy(&out.stderr)))
+fn play_dir(dir: &Path, manifest: &str, kid_key: &str) -> serde_json::Value {
+    play(&["--dir", s(dir), "--manifest", manifest, "--clearkey", kid_key, "--seconds", "5"])
 }
 
 #[test]
 fn chromium_plays_our_dash_through_clearkey() {
     for scheme in ["cenc", "cbcs"] {
         let out = packaged(scheme);
-        let v = play(&out, "0.mpd", &format!("{KID}:{KEY}"));
+        let v = play_dir(&out, "0.mpd", &format!("{KID}:{KEY}"));
         assert_eq!(v["ok"], true, "{scheme}: {v}");
         assert!(v["currentTime"].as_f64().unwrap() >= 5.0, "{v}");
         assert!(v["error"].is_null(), "{v}");
@@ -244,9 +216,9 @@ fn chromium_plays_our_dash_through_clearkey() {
         let r =
             abmark(&["package", s(&source), "-o", s(&file_out), "--scheme", scheme, "--key", &key]);
         assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-        let v = play(&file_out, "manifest.mpd", &key);
+        let v = play_dir(&file_out, "manifest.mpd", &key);
         assert_eq!(v["ok"], true, "{scheme} file: {v}");
-        let wrong = play(&out, "1.mpd", &format!("{KID}:{}", "0".repeat(32)));
+        let wrong = play_dir(&out, "1.mpd", &format!("{KID}:{}", "0".repeat(32)));
         assert_eq!(wrong["ok"], false, "{scheme}: a wrong key played: {wrong}");
         assert_eq!(wrong["error"]["code"], 3016, "{wrong}");
     }

@@ -1,6 +1,9 @@
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use abmark_engine::key::WatermarkKey;
+use abmark_engine::licence::clearkey::SessionType;
+use abmark_engine::licence::token::{self as licence, LicenceKey, DEFAULT_TTL_SECONDS};
 use abmark_engine::payload::{SessionCoder, CODE_BITS};
 use abmark_engine::serve::viewer::SESSION_CODE_KEY_VERSION;
 use abmark_engine::token::{
@@ -38,9 +41,16 @@ pub struct Args {
     /// Content id the token is valid for (`serve --content` checks it).
     #[arg(long)]
     content: Option<String>,
-    /// Lifetime in seconds.
-    #[arg(long, default_value_t = 3600)]
-    ttl: u64,
+    /// Lifetime in seconds (default: 3600 for a WM token, 600 for a licence token).
+    #[arg(long)]
+    ttl: Option<u64>,
+    /// Mint a licence token instead (for `POST /license`: bound to --subject, --content and
+    /// --session, HMAC-signed, short-lived).
+    #[arg(long, requires_all = ["subject", "content"])]
+    licence: bool,
+    /// With --licence: allow persistent-license sessions (if the server allows them too).
+    #[arg(long, requires = "licence")]
+    persistent: bool,
     #[arg(long, value_enum, default_value = "cwt")]
     format: Format,
     #[arg(long, value_enum, default_value = "direct")]
@@ -52,8 +62,12 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let key = super::load_key(&args.key)?;
-    let coder = SessionCoder::new(&key)?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH).context("system clock")?.as_secs();
+    if args.licence {
+        return licence_token(&args, &key, now);
+    }
+    let ttl = args.ttl.unwrap_or(3600);
+    let coder = SessionCoder::new(&key)?;
     let pattern = match args.mode {
         Mode::Direct => WmPattern::Direct {
             bytes: coder.encode(args.session).to_bytes().to_vec(),
@@ -78,7 +92,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         content: args.content.clone(),
         issued_at: now,
         not_before: None,
-        expires_at: now.checked_add(args.ttl).context("--ttl is too large")?,
+        expires_at: now.checked_add(ttl).context("--ttl is too large")?,
         token_id: None,
     };
     let format = match args.format {
@@ -96,6 +110,29 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "expires_at": claims.expires_at,
             "format": match args.format { Format::Cwt => "cwt", Format::Jwt => "jwt" },
             "mode": match args.mode { Mode::Direct => "direct", Mode::Indirect => "indirect" },
+        }));
+    }
+    println!("{token}");
+    Ok(())
+}
+
+fn licence_token(args: &Args, key: &WatermarkKey, now: u64) -> anyhow::Result<()> {
+    let ttl = args.ttl.unwrap_or(DEFAULT_TTL_SECONDS);
+    let subject = args.subject.as_deref().unwrap_or_default();
+    let content = args.content.as_deref().unwrap_or_default();
+    let lic = args.persistent.then_some(SessionType::PersistentLicense);
+    let token =
+        licence::mint(&LicenceKey::derive(key), subject, content, args.session, lic, now, ttl)?;
+    if args.json {
+        return super::print_json(&serde_json::json!({
+            "token": token,
+            "kind": "licence",
+            "session": args.session,
+            "subject": subject,
+            "content": content,
+            "issued_at": now,
+            "expires_at": now.saturating_add(ttl),
+            "persistent": args.persistent,
         }));
     }
     println!("{token}");

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 /// Runs `abmark` with `args` and returns its output.
 pub fn abmark(args: &[&str]) -> Output {
@@ -72,4 +72,38 @@ pub fn concat(track: &Path) -> Vec<u8> {
         bytes.extend(std::fs::read(seg).unwrap());
     }
     bytes
+}
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// `scripts/tools.sh WHAT` -> the one path it prints (installs on first use; a failed install
+/// fails the test: CI must prove interop, not skip it).
+pub fn tool(what: &str) -> PathBuf {
+    let out = Command::new("bash").arg(repo().join("scripts/tools.sh")).arg(what).output().unwrap();
+    assert!(out.status.success(), "tools.sh {what}: {}", String::from_utf8_lossy(&out.stderr));
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+/// One Chromium at a time on a 2-core machine.
+static BROWSER: Mutex<()> = Mutex::new(());
+
+/// Headless Chromium + shaka-player (`tests/tools/play.mjs`) on `args` (`--dir`/`--url`,
+/// `--clearkey`/`--license`/`--token`...): its one-line JSON verdict.
+pub fn play(args: &[&str]) -> serde_json::Value {
+    static MODULES: OnceLock<PathBuf> = OnceLock::new();
+    let modules = MODULES.get_or_init(|| tool("browser"));
+    let _guard = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
+    let out = Command::new("node")
+        .arg(repo().join("tests/tools/play.mjs"))
+        .arg("--modules")
+        .arg(modules)
+        .args(args)
+        .args(["--timeout", "60"])
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("play.mjs: {}", String::from_utf8_lossy(&out.stderr)))
 }

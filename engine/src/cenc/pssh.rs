@@ -321,7 +321,7 @@ pub fn parse_playready_kids(pro: &[u8]) -> Result<Vec<KeyId>, PsshError> {
 fn wrm_header_kids(utf16: &[u8]) -> Result<Vec<KeyId>, PsshError> {
     use quick_xml::events::Event;
     const W: &str = "WRMHEADER";
-    if utf16.len() % 2 != 0 {
+    if !utf16.len().is_multiple_of(2) {
         return Err(bad(W, "odd UTF-16 byte length"));
     }
     let units = utf16.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]));

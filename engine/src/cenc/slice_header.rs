@@ -631,7 +631,7 @@ pub(crate) mod testutil {
 
     impl W {
         pub(crate) fn flag(&mut self, b: bool) -> &mut Self {
-            if self.bits % 8 == 0 {
+            if self.bits.is_multiple_of(8) {
                 self.bytes.push(0);
             }
             if b {
@@ -660,7 +660,7 @@ pub(crate) mod testutil {
         /// rbsp_trailing_bits().
         pub(crate) fn trailing(&mut self) -> &mut Self {
             self.flag(true);
-            while self.bits % 8 != 0 {
+            while !self.bits.is_multiple_of(8) {
                 self.flag(false);
             }
             self

@@ -698,7 +698,7 @@ mod tests {
                 x ^= x << 17;
                 let t = [1u8, 5, 6, 9, 12][(x % 5) as usize];
                 let t = if t == 1 { 5 } else { t };
-                let len = 5 + (x >> 8) as usize % if x % 7 == 0 { 80_000 } else { 300 };
+                let len = 5 + (x >> 8) as usize % if x.is_multiple_of(7) { 80_000 } else { 300 };
                 nals.push((t, len));
             }
             let s = build(4, &nals);
@@ -826,7 +826,7 @@ mod tests {
                 let i = (x >> 16) as usize % s.len();
                 s[i] = (x >> 40) as u8;
             }
-            if x % 5 == 0 {
+            if x.is_multiple_of(5) {
                 s.truncate((x >> 24) as usize % s.len());
             }
             let mut p = default_params(4);

@@ -88,7 +88,7 @@ impl Seconds {
         let whole = micros / MICROS;
         let mut frac = micros % MICROS;
         let mut digits = 6;
-        while digits > 3 && frac % 10 == 0 {
+        while digits > 3 && frac.is_multiple_of(10) {
             frac /= 10;
             digits -= 1;
         }

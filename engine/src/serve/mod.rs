@@ -11,11 +11,15 @@
 //!   segment request rewritten to the `variantPath` of the bit at the position the origin
 //!   published in WMPaceInfo ([`pace_table`]).
 //!
+//! With content keys (`--keys`), `POST /license` ([`licence_route`]) answers W3C ClearKey
+//! licence requests through [`crate::licence`].
+//!
 //! Each issued session is appended to a JSONL session log ([`session_log`]): the registry that
 //! detection uses to name a viewer. Nothing else is kept between requests, so any number of
 //! `serve` processes with the same key answer the same token identically.
 
 mod http;
+mod licence_route;
 pub mod neutral;
 pub mod pace_table;
 pub mod personal;
@@ -32,6 +36,7 @@ use axum::Router;
 use tower_http::services::ServeDir;
 
 use crate::key::WatermarkKey;
+use crate::licence::LicenceService;
 use crate::manifest::{dash_mpd, hls_video_playlist, PathScheme, Presentation, SegmentSource};
 use crate::payload::{PayloadError, SessionCoder};
 use crate::token::TokenKeys;
@@ -84,6 +89,8 @@ pub struct Edge {
     /// Personal manifests as pre-rendered text plus per-segment digits (see [`prerender`]).
     pub(crate) mpd: Option<Prerendered>,
     pub(crate) hls_video: HashMap<String, Prerendered>,
+    /// The ClearKey licence service behind `POST /license`, when keys were given.
+    pub(crate) licence: Option<Arc<LicenceService>>,
 }
 
 impl Edge {
@@ -130,7 +137,14 @@ impl Edge {
             pace,
             log,
             options,
+            licence: None,
         })
+    }
+
+    /// Adds the licence service (`POST /license`).
+    pub fn with_licence(mut self, service: LicenceService) -> Self {
+        self.licence = Some(Arc::new(service));
+        self
     }
 
     /// The routes: personalised manifests, edge mode, and the static segment files.
@@ -139,6 +153,7 @@ impl Edge {
         Router::new()
             .merge(personal::routes())
             .merge(neutral::routes())
+            .merge(licence_route::routes())
             .nest_service("/0", files("0"))
             .nest_service("/1", files("1"))
             .nest_service("/audio", files("audio"))
@@ -151,6 +166,7 @@ impl Edge {
 pub async fn run(edge: Edge, listener: tokio::net::TcpListener) -> Result<(), ServeError> {
     let edge = Arc::new(edge);
     let log = edge.log.clone();
+    let licence_log = edge.licence.as_ref().map(|l| l.log().clone());
     let app = edge.router().into_make_service_with_connect_info::<SocketAddr>();
     let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
     axum::serve(listener, app)
@@ -158,6 +174,9 @@ pub async fn run(edge: Edge, listener: tokio::net::TcpListener) -> Result<(), Se
         .await
         .map_err(|source| ServeError::Listen { addr, source })?;
     log.flush();
+    if let Some(l) = licence_log {
+        l.flush();
+    }
     Ok(())
 }
 

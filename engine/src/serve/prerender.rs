@@ -38,7 +38,7 @@ impl Prerendered {
             return None;
         }
         let digits: Vec<usize> = (0..ta.len()).filter(|&i| ta[i] != tb[i]).collect();
-        if digits.is_empty() || digits.len() % segments != 0 {
+        if digits.is_empty() || !digits.len().is_multiple_of(segments) {
             return None;
         }
         let prerendered = Prerendered { text: ta, digits, segments };

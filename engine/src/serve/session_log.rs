@@ -4,14 +4,11 @@
 //! personalised mode, a segment request in edge mode); repeats of the same token are not logged
 //! again, so a player polling its manifest or a load test does not flood the file. Several
 //! `serve` processes may each log the same session once: the log is a registry, not a counter.
-//! Lines go through a channel to a writer thread, so no request waits on the disk. The file is
-//! opened for appending and created with mode 0600 (it names subjects). The token itself is
-//! never written.
+//! Lines go through [`JsonlAppender`]'s writer thread, so no request waits on the disk; the file
+//! is created with mode 0600 (it names subjects). The token itself is never written.
 
 use std::collections::HashSet;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
@@ -19,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::viewer::Viewer;
 use super::ServeError;
+use crate::jsonl::JsonlAppender;
 
 /// Tokens remembered as logged; past this the memory is cleared and a token may be logged again.
 const REMEMBERED: usize = 1 << 20;
@@ -41,37 +39,22 @@ pub struct SessionRecord {
     pub expires_at: u64,
 }
 
-enum Message {
-    Line(String),
-    Flush(mpsc::Sender<()>),
-}
-
 /// Appends [`SessionRecord`]s to a JSONL file from a background thread.
 #[derive(Clone)]
 pub struct SessionLog {
-    tx: mpsc::Sender<Message>,
+    file: JsonlAppender,
     seen: Arc<Mutex<HashSet<[u8; 32]>>>,
-    path: PathBuf,
 }
 
 impl SessionLog {
     pub fn open(path: &Path) -> Result<Self, ServeError> {
-        let io = |source| ServeError::Io { path: path.to_owned(), source };
-        let mut options = std::fs::OpenOptions::new();
-        options.create(true).append(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let file = options.open(path).map_err(io)?;
-        let (tx, rx) = mpsc::channel::<Message>();
-        std::thread::Builder::new()
-            .name("session-log".into())
-            .spawn(move || write_lines(file, rx))
-            .map_err(io)?;
-        Ok(SessionLog { tx, seen: Arc::default(), path: path.to_owned() })
+        let file = JsonlAppender::open(path, "session-log")
+            .map_err(|source| ServeError::Io { path: path.to_owned(), source })?;
+        Ok(SessionLog { file, seen: Arc::default() })
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        self.file.path()
     }
 
     /// Logs `viewer` unless this token was logged already.
@@ -97,39 +80,12 @@ impl SessionLog {
             pattern_bits: viewer.bits,
             expires_at: viewer.claims.expires_at,
         };
-        if let Ok(line) = serde_json::to_string(&record) {
-            // The writer thread only stops when every sender is gone.
-            let _ = self.tx.send(Message::Line(line));
-        }
+        self.file.append(&record);
     }
 
     /// Waits until every line sent so far is on disk.
     pub fn flush(&self) {
-        let (done, wait) = mpsc::channel();
-        if self.tx.send(Message::Flush(done)).is_ok() {
-            let _ = wait.recv();
-        }
-    }
-}
-
-fn write_lines(file: std::fs::File, rx: mpsc::Receiver<Message>) {
-    let mut w = std::io::BufWriter::new(file);
-    while let Ok(first) = rx.recv() {
-        let mut next = Some(first);
-        // Drain whatever queued up, then flush once: one write per burst, not per line.
-        while let Some(message) = next {
-            match message {
-                Message::Line(line) => {
-                    let _ = writeln!(w, "{line}");
-                }
-                Message::Flush(done) => {
-                    let _ = w.flush();
-                    let _ = done.send(());
-                }
-            }
-            next = rx.try_recv().ok();
-        }
-        let _ = w.flush();
+        self.file.flush();
     }
 }
 

@@ -277,7 +277,7 @@ fn rendition_settings(encode: &EncodeSettings, r: &Rendition, top: &Rendition) -
 /// A timescale in which one frame lasts a whole number of ticks: 90 kHz when it divides evenly
 /// (25, 30, 50, 60, 29.97 fps...), else the frame rate's numerator.
 fn timescale_for(num: u64, den: u64) -> (u32, u32) {
-    if (90_000 * den) % num == 0 {
+    if (90_000 * den).is_multiple_of(num) {
         (90_000, (90_000 * den / num) as u32)
     } else {
         (num as u32, den as u32)

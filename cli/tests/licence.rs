@@ -1,0 +1,422 @@
+//! The ClearKey licence service of `abmark serve`, end to end over real HTTP with real
+//! components: headless Chromium + shaka-player play a viewer's personalised, encrypted DASH
+//! stream (manifest token + licence token); the customer's authorization backend (a real HTTP
+//! server here) can refuse; a third concurrent stream over a limit of two is refused; expired
+//! and tampered tokens are refused; and two `serve` processes share the limit through a real
+//! Redis server.
+
+mod common;
+
+use common::{abmark, play, s, small_variants};
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use abmark_engine::key::WatermarkKey;
+use abmark_engine::licence::token::{mint, LicenceKey};
+
+const CONTENT: &str = "film-1";
+
+/// The fixture's variants packaged with cenc and fresh keys (CPIX out), a master key, and the
+/// first KID (for hand-made licence requests).
+struct Packaged {
+    out: PathBuf,
+    cpix: PathBuf,
+    master: PathBuf,
+    wm_key: PathBuf,
+    kid_b64: String,
+}
+
+fn packaged() -> &'static Packaged {
+    static P: OnceLock<Packaged> = OnceLock::new();
+    P.get_or_init(|| {
+        let f = small_variants();
+        let out = f.dir.path().join("licensed");
+        let cpix = f.dir.path().join("licensed.cpix.xml");
+        let r = abmark(&[
+            "package",
+            s(&f.out),
+            "-o",
+            s(&out),
+            "--scheme",
+            "cenc",
+            "--generate-keys",
+            "--cpix-out",
+            s(&cpix),
+            "--drm",
+            "widevine,playready,clearkey",
+            "--la-url",
+            "/license",
+        ]);
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        let master = f.dir.path().join("master.key");
+        if !master.exists() {
+            assert!(abmark(&["keygen", "-o", s(&master)]).status.success());
+        }
+        let job: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("job.json")).unwrap()).unwrap();
+        let kid: Vec<u8> = job["protection"]["video"]["default_kid"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b.as_u64().unwrap() as u8)
+            .collect();
+        let kid_b64 = b64url(&kid);
+        Packaged { out, cpix, master, wm_key: f.dir.path().join("wm.key"), kid_b64 }
+    })
+}
+
+/// A running `abmark serve` with the licence service, killed on drop.
+struct Server {
+    child: Child,
+    base: String,
+    dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn start(extra: &[&str]) -> Server {
+        let p = packaged();
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_abmark"))
+            .args(["serve", s(&p.out), "--key", s(&p.wm_key), "--listen", "127.0.0.1:0"])
+            .args(["--content", CONTENT, "--session-log", s(&dir.path().join("sessions.jsonl"))])
+            .args(["--master-key", s(&p.master), "--keys", s(&p.cpix)])
+            .args(["--licence-log", s(&dir.path().join("licences.jsonl"))])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let base = line.trim().strip_prefix("listening on ").expect("address line").to_owned();
+        Server { child, base, dir }
+    }
+
+    fn log(&self) -> Vec<serde_json::Value> {
+        // The log is written off the request path: give it a moment.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let text =
+            std::fs::read_to_string(self.dir.path().join("licences.jsonl")).unwrap_or_default();
+        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+fn wm_token(session: u32) -> String {
+    let p = packaged();
+    let n = session.to_string();
+    let r = abmark(&["token", "--key", s(&p.wm_key), "--session", &n, "--content", CONTENT]);
+    assert!(r.status.success());
+    String::from_utf8(r.stdout).unwrap().trim().to_owned()
+}
+
+fn licence_token(subject: &str, session: u32) -> String {
+    let p = packaged();
+    let n = session.to_string();
+    let r = abmark(&[
+        "token",
+        "--licence",
+        "--key",
+        s(&p.wm_key),
+        "--session",
+        &n,
+        "--subject",
+        subject,
+        "--content",
+        CONTENT,
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    String::from_utf8(r.stdout).unwrap().trim().to_owned()
+}
+
+/// A licence request as a browser's ClearKey CDM sends it: (status, body).
+fn request_licence(base: &str, token: Option<&str>) -> (u16, serde_json::Value) {
+    let agent: ureq::Agent =
+        ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut request =
+        agent.post(&format!("{base}/license")).header("Content-Type", "application/json");
+    if let Some(t) = token {
+        request = request.header("Authorization", &format!("Bearer {t}"));
+    }
+    let body = format!(r#"{{"kids":["{}"],"type":"temporary"}}"#, packaged().kid_b64);
+    let mut response = request.send(&body).unwrap();
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap();
+    (status, serde_json::from_str(&text).unwrap())
+}
+
+fn play_personal(server: &Server, session: u32, licence: &str) -> serde_json::Value {
+    let url = format!("{}/dash/manifest.mpd?token={}", server.base, wm_token(session));
+    play(&["--url", &url, "--license", "/license", "--token", licence, "--seconds", "10"])
+}
+
+#[test]
+fn chromium_plays_a_personal_encrypted_stream_with_a_licence() {
+    let server = Server::start(&["--state", &tempdir_state()]);
+    let licence = licence_token("alice@example.com", 4242);
+    let v = play_personal(&server, 4242, &licence);
+    assert_eq!(v["ok"], true, "{v}");
+    assert!(v["currentTime"].as_f64().unwrap() >= 10.0, "{v}");
+    let issued: Vec<_> = server.log().into_iter().filter(|r| r["decision"] == "issued").collect();
+    assert!(!issued.is_empty());
+    assert_eq!(issued[0]["subject"], "alice@example.com");
+    assert_eq!(issued[0]["session"], 4242);
+    assert_eq!(issued[0]["content"], CONTENT);
+    // Neither the licence log nor the session log holds a token or a key.
+    let logs = std::fs::read_to_string(server.dir.path().join("licences.jsonl")).unwrap();
+    assert!(!logs.contains(&licence[..40]));
+    // Without a licence token the same player gets no key.
+    let url = format!("{}/dash/manifest.mpd?token={}", server.base, wm_token(4242));
+    let v = play(&["--url", &url, "--license", "/license", "--seconds", "5"]);
+    assert_eq!(v["ok"], false, "{v}");
+    assert_eq!(v["error"]["code"], 6007, "{v}");
+}
+
+fn tempdir_state() -> String {
+    // Each server gets its own SQLite file unless a test shares one on purpose.
+    let dir = Box::leak(Box::new(tempfile::tempdir().unwrap()));
+    s(&dir.path().join("state.db")).to_owned()
+}
+
+/// The customer's authorization backend: a real HTTP server that allows every subject but
+/// `bob@example.com` (403), and answers `/slow` only after the service's timeout.
+fn backend() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut stream = stream;
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut head = String::new();
+                let mut length = 0usize;
+                let mut first = String::new();
+                reader.read_line(&mut first).unwrap_or(0);
+                loop {
+                    head.clear();
+                    if reader.read_line(&mut head).unwrap_or(0) == 0 || head == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = head.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                if first.contains("/slow") {
+                    std::thread::sleep(std::time::Duration::from_secs(3));
+                }
+                let status =
+                    if body["subject"] == "bob@example.com" || body["content_id"] != CONTENT {
+                        "403 Forbidden"
+                    } else {
+                        "200 OK"
+                    };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn the_authorization_backend_decides_and_fails_closed() {
+    let url = backend();
+    let server =
+        Server::start(&["--state", &tempdir_state(), "--auth-backend", &format!("{url}/auth")]);
+    let (status, _) = request_licence(&server.base, Some(&licence_token("carol@example.com", 1)));
+    assert_eq!(status, 200);
+    let bob = licence_token("bob@example.com", 2);
+    let (status, body) = request_licence(&server.base, Some(&bob));
+    assert_eq!(status, 403);
+    assert!(body["error"].as_str().unwrap().contains("403"), "{body}");
+    // In the browser: a licence error, no playback.
+    let v = play_personal(&server, 2, &bob);
+    assert_eq!(v["ok"], false, "{v}");
+    assert_eq!(v["error"]["code"], 6007, "{v}");
+    // A backend that does not answer in time refuses (fail closed).
+    let slow = Server::start(&[
+        "--state",
+        &tempdir_state(),
+        "--auth-backend",
+        &format!("{url}/slow"),
+        "--auth-timeout-ms",
+        "500",
+    ]);
+    let (status, body) = request_licence(&slow.base, Some(&licence_token("carol@example.com", 1)));
+    assert_eq!(status, 403);
+    assert!(body["error"].as_str().unwrap().contains("fail closed"), "{body}");
+    // And one that is not there at all.
+    let down =
+        Server::start(&["--state", &tempdir_state(), "--auth-backend", "http://127.0.0.1:9/auth"]);
+    let (status, _) = request_licence(&down.base, Some(&licence_token("carol@example.com", 1)));
+    assert_eq!(status, 403);
+    let refused = down.log().into_iter().filter(|r| r["decision"] == "refused").count();
+    assert_eq!(refused, 1);
+}
+
+#[test]
+fn tokens_limits_and_deny_list() {
+    let server = Server::start(&[
+        "--state",
+        &tempdir_state(),
+        "--max-streams",
+        "2",
+        "--deny",
+        "eve@example.com",
+    ]);
+    // Missing, tampered, expired, other-key tokens.
+    assert_eq!(request_licence(&server.base, None).0, 401);
+    let good = licence_token("dave@example.com", 5);
+    let mut tampered = good.clone();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    assert_eq!(request_licence(&server.base, Some(&tampered)).0, 403);
+    let key = WatermarkKey::load(&packaged().wm_key).unwrap();
+    let expired =
+        mint(&LicenceKey::derive(&key), "dave@example.com", CONTENT, 5, None, now() - 7200, 600)
+            .unwrap();
+    let (status, body) = request_licence(&server.base, Some(&expired));
+    assert_eq!(status, 403);
+    assert!(body["error"].as_str().unwrap().contains("expired"), "{body}");
+    let other = mint(
+        &LicenceKey::derive(&WatermarkKey::from_bytes([9; 32])),
+        "dave@example.com",
+        CONTENT,
+        5,
+        None,
+        now(),
+        600,
+    )
+    .unwrap();
+    assert_eq!(request_licence(&server.base, Some(&other)).0, 403);
+    let other_content =
+        mint(&LicenceKey::derive(&key), "dave@example.com", "film-2", 5, None, now(), 600).unwrap();
+    assert_eq!(request_licence(&server.base, Some(&other_content)).0, 403);
+    // Deny list.
+    assert_eq!(request_licence(&server.base, Some(&licence_token("eve@example.com", 6))).0, 403);
+    // Two streams per subject: a third concurrent one is refused, renewals are not.
+    let (a, b, c) = (
+        licence_token("frank@example.com", 7),
+        licence_token("frank@example.com", 7),
+        licence_token("frank@example.com", 7),
+    );
+    assert_eq!(request_licence(&server.base, Some(&a)).0, 200);
+    assert_eq!(request_licence(&server.base, Some(&b)).0, 200);
+    assert_eq!(request_licence(&server.base, Some(&a)).0, 200, "renewal");
+    let (status, body) = request_licence(&server.base, Some(&c));
+    assert_eq!(status, 403);
+    assert!(body["error"].as_str().unwrap().contains("concurrent"), "{body}");
+    // The browser with that third stream's token gets a licence error.
+    let v = play_personal(&server, 7, &c);
+    assert_eq!(v["ok"], false, "{v}");
+    assert_eq!(v["error"]["code"], 6007, "{v}");
+    // Another subject is not affected.
+    assert_eq!(request_licence(&server.base, Some(&licence_token("grace@example.com", 8))).0, 200);
+    // The log says why, per request.
+    let reasons: Vec<String> =
+        server.log().iter().map(|r| r["reason"].as_str().unwrap().to_owned()).collect();
+    for needle in [
+        "no licence token",
+        "bad signature",
+        "expired",
+        "another content",
+        "deny list",
+        "concurrent stream limit",
+    ] {
+        assert!(reasons.iter().any(|r| r.contains(needle)), "{needle}: {reasons:?}");
+    }
+}
+
+/// A real Redis server on a free port, killed on drop.
+struct Redis {
+    child: Child,
+    url: String,
+}
+
+impl Redis {
+    fn start() -> Redis {
+        let setup = common::repo().join("scripts/setup.sh");
+        assert!(Command::new("bash").arg(setup).arg("redis-server").status().unwrap().success());
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Redis { child, url: format!("redis://127.0.0.1:{port}/0") }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn two_replicas_share_the_limit_through_redis() {
+    let redis = Redis::start();
+    let one = Server::start(&["--redis", &redis.url, "--max-streams", "2"]);
+    let two = Server::start(&["--redis", &redis.url, "--max-streams", "2"]);
+    let tokens: Vec<String> = (0..3).map(|_| licence_token("heidi@example.com", 9)).collect();
+    assert_eq!(request_licence(&one.base, Some(&tokens[0])).0, 200);
+    assert_eq!(request_licence(&two.base, Some(&tokens[1])).0, 200);
+    let (status, body) = request_licence(&one.base, Some(&tokens[2]));
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(request_licence(&two.base, Some(&tokens[2])).0, 403);
+    // Both replicas still renew the admitted streams.
+    assert_eq!(request_licence(&two.base, Some(&tokens[0])).0, 200);
+    // And the browser plays through replica two with a fresh subject.
+    let v = play_personal(&two, 10, &licence_token("ivan@example.com", 10));
+    assert_eq!(v["ok"], true, "{v}");
+}
+
+/// Unpadded base64url, as ClearKey requests carry KIDs.
+fn b64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n =
+            chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | (u32::from(b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}

@@ -1,0 +1,195 @@
+//! The licence service's policy state: concurrent-stream admission, the subject deny list and
+//! the sealed content keys.
+//!
+//! Two implementations of one synchronous trait, [`LicenceStore`]:
+//! - [`SqliteStore`]: one file (mode 0600, WAL, `synchronous=NORMAL`), the default. Several
+//!   processes on one machine may share the file: admission runs in a `BEGIN IMMEDIATE`
+//!   transaction, so it is serialised by SQLite's write lock (waiting up to a busy timeout).
+//! - [`RedisStore`]: for several `serve` replicas. Every key starts with `abmark:`; admission is
+//!   one Lua script (atomic on the server), run with `EVALSHA`.
+//!
+//! The calls block on I/O: async callers run them in `tokio::task::spawn_blocking`. Both
+//! stores are `Send + Sync` and meant to be shared behind an `Arc`.
+//!
+//! Time is the caller's: `now` and `ttl` are unix seconds. A stream counts while its expiry is
+//! strictly after `now`. Content keys reach this layer only sealed (AES-GCM under the master
+//! key, see `licence::sealed`); errors never carry key bytes, passwords or sealed data.
+//!
+//! Layout in Redis (`abmark:` prefix):
+//! - `abmark:streams:<subject>`: sorted set, member = stream id, score = expiry (unix s); the key
+//!   itself expires one second after its last stream, so idle subjects leave nothing behind.
+//! - `abmark:denied`: set of denied subjects.
+//! - `abmark:keys`: hash, field = KID (lower-case hex), value = sealed key bytes.
+//!
+//! Layout in SQLite (`PRAGMA user_version = 1`): tables `streams(subject, stream, expires)`,
+//! `denied(subject)`, `sealed_keys(kid BLOB(16), sealed BLOB)`.
+
+mod redis;
+mod sqlite;
+#[cfg(test)]
+mod tests;
+
+pub use self::redis::RedisStore;
+pub use self::sqlite::SqliteStore;
+
+/// Outcome of asking to start or renew one playback stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// The stream is active; `active` counts the subject's active streams including it.
+    Admitted { active: u32 },
+    /// Starting the stream would exceed `limit`; `active` is the subject's current count. The
+    /// refused stream was not recorded.
+    Refused { active: u32, limit: u32 },
+}
+
+impl Admission {
+    pub fn is_admitted(&self) -> bool {
+        matches!(self, Admission::Admitted { .. })
+    }
+}
+
+/// The licence service's shared policy state. Every call is synchronous (blocking I/O).
+pub trait LicenceStore: Send + Sync {
+    /// Starts or renews stream `stream` (an opaque id, e.g. a licence session id) of `subject`,
+    /// active until `now + ttl` (unix seconds). Streams whose expiry is <= now no longer count.
+    /// Admitted iff the subject's active streams *including this one* are <= `limit` (a renewal
+    /// of an already-active stream is always admitted and extends it). Atomic across processes
+    /// sharing the store (two replicas racing for the last slot: exactly one wins). A refused
+    /// stream is not recorded.
+    fn admit(
+        &self,
+        subject: &str,
+        stream: &str,
+        now: u64,
+        ttl: u64,
+        limit: u32,
+    ) -> Result<Admission, StoreError>;
+
+    /// Ends a stream early (player closed): frees its slot. Releasing an unknown stream is not
+    /// an error.
+    fn release(&self, subject: &str, stream: &str) -> Result<(), StoreError>;
+
+    /// Adds `subject` to (`denied`) or removes it from the deny list.
+    fn set_denied(&self, subject: &str, denied: bool) -> Result<(), StoreError>;
+
+    fn is_denied(&self, subject: &str) -> Result<bool, StoreError>;
+
+    /// Stores (or replaces) the sealed content key of `kid`. The caller seals it (AES-GCM under
+    /// the master key) first: this layer never sees a clear key.
+    fn put_sealed_key(&self, kid: &[u8; 16], sealed: &[u8]) -> Result<(), StoreError>;
+
+    /// The sealed key stored for `kid`, if any.
+    fn sealed_key(&self, kid: &[u8; 16]) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// The sealed keys of several KIDs, in order. Same as calling [`Self::sealed_key`] for each
+    /// (the default), but one round trip where the store can do it (Redis: `HMGET`).
+    fn sealed_keys(&self, kids: &[[u8; 16]]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        kids.iter().map(|kid| self.sealed_key(kid)).collect()
+    }
+
+    /// Short description for logs: `sqlite /path/state.db`, `redis redis://host:port/0` (never a
+    /// password).
+    fn describe(&self) -> String;
+}
+
+/// A state-store failure. The message is one line naming the store (file path, or URL without
+/// password) and the operation; it never contains key bytes.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The SQLite file could not be created or inspected.
+    #[error("sqlite {path}: {op}: {source}")]
+    Io {
+        path: String,
+        op: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    /// SQLite refused an operation (busy past the timeout, disk full, corrupt file...).
+    #[error("sqlite {path}: {op}: {}", one_line(source))]
+    Sqlite {
+        path: String,
+        op: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The file is an SQLite database but not one this version understands.
+    #[error("sqlite {path}: schema version {found} is not {expected} (a newer abmark wrote it?)")]
+    Schema { path: String, found: i64, expected: i64 },
+    /// The Redis URL cannot be used.
+    #[error("redis {url}: {reason}")]
+    BadUrl { url: String, reason: String },
+    /// Redis failed or could not be reached.
+    #[error("redis {url}: {op}: {}", one_line(source))]
+    Redis {
+        url: String,
+        op: &'static str,
+        #[source]
+        source: ::redis::RedisError,
+    },
+}
+
+impl StoreError {
+    /// True when retrying later may succeed (store unreachable, timed out or busy): a caller
+    /// would answer 503 rather than 500.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Redis { source, .. } => {
+                source.is_io_error()
+                    || source.is_timeout()
+                    || source.is_connection_dropped()
+                    || source.is_connection_refusal()
+            }
+            StoreError::Sqlite { source, .. } => matches!(
+                source.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            ),
+            _ => false,
+        }
+    }
+}
+
+fn one_line(e: &dyn std::fmt::Display) -> String {
+    let s = e.to_string();
+    if s.contains(['\n', '\r']) {
+        s.split(['\n', '\r']).map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+    } else {
+        s
+    }
+}
+
+/// A few connections, each behind its own mutex: a caller takes a free one (`try_lock` from a
+/// rotating start) or waits for the one it started from.
+struct Slots<T> {
+    slots: Vec<std::sync::Mutex<T>>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl<T> Slots<T> {
+    fn new(slots: Vec<T>) -> Self {
+        assert!(!slots.is_empty());
+        Self {
+            slots: slots.into_iter().map(std::sync::Mutex::new).collect(),
+            next: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    fn get(&self) -> std::sync::MutexGuard<'_, T> {
+        let n = self.slots.len();
+        let start = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % n;
+        for i in 0..n {
+            match self.slots[(start + i) % n].try_lock() {
+                Ok(guard) => return guard,
+                // A panic while holding a connection leaves it usable (an open rusqlite
+                // transaction rolls back on drop; a broken Redis connection is replaced).
+                Err(std::sync::TryLockError::Poisoned(p)) => return p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => {}
+            }
+        }
+        self.slots[start].lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}

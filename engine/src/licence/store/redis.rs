@@ -1,0 +1,272 @@
+//! [`RedisStore`]: shared state for several `serve` replicas.
+//!
+//! A few persistent connections (each behind its own mutex, opened on first use, replaced when
+//! broken); admission is one Lua script run with `EVALSHA` (loaded on `NOSCRIPT`), so its
+//! read-check-write is atomic on the server whatever the number of replicas.
+
+use std::time::Duration;
+
+use ::redis::{
+    Client, Connection, ConnectionAddr, ConnectionLike, RedisError, RedisResult, Script,
+};
+
+use super::{Admission, LicenceStore, Slots, StoreError};
+
+const PREFIX: &str = "abmark:";
+const DENIED: &str = "abmark:denied";
+const KEYS: &str = "abmark:keys";
+/// Connections per store (measured: see the throughput test).
+const DEFAULT_CONNECTIONS: usize = 4;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// A reply slower than this fails the call (and the connection is replaced).
+const IO_TIMEOUT: Duration = Duration::from_secs(2);
+/// Times are clamped below 2^52 s so that Lua's doubles and sorted-set scores stay exact.
+const MAX_SECS: u64 = 1 << 52;
+
+/// KEYS[1]: the subject's streams (member = stream, score = expiry).
+/// ARGV: stream, now, expiry, limit. Returns {admitted (0/1), active}.
+const ADMIT_LUA: &str = r#"
+local now = tonumber(ARGV[2])
+local expires = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+local old = redis.call('ZSCORE', KEYS[1], ARGV[1])
+local active = redis.call('ZCARD', KEYS[1])
+if old then
+  if expires > tonumber(old) then
+    redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+  end
+elseif active < tonumber(ARGV[4]) then
+  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+  active = active + 1
+else
+  return {0, active}
+end
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('EXPIRE', KEYS[1], math.min(math.max(tonumber(last[2]) - now, 0) + 1, 1000000000))
+return {1, active}
+"#;
+
+/// Licence state in Redis, every key under `abmark:`.
+pub struct RedisStore {
+    client: Client,
+    /// The URL as shown in logs and errors: no password, no query.
+    shown: String,
+    pool: Slots<Option<Connection>>,
+    admit: Script,
+}
+
+impl RedisStore {
+    /// Connects to `url` (`redis://[user:password@]host:port/db`, or `redis+unix:///path?db=N`)
+    /// and checks the server answers. Connection problems later are reported per call, and the
+    /// broken connection is replaced on the next one.
+    pub fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, DEFAULT_CONNECTIONS)
+    }
+
+    /// [`Self::connect`] with at most `connections` connections (1: one `Mutex<Connection>`).
+    pub(crate) fn connect_with(url: &str, connections: usize) -> Result<Self, StoreError> {
+        let client = Client::open(url)
+            .map_err(|e| StoreError::BadUrl { url: redact(url), reason: super::one_line(&e) })?;
+        let shown = canonical(&client).unwrap_or_else(|| redact(url));
+        let mut slots: Vec<Option<Connection>> = (0..connections.max(1)).map(|_| None).collect();
+        let store_err = |source| StoreError::Redis { url: shown.clone(), op: "connect", source };
+        let mut first = open(&client).map_err(store_err)?;
+        ::redis::cmd("PING").query::<String>(&mut first).map_err(store_err)?;
+        slots[0] = Some(first);
+        Ok(Self { client, shown, pool: Slots::new(slots), admit: Script::new(ADMIT_LUA) })
+    }
+
+    /// Runs `f` on a pooled connection, opening one if the slot is empty. A connection that
+    /// failed at the I/O level is dropped; if it was an old one (the server restarted, or closed
+    /// it while idle) the call is retried once on a fresh connection: every operation here is
+    /// idempotent (an admission retried after a lost reply finds its stream and renews it).
+    fn with_conn<T>(
+        &self,
+        op: &'static str,
+        f: impl Fn(&mut Connection) -> RedisResult<T>,
+    ) -> Result<T, StoreError> {
+        let err = |source| StoreError::Redis { url: self.shown.clone(), op, source };
+        let mut slot = self.pool.get();
+        let reused = slot.is_some();
+        if !reused {
+            *slot = Some(open(&self.client).map_err(err)?);
+        }
+        let conn = slot.as_mut().expect("slot filled above");
+        match f(conn) {
+            Ok(v) => Ok(v),
+            Err(e) if broken(&e, conn) => {
+                *slot = None;
+                if !reused || e.is_timeout() {
+                    return Err(err(e));
+                }
+                let mut fresh = open(&self.client).map_err(err)?;
+                match f(&mut fresh) {
+                    Ok(v) => {
+                        *slot = Some(fresh);
+                        Ok(v)
+                    }
+                    Err(e) => {
+                        if !broken(&e, &fresh) {
+                            *slot = Some(fresh);
+                        }
+                        Err(err(e))
+                    }
+                }
+            }
+            Err(e) => Err(err(e)),
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn connections(&self) -> usize {
+        self.pool.len()
+    }
+}
+
+fn open(client: &Client) -> RedisResult<Connection> {
+    let conn = client.get_connection_with_timeout(CONNECT_TIMEOUT)?;
+    conn.set_read_timeout(Some(IO_TIMEOUT))?;
+    conn.set_write_timeout(Some(IO_TIMEOUT))?;
+    Ok(conn)
+}
+
+/// The connection cannot be trusted for another command (closed, or a reply may still be in
+/// flight after a timeout).
+fn broken(e: &RedisError, conn: &Connection) -> bool {
+    !conn.is_open()
+        || e.is_io_error()
+        || e.is_timeout()
+        || e.is_connection_dropped()
+        || e.is_unrecoverable_error()
+}
+
+fn streams_key(subject: &str) -> String {
+    format!("{PREFIX}streams:{subject}")
+}
+
+impl LicenceStore for RedisStore {
+    fn admit(
+        &self,
+        subject: &str,
+        stream: &str,
+        now: u64,
+        ttl: u64,
+        limit: u32,
+    ) -> Result<Admission, StoreError> {
+        let now = now.min(MAX_SECS);
+        let expires = now.saturating_add(ttl).min(MAX_SECS);
+        let key = streams_key(subject);
+        let (admitted, active): (i64, i64) = self.with_conn("admit", |conn| {
+            self.admit.key(&key).arg(stream).arg(now).arg(expires).arg(limit).invoke(conn)
+        })?;
+        let active = u32::try_from(active.max(0)).unwrap_or(u32::MAX);
+        Ok(if admitted == 1 {
+            Admission::Admitted { active }
+        } else {
+            Admission::Refused { active, limit }
+        })
+    }
+
+    fn release(&self, subject: &str, stream: &str) -> Result<(), StoreError> {
+        let key = streams_key(subject);
+        self.with_conn("release", |conn| {
+            ::redis::cmd("ZREM").arg(&key).arg(stream).query::<i64>(conn)
+        })
+        .map(drop)
+    }
+
+    fn set_denied(&self, subject: &str, denied: bool) -> Result<(), StoreError> {
+        let cmd = if denied { "SADD" } else { "SREM" };
+        self.with_conn("set denied", |conn| {
+            ::redis::cmd(cmd).arg(DENIED).arg(subject).query::<i64>(conn)
+        })
+        .map(drop)
+    }
+
+    fn is_denied(&self, subject: &str) -> Result<bool, StoreError> {
+        self.with_conn("is denied", |conn| {
+            ::redis::cmd("SISMEMBER").arg(DENIED).arg(subject).query(conn)
+        })
+    }
+
+    fn put_sealed_key(&self, kid: &[u8; 16], sealed: &[u8]) -> Result<(), StoreError> {
+        let field = hex::encode(kid);
+        self.with_conn("put sealed key", |conn| {
+            ::redis::cmd("HSET").arg(KEYS).arg(&field).arg(sealed).query::<i64>(conn)
+        })
+        .map(drop)
+    }
+
+    fn sealed_key(&self, kid: &[u8; 16]) -> Result<Option<Vec<u8>>, StoreError> {
+        let field = hex::encode(kid);
+        self.with_conn("get sealed key", |conn| {
+            ::redis::cmd("HGET").arg(KEYS).arg(&field).query(conn)
+        })
+    }
+
+    fn sealed_keys(&self, kids: &[[u8; 16]]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        if kids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let fields: Vec<String> = kids.iter().map(hex::encode).collect();
+        self.with_conn("get sealed keys", |conn| {
+            ::redis::cmd("HMGET").arg(KEYS).arg(&fields).query(conn)
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!("redis {}", self.shown)
+    }
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RedisStore({})", self.shown)
+    }
+}
+
+/// `redis://[user@]host:port/db` (or the unix-socket form) from the parsed URL: no password.
+fn canonical(client: &Client) -> Option<String> {
+    let info = client.get_connection_info();
+    let redis = info.redis_settings();
+    let user = redis.username().map(|u| format!("{u}@")).unwrap_or_default();
+    let db = redis.db();
+    Some(match info.addr() {
+        ConnectionAddr::Tcp(host, port) => format!("redis://{user}{}:{port}/{db}", bracket(host)),
+        ConnectionAddr::TcpTls { host, port, .. } => {
+            format!("rediss://{user}{}:{port}/{db}", bracket(host))
+        }
+        ConnectionAddr::Unix(path) => format!("redis+unix://{}?db={db}", path.display()),
+        _ => return None,
+    })
+}
+
+fn bracket(host: &str) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    }
+}
+
+/// `url` with any password and the query string (which may carry `pass=`) removed: for
+/// messages about URLs that did not parse.
+pub(crate) fn redact(url: &str) -> String {
+    let url = url.split(['?', '#']).next().unwrap_or_default();
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return if url.contains('@') { "<unparsable URL>".to_string() } else { url.to_string() };
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':').map_or(userinfo, |(user, _)| user)
+        {
+            "" => host.to_string(),
+            user => format!("{user}@{host}"),
+        },
+        None => authority.to_string(),
+    };
+    format!("{scheme}://{authority}{path}")
+}
