@@ -65,7 +65,7 @@ fn packaged() -> &'static Packaged {
             .iter()
             .map(|b| b.as_u64().unwrap() as u8)
             .collect();
-        let kid_b64 = b64url(&kid);
+        let kid_b64 = common::base64(&kid, true);
         Packaged { out, cpix, master, wm_key: f.dir.path().join("wm.key"), kid_b64 }
     })
 }
@@ -405,18 +405,4 @@ fn two_replicas_share_the_limit_through_redis() {
     // And the browser plays through replica two with a fresh subject.
     let v = play_personal(&two, 10, &licence_token("ivan@example.com", 10));
     assert_eq!(v["ok"], true, "{v}");
-}
-
-/// Unpadded base64url, as ClearKey requests carry KIDs.
-fn b64url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n =
-            chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | (u32::from(b) << (16 - 8 * i)));
-        for i in 0..=chunk.len() {
-            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
 }

@@ -442,3 +442,45 @@ fn a_plain_mp4_file_is_packaged_too() {
     assert!(err.contains("hevc.mp4") && err.trim().lines().count() == 1, "{err}");
     assert!(!bad_out.exists());
 }
+
+#[test]
+fn a_key_services_pssh_passes_through() {
+    use abmark_engine::cenc::cpix::{write_cpix, ContentKey as CpixKey, CpixDocument, DrmSystem};
+    use abmark_engine::cenc::pssh::{pssh_box, widevine_pssh_data, WIDEVINE};
+    let f = fixture();
+    let kid: [u8; 16] = hex::decode(KID).unwrap().try_into().unwrap();
+    let key: [u8; 16] = hex::decode(KEY).unwrap().try_into().unwrap();
+    // What a Widevine key service would send: its own init data (here, a content id we would
+    // never write ourselves).
+    let data = widevine_pssh_data(&[kid], Some(b"from-the-key-service"), *b"cenc");
+    let supplied = pssh_box(&WIDEVINE, &[], &data);
+    let doc = CpixDocument {
+        content_id: Some("film-1".into()),
+        keys: vec![CpixKey { kid, key, explicit_iv: None, scheme: Some("cenc".into()) }],
+        drm_systems: vec![DrmSystem {
+            kid,
+            system_id: WIDEVINE,
+            pssh: Some(supplied.clone()),
+            content_protection_data: None,
+            hls_signaling: Vec::new(),
+            uri_ext_x_key: None,
+        }],
+        periods: Vec::new(),
+        usage_rules: Vec::new(),
+    };
+    let cpix = f.dir.path().join("key-service.cpix.xml");
+    std::fs::write(&cpix, write_cpix(&doc)).unwrap();
+    let out = package("pk-passthrough", &["--scheme", "cenc", "--cpix", s(&cpix)]);
+    let init = std::fs::read(out.join("0/720p/init.mp4")).unwrap();
+    assert!(contains(&init, &supplied), "the supplied Widevine PSSH is in the header");
+    let mpd = std::fs::read_to_string(out.join("0.mpd")).unwrap();
+    assert!(
+        mpd.contains(&format!("<cenc:pssh>{}</cenc:pssh>", common::base64(&supplied, false))),
+        "{mpd}"
+    );
+    // Systems the key service said nothing about are still signalled by us.
+    assert!(mpd.contains("urn:uuid:9a04f079-9840-4286-ab92-e65be0885f95"));
+    // And the keys it sent decrypt the output.
+    let v = framemd5(&concat(&out.join("0/720p")), Some(KEY));
+    assert_eq!(v, framemd5(&concat(&f.out.join("0/720p")), None));
+}

@@ -111,6 +111,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         systems,
         license_url: args.la_url.clone(),
         content_id: args.content_id.clone(),
+        passthrough: plan.supplied_pssh.clone(),
     };
     let job = PackageJob { scheme, drm: drm.clone(), force: args.force, keep_wmpi: args.keep_wmpi };
     let total = variants.as_ref().map(|j| j.outputs.iter().map(|o| o.segments.len() as u64).sum());

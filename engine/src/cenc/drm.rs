@@ -17,7 +17,7 @@ use crate::manifest::{DrmSignal, HlsKey, KeyPeriod, Protection};
 
 use super::error::CencError;
 use super::keys::KeyId;
-use super::pssh::{self, playready_object, pssh_box, widevine_pssh_data};
+use super::pssh::{self, playready_object, pssh_box, widevine_pssh_data, SystemId};
 use super::scheme::Scheme;
 
 /// A DRM system abmark signals.
@@ -79,12 +79,40 @@ pub struct DrmOptions {
     pub license_url: Option<String>,
     /// Widevine content id (the content's name, as key services know it).
     pub content_id: Option<String>,
+    /// PSSH boxes a key service supplied (CPIX `DRMSystemList`): (system, KID, whole box).
+    /// They are used as given for that system and KID instead of one abmark would write.
+    pub passthrough: Vec<(SystemId, KeyId, Vec<u8>)>,
+}
+
+impl DrmOptions {
+    /// The key service's PSSH boxes for `system` covering `kids`, if it gave one per KID.
+    fn supplied(&self, system: &SystemId, kids: &[KeyId]) -> Option<Vec<Vec<u8>>> {
+        let boxes: Vec<Vec<u8>> = kids
+            .iter()
+            .filter_map(|k| self.passthrough.iter().find(|p| &p.0 == system && &p.1 == k))
+            .map(|p| p.2.clone())
+            .collect();
+        (!kids.is_empty() && boxes.len() == kids.len()).then_some(boxes)
+    }
+}
+
+fn system_id(drm: Drm) -> SystemId {
+    match drm {
+        Drm::Widevine => pssh::WIDEVINE,
+        Drm::PlayReady => pssh::PLAYREADY,
+        Drm::ClearKey => pssh::CLEARKEY,
+        Drm::FairPlay => pssh::FAIRPLAY,
+    }
 }
 
 /// The `pssh` boxes of a CMAF header for `kids` (every KID the track uses, rotation included).
 pub fn pssh_boxes(scheme: Scheme, kids: &[KeyId], opts: &DrmOptions) -> Vec<Vec<u8>> {
     let mut boxes = Vec::new();
     for drm in &opts.systems {
+        if let Some(supplied) = opts.supplied(&system_id(*drm), kids) {
+            boxes.extend(supplied);
+            continue;
+        }
         match drm {
             Drm::Widevine => boxes.push(pssh_box(
                 &pssh::WIDEVINE,
@@ -161,12 +189,21 @@ pub fn protection(scheme: Scheme, periods: &[(usize, KeyId)], opts: &DrmOptions)
                 Drm::FairPlay => (pssh::FAIRPLAY, "FairPlay"),
             };
             let boxes = pssh_boxes(scheme, &kids, &only(opts, drm));
+            // A supplied PlayReady box carries the key service's PRO: signal that one.
+            let supplied_pro = boxes
+                .first()
+                .filter(|_| opts.supplied(&system_id, &kids).is_some())
+                .and_then(|b| pssh::parse_pssh(b).ok())
+                .map(|p| p.data);
             DrmSignal {
                 system_id,
                 name: name.into(),
                 pssh: boxes.into_iter().next(),
-                playready_pro: (drm == Drm::PlayReady)
-                    .then(|| playready_object(&kids, opts.license_url.as_deref(), scheme.fourcc())),
+                playready_pro: (drm == Drm::PlayReady).then(|| {
+                    supplied_pro.unwrap_or_else(|| {
+                        playready_object(&kids, opts.license_url.as_deref(), scheme.fourcc())
+                    })
+                }),
                 license_url: if drm == Drm::ClearKey { opts.license_url.clone() } else { None },
                 dash: drm != Drm::FairPlay,
                 hls: hls_for(drm, &kids[..kids.len().min(1)]),

@@ -23,6 +23,8 @@ pub struct KeyPlan {
     pub audio: Vec<ContentKey>,
     /// Segments per key period; `None` = one key for the whole track.
     pub rotate_every: Option<usize>,
+    /// PSSH boxes the key service supplied (CPIX `DRMSystemList`), passed through as given.
+    pub supplied_pssh: Vec<(super::pssh::SystemId, KeyId, Vec<u8>)>,
 }
 
 impl KeyPlan {
@@ -35,16 +37,29 @@ impl KeyPlan {
         check_unique(&keys)?;
         let plan = match (rotate_every, keys.len()) {
             (_, 0) => return Err(CencError::Usage("no key given".into())),
-            (None, 1) => KeyPlan { video: keys.clone(), audio: keys, rotate_every },
-            (None, 2) => {
-                KeyPlan { video: vec![keys[0].clone()], audio: vec![keys[1].clone()], rotate_every }
-            }
+            (None, 1) => KeyPlan {
+                video: keys.clone(),
+                audio: keys,
+                rotate_every,
+                supplied_pssh: Vec::new(),
+            },
+            (None, 2) => KeyPlan {
+                video: vec![keys[0].clone()],
+                audio: vec![keys[1].clone()],
+                rotate_every,
+                supplied_pssh: Vec::new(),
+            },
             (None, n) => {
                 return Err(CencError::Usage(format!(
                 "{n} keys given: give one (all tracks), two (video, audio), or use --rotate-every"
             )))
             }
-            (Some(_), _) => KeyPlan { video: keys.clone(), audio: keys, rotate_every },
+            (Some(_), _) => KeyPlan {
+                video: keys.clone(),
+                audio: keys,
+                rotate_every,
+                supplied_pssh: Vec::new(),
+            },
         };
         Ok(plan.with_constant_ivs())
     }
@@ -94,7 +109,12 @@ impl KeyPlan {
         };
         if doc.periods.is_empty() {
             let (v, a) = (for_type(TrackType::Video), for_type(TrackType::Audio));
-            let plan = KeyPlan { video: vec![key(v[0])], audio: vec![key(a[0])], rotate_every };
+            let plan = KeyPlan {
+                video: vec![key(v[0])],
+                audio: vec![key(a[0])],
+                rotate_every,
+                supplied_pssh: supplied(doc),
+            };
             return Ok(plan.with_constant_ivs());
         }
         // Rotation driven by the document's periods, in order.
@@ -141,6 +161,7 @@ impl KeyPlan {
             video: pick(TrackType::Video)?,
             audio: pick(TrackType::Audio)?,
             rotate_every: Some(every),
+            supplied_pssh: supplied(doc),
         };
         Ok(plan.with_constant_ivs())
     }
@@ -218,6 +239,11 @@ impl KeyPlan {
         }
         out
     }
+}
+
+/// The PSSH boxes of the document's DRMSystemList (CPIX "PSSH passthrough").
+fn supplied(doc: &CpixDocument) -> Vec<(super::pssh::SystemId, KeyId, Vec<u8>)> {
+    doc.drm_systems.iter().filter_map(|d| d.pssh.clone().map(|p| (d.system_id, d.kid, p))).collect()
 }
 
 fn start_seconds(p: &KeyPeriod) -> f64 {
