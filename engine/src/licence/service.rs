@@ -15,7 +15,7 @@ use super::backend::{AuthBackend, Verdict};
 use super::clearkey::{parse_request, response, SessionType};
 use super::log::{LicenceLog, LicenceRecord};
 use super::sealed::Sealer;
-use super::store::{Admission, LicenceStore};
+use super::store::{Admission, Grant, LicenceStore, StreamRequest};
 use super::token::{verify, LicenceKey, LicenceTokenError};
 
 /// What the operator decided.
@@ -84,6 +84,11 @@ impl LicenceService {
         Ok(keys.len())
     }
 
+    /// Whether every request waits for the customer's authorization backend.
+    pub fn has_backend(&self) -> bool {
+        self.backend.is_some()
+    }
+
     pub fn log(&self) -> &LicenceLog {
         &self.log
     }
@@ -136,51 +141,51 @@ impl LicenceService {
         {
             return refuse(record, 403, "persistent licences are not allowed");
         }
-        match self.store.is_denied(&claims.sub) {
-            Ok(false) => {}
-            Ok(true) => return refuse(record, 403, "subject is on the deny list"),
-            Err(e) => return refuse(record, 503, &format!("licence store: {e}")),
-        }
+        // With a backend to ask, the deny list is checked before the (slow) call to it; the
+        // store checks it again, atomically with the admission, in `grant`.
         if let Some(backend) = &self.backend {
+            match self.store.is_denied(&claims.sub) {
+                Ok(false) => {}
+                Ok(true) => return refuse(record, 403, DENIED),
+                Err(e) => return refuse(record, 503, &format!("licence store: {e}")),
+            }
             if let Verdict::Deny(reason) = backend.ask(token, &claims.cid, &claims.sub, claims.sid)
             {
                 return refuse(record, 403, &reason);
             }
         }
+        let stream = self.policy.max_streams.map(|limit| StreamRequest {
+            stream: &claims.jti,
+            now,
+            ttl: self.policy.licence_seconds,
+            limit,
+        });
+        let (sealed, admission) = match self.store.grant(&claims.sub, &request.kids, stream) {
+            Ok(Grant::Denied) => return refuse(record, 403, DENIED),
+            Ok(Grant::Keys { sealed, admission }) => (sealed, admission),
+            Err(e) => return refuse(record, 503, &format!("licence store: {e}")),
+        };
         let mut keys = Vec::with_capacity(request.kids.len());
-        for kid in &request.kids {
-            match self.store.sealed_key(kid) {
-                Ok(Some(sealed)) => match self.sealer.open(kid, &sealed) {
+        for (kid, sealed) in request.kids.iter().zip(sealed) {
+            if let Some(sealed) = sealed {
+                match self.sealer.open(kid, &sealed) {
                     Ok(key) => keys.push((*kid, key)),
                     Err(e) => return refuse(record, 500, &e.to_string()),
-                },
-                Ok(None) => {}
-                Err(e) => return refuse(record, 503, &format!("licence store: {e}")),
+                }
             }
         }
         if keys.is_empty() {
             return refuse(record, 403, "no key for the KIDs asked for");
         }
-        if let Some(limit) = self.policy.max_streams {
-            match self.store.admit(
-                &claims.sub,
-                &claims.jti,
-                now,
-                self.policy.licence_seconds,
-                limit,
-            ) {
-                Ok(Admission::Admitted { .. }) => {}
-                Ok(Admission::Refused { active, limit }) => {
-                    let why =
-                        format!("concurrent stream limit: {active} of {limit} streams active");
-                    return refuse(record, 403, &why);
-                }
-                Err(e) => return refuse(record, 503, &format!("licence store: {e}")),
-            }
+        if let Some(Admission::Refused { active, limit }) = admission {
+            let why = format!("concurrent stream limit: {active} of {limit} streams active");
+            return refuse(record, 403, &why);
         }
         Answer { status: 200, body: response(&keys, request.session_type) }
     }
 }
+
+const DENIED: &str = "subject is on the deny list";
 
 fn refuse(record: &mut LicenceRecord, status: u16, reason: &str) -> Answer {
     record.reason = reason.to_owned();

@@ -90,7 +90,7 @@ pub struct Edge {
     pub(crate) mpd: Option<Prerendered>,
     pub(crate) hls_video: HashMap<String, Prerendered>,
     /// The ClearKey licence service behind `POST /license`, when keys were given.
-    pub(crate) licence: Option<Arc<LicenceService>>,
+    pub(crate) licence: Option<Arc<licence_route::LicenceEndpoint>>,
 }
 
 impl Edge {
@@ -143,7 +143,7 @@ impl Edge {
 
     /// Adds the licence service (`POST /license`).
     pub fn with_licence(mut self, service: LicenceService) -> Self {
-        self.licence = Some(Arc::new(service));
+        self.licence = Some(Arc::new(licence_route::LicenceEndpoint::new(service)));
         self
     }
 
@@ -166,7 +166,7 @@ impl Edge {
 pub async fn run(edge: Edge, listener: tokio::net::TcpListener) -> Result<(), ServeError> {
     let edge = Arc::new(edge);
     let log = edge.log.clone();
-    let licence_log = edge.licence.as_ref().map(|l| l.log().clone());
+    let licence_log = edge.licence.as_ref().map(|l| l.service.log().clone());
     let app = edge.router().into_make_service_with_connect_info::<SocketAddr>();
     let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
     axum::serve(listener, app)

@@ -5,8 +5,9 @@
 //! - [`SqliteStore`]: one file (mode 0600, WAL, `synchronous=NORMAL`), the default. Several
 //!   processes on one machine may share the file: admission runs in a `BEGIN IMMEDIATE`
 //!   transaction, so it is serialised by SQLite's write lock (waiting up to a busy timeout).
-//! - [`RedisStore`]: for several `serve` replicas. Every key starts with `abmark:`; admission is
-//!   one Lua script (atomic on the server), run with `EVALSHA`.
+//! - [`RedisStore`]: for several `serve` replicas. Every key starts with `abmark:`; a whole
+//!   licence request (deny list, sealed keys, admission) is one Lua script, atomic on the server
+//!   and one round trip, run with `EVALSHA`.
 //!
 //! The calls block on I/O: async callers run them in `tokio::task::spawn_blocking`. Both
 //! stores are `Send + Sync` and meant to be shared behind an `Arc`.
@@ -48,6 +49,26 @@ impl Admission {
     }
 }
 
+/// One stream admission asked for as part of a [`LicenceStore::grant`].
+#[derive(Debug, Clone, Copy)]
+pub struct StreamRequest<'a> {
+    pub stream: &'a str,
+    pub now: u64,
+    pub ttl: u64,
+    pub limit: u32,
+}
+
+/// What [`LicenceStore::grant`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grant {
+    /// The subject is on the deny list: no key was read, no stream recorded.
+    Denied,
+    /// The sealed keys of the KIDs asked for, in order (`None`: unknown KID), and the admission
+    /// outcome: `None` when no admission was asked for or when no KID was known (a request that
+    /// would get no key never takes a stream slot).
+    Keys { sealed: Vec<Option<Vec<u8>>>, admission: Option<Admission> },
+}
+
 /// The licence service's shared policy state. Every call is synchronous (blocking I/O).
 pub trait LicenceStore: Send + Sync {
     /// Starts or renews stream `stream` (an opaque id, e.g. a licence session id) of `subject`,
@@ -85,6 +106,29 @@ pub trait LicenceStore: Send + Sync {
     /// (the default), but one round trip where the store can do it (Redis: `HMGET`).
     fn sealed_keys(&self, kids: &[[u8; 16]]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
         kids.iter().map(|kid| self.sealed_key(kid)).collect()
+    }
+
+    /// Everything one licence request needs from the store, in the service's order: the deny
+    /// list, then the sealed keys, then (if `stream` is given and some key is known) the stream
+    /// admission. The default runs the calls above one after another; Redis runs them as one
+    /// server-side script, one round trip instead of three.
+    fn grant(
+        &self,
+        subject: &str,
+        kids: &[[u8; 16]],
+        stream: Option<StreamRequest<'_>>,
+    ) -> Result<Grant, StoreError> {
+        if self.is_denied(subject)? {
+            return Ok(Grant::Denied);
+        }
+        let sealed = self.sealed_keys(kids)?;
+        let admission = match stream {
+            Some(r) if sealed.iter().any(Option::is_some) => {
+                Some(self.admit(subject, r.stream, r.now, r.ttl, r.limit)?)
+            }
+            _ => None,
+        };
+        Ok(Grant::Keys { sealed, admission })
     }
 
     /// Short description for logs: `sqlite /path/state.db`, `redis redis://host:port/0` (never a
@@ -126,6 +170,10 @@ pub enum StoreError {
         #[source]
         source: ::redis::RedisError,
     },
+    /// Redis answered a script with something this version does not expect (another program
+    /// wrote `abmark:` keys, or a version mismatch).
+    #[error("redis {url}: {op}: unexpected reply ({what})")]
+    Reply { url: String, op: &'static str, what: String },
 }
 
 impl StoreError {

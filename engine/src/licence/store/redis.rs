@@ -10,7 +10,7 @@ use ::redis::{
     Client, Connection, ConnectionAddr, ConnectionLike, RedisError, RedisResult, Script,
 };
 
-use super::{Admission, LicenceStore, Slots, StoreError};
+use super::{Admission, Grant, LicenceStore, Slots, StoreError, StreamRequest};
 
 const PREFIX: &str = "abmark:";
 const DENIED: &str = "abmark:denied";
@@ -23,29 +23,71 @@ const IO_TIMEOUT: Duration = Duration::from_secs(2);
 /// Times are clamped below 2^52 s so that Lua's doubles and sorted-set scores stay exact.
 const MAX_SECS: u64 = 1 << 52;
 
+/// The admission as a Lua function, shared by the admit and grant scripts: drops expired
+/// streams, renews `stream` if active (never shortening it), else adds it if fewer than `limit`
+/// are active; keeps the key alive one second past its last stream. Returns admitted (0/1),
+/// active.
+macro_rules! admit_fn {
+    () => {
+        r#"
+local function admit(key, stream, now, expires, limit)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  local old = redis.call('ZSCORE', key, stream)
+  local active = redis.call('ZCARD', key)
+  if old then
+    if tonumber(expires) > tonumber(old) then
+      redis.call('ZADD', key, expires, stream)
+    end
+  elseif active < tonumber(limit) then
+    redis.call('ZADD', key, expires, stream)
+    active = active + 1
+  else
+    return 0, active
+  end
+  local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  local left = math.max(tonumber(last[2]) - tonumber(now), 0)
+  redis.call('EXPIRE', key, math.min(left + 1, 1000000000))
+  return 1, active
+end
+"#
+    };
+}
+
 /// KEYS[1]: the subject's streams (member = stream, score = expiry).
 /// ARGV: stream, now, expiry, limit. Returns {admitted (0/1), active}.
-const ADMIT_LUA: &str = r#"
-local now = tonumber(ARGV[2])
-local expires = tonumber(ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
-local old = redis.call('ZSCORE', KEYS[1], ARGV[1])
-local active = redis.call('ZCARD', KEYS[1])
-if old then
-  if expires > tonumber(old) then
-    redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
-  end
-elseif active < tonumber(ARGV[4]) then
-  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
-  active = active + 1
-else
-  return {0, active}
-end
-local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-redis.call('EXPIRE', KEYS[1], math.min(math.max(tonumber(last[2]) - now, 0) + 1, 1000000000))
-return {1, active}
-"#;
+const ADMIT_LUA: &str = concat!(
+    admit_fn!(),
+    "local ok, active = admit(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])\n",
+    "return {ok, active}\n"
+);
 
+/// A whole licence request in one round trip. KEYS: the deny set, the sealed-key hash, the
+/// subject's streams. ARGV: subject, admit (0/1), stream, now, expiry, limit, then the KIDs
+/// (hex). Returns {0} when denied, else {admission, active, {sealed...}} where admission is
+/// -1 (not asked, or no KID known), 0 (refused) or 1 (admitted) and unknown KIDs are nil.
+const GRANT_LUA: &str = concat!(
+    admit_fn!(),
+    r#"
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then
+  return {0}
+end
+local kids = {}
+for i = 7, #ARGV do kids[#kids + 1] = ARGV[i] end
+local sealed = {}
+local known = false
+if #kids > 0 then
+  sealed = redis.call('HMGET', KEYS[2], unpack(kids))
+  for i = 1, #kids do
+    if sealed[i] then known = true end
+  end
+end
+if ARGV[2] == '1' and known then
+  local ok, active = admit(KEYS[3], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
+  return {1, ok, active, sealed}
+end
+return {1, -1, 0, sealed}
+"#
+);
 /// Licence state in Redis, every key under `abmark:`.
 pub struct RedisStore {
     client: Client,
@@ -53,6 +95,7 @@ pub struct RedisStore {
     shown: String,
     pool: Slots<Option<Connection>>,
     admit: Script,
+    grant: Script,
 }
 
 impl RedisStore {
@@ -73,7 +116,13 @@ impl RedisStore {
         let mut first = open(&client).map_err(store_err)?;
         ::redis::cmd("PING").query::<String>(&mut first).map_err(store_err)?;
         slots[0] = Some(first);
-        Ok(Self { client, shown, pool: Slots::new(slots), admit: Script::new(ADMIT_LUA) })
+        Ok(Self {
+            client,
+            shown,
+            pool: Slots::new(slots),
+            admit: Script::new(ADMIT_LUA),
+            grant: Script::new(GRANT_LUA),
+        })
     }
 
     /// Runs `f` on a pooled connection, opening one if the slot is empty. A connection that
@@ -117,6 +166,44 @@ impl RedisStore {
         }
     }
 
+    /// Decodes the grant script's reply (see [`GRANT_LUA`]).
+    fn grant_reply(
+        &self,
+        reply: Vec<::redis::Value>,
+        kids: usize,
+        limit: u32,
+    ) -> Result<Grant, StoreError> {
+        let bad = |what: &str| StoreError::Reply {
+            url: self.shown.clone(),
+            op: "grant",
+            what: what.to_string(),
+        };
+        let decode = |v: ::redis::Value| -> Result<Grant, String> {
+            let mut it = reply_items(v)?.into_iter();
+            let admission: i64 = next_as(&mut it)?;
+            let active: i64 = next_as(&mut it)?;
+            let sealed: Vec<Option<Vec<u8>>> = next_as(&mut it)?;
+            if sealed.len() != kids {
+                return Err(format!("{} sealed keys for {kids} KIDs", sealed.len()));
+            }
+            let active = u32::try_from(active.max(0)).unwrap_or(u32::MAX);
+            let admission = match admission {
+                -1 => None,
+                1 => Some(Admission::Admitted { active }),
+                0 => Some(Admission::Refused { active, limit }),
+                n => return Err(format!("admission {n}")),
+            };
+            Ok(Grant::Keys { sealed, admission })
+        };
+        match reply.as_slice() {
+            [::redis::Value::Int(0)] => Ok(Grant::Denied),
+            [::redis::Value::Int(1), ..] => {
+                decode(::redis::Value::Array(reply[1..].to_vec())).map_err(|e| bad(&e))
+            }
+            _ => Err(bad("no status")),
+        }
+    }
+
     #[cfg(test)]
     pub(crate) fn connections(&self) -> usize {
         self.pool.len()
@@ -138,6 +225,22 @@ fn broken(e: &RedisError, conn: &Connection) -> bool {
         || e.is_timeout()
         || e.is_connection_dropped()
         || e.is_unrecoverable_error()
+}
+
+fn reply_items(v: ::redis::Value) -> Result<Vec<::redis::Value>, String> {
+    match v {
+        ::redis::Value::Array(items) => Ok(items),
+        _ => Err("not an array".into()),
+    }
+}
+
+/// The next reply field as `T`. The message never quotes the value: it may hold sealed keys.
+fn next_as<T: ::redis::FromRedisValue>(
+    it: &mut impl Iterator<Item = ::redis::Value>,
+) -> Result<T, String> {
+    let v = it.next().ok_or("reply too short")?;
+    ::redis::from_redis_value(v)
+        .map_err(|_| format!("a field is not {}", std::any::type_name::<T>()))
 }
 
 fn streams_key(subject: &str) -> String {
@@ -212,6 +315,30 @@ impl LicenceStore for RedisStore {
         self.with_conn("get sealed keys", |conn| {
             ::redis::cmd("HMGET").arg(KEYS).arg(&fields).query(conn)
         })
+    }
+
+    fn grant(
+        &self,
+        subject: &str,
+        kids: &[[u8; 16]],
+        stream: Option<StreamRequest<'_>>,
+    ) -> Result<Grant, StoreError> {
+        let (admit, stream_id, now, expires, limit) = match stream {
+            Some(r) => {
+                let now = r.now.min(MAX_SECS);
+                (1, r.stream, now, now.saturating_add(r.ttl).min(MAX_SECS), r.limit)
+            }
+            None => (0, "", 0, 0, 0),
+        };
+        let fields: Vec<String> = kids.iter().map(hex::encode).collect();
+        let streams = streams_key(subject);
+        let reply: Vec<::redis::Value> = self.with_conn("grant", |conn| {
+            let mut call = self.grant.key(DENIED);
+            call.key(KEYS).key(&streams);
+            call.arg(subject).arg(admit).arg(stream_id).arg(now).arg(expires).arg(limit);
+            call.arg(&fields).invoke(conn)
+        })?;
+        self.grant_reply(reply, kids.len(), limit)
     }
 
     fn describe(&self) -> String {

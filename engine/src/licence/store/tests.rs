@@ -8,7 +8,7 @@ use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use super::Admission::{Admitted, Refused};
-use super::{LicenceStore, RedisStore, SqliteStore, StoreError};
+use super::{Grant, LicenceStore, RedisStore, SqliteStore, StoreError, StreamRequest};
 
 const T0: u64 = 1_700_000_000;
 const TTL: u64 = 60;
@@ -107,6 +107,57 @@ fn sealed_keys(s: &dyn LicenceStore) {
     assert_eq!(s.sealed_keys(&[]).unwrap(), Vec::<Option<Vec<u8>>>::new());
 }
 
+/// The one-call licence path agrees with the separate calls, and never takes a slot for a
+/// denied subject or a request with no known KID.
+fn grant(s: &dyn LicenceStore) {
+    let (known, unknown) = ([7u8; 16], [8u8; 16]);
+    s.put_sealed_key(&known, b"sealed-7").unwrap();
+    let req = |stream| Some(StreamRequest { stream, now: T0, ttl: TTL, limit: 1 });
+    let keys =
+        |admission| Grant::Keys { sealed: vec![None, Some(b"sealed-7".to_vec())], admission };
+    assert_eq!(
+        s.grant("alice", &[unknown, known], req("s1")).unwrap(),
+        keys(Some(Admitted { active: 1 }))
+    );
+    // Over the limit: the keys are read, the stream refused and not recorded.
+    assert_eq!(
+        s.grant("alice", &[unknown, known], req("s2")).unwrap(),
+        keys(Some(Refused { active: 1, limit: 1 }))
+    );
+    // A renewal of s1 is admitted.
+    assert_eq!(
+        s.grant("alice", &[unknown, known], req("s1")).unwrap(),
+        keys(Some(Admitted { active: 1 }))
+    );
+    // No admission asked for.
+    assert_eq!(s.grant("alice", &[unknown, known], None).unwrap(), keys(None));
+    // No known KID (or none at all): no slot taken.
+    assert_eq!(
+        s.grant("bob", &[unknown], req("b1")).unwrap(),
+        Grant::Keys { sealed: vec![None], admission: None }
+    );
+    assert_eq!(
+        s.grant("bob", &[], req("b1")).unwrap(),
+        Grant::Keys { sealed: vec![], admission: None }
+    );
+    assert_eq!(s.admit("bob", "b2", T0, TTL, 1).unwrap(), Admitted { active: 1 });
+    // Denied: nothing read, no slot taken.
+    s.set_denied("mallory", true).unwrap();
+    assert_eq!(s.grant("mallory", &[known], req("m1")).unwrap(), Grant::Denied);
+    s.set_denied("mallory", false).unwrap();
+    assert_eq!(s.admit("mallory", "m2", T0, TTL, 1).unwrap(), Admitted { active: 1 });
+    // Subjects with separators and quotes stay opaque.
+    let odd = "user:42/\u{e9} 'q'\n";
+    assert_eq!(
+        s.grant(odd, &[known], req("o1")).unwrap().clone(),
+        Grant::Keys {
+            sealed: vec![Some(b"sealed-7".to_vec())],
+            admission: Some(Admitted { active: 1 })
+        }
+    );
+    assert_eq!(s.admit(odd, "o2", T0, TTL, 1).unwrap(), Refused { active: 1, limit: 1 });
+}
+
 /// `a` and `b` are two views of one state (two processes, two replicas).
 fn shared_limit(a: &dyn LicenceStore, b: &dyn LicenceStore) {
     assert_eq!(a.admit("alice", "s1", T0, TTL, 2).unwrap(), Admitted { active: 1 });
@@ -150,7 +201,7 @@ fn race_last_slot(a: &dyn LicenceStore, b: &dyn LicenceStore, trials: usize) {
 
 fn run_cases(open: impl Fn() -> Box<dyn LicenceStore>) {
     limit_then_refuse(&*open());
-    for case in [renew, expiry_frees_slot, release_frees_slot, deny_list, sealed_keys] {
+    for case in [renew, expiry_frees_slot, release_frees_slot, deny_list, sealed_keys, grant] {
         case(&*open());
     }
 }
@@ -307,7 +358,7 @@ fn redis_cases() {
         run_cases(|| {
             db.set(db.get() + 1);
             let url =
-                format!("redis://127.0.0.1:{}/{}", server.port, db.get() + 6 * (connections / 4));
+                format!("redis://127.0.0.1:{}/{}", server.port, db.get() + 8 * (connections / 4));
             let store = RedisStore::connect_with(&url, connections).unwrap();
             assert_eq!(store.connections(), connections);
             Box::new(store)
