@@ -126,9 +126,13 @@ fn wm_token(session: u32) -> String {
 }
 
 fn licence_token(subject: &str, session: u32) -> String {
+    licence_token_with(subject, session, &[])
+}
+
+fn licence_token_with(subject: &str, session: u32, extra: &[&str]) -> String {
     let p = packaged();
     let n = session.to_string();
-    let r = abmark(&[
+    let mut args = vec![
         "token",
         "--licence",
         "--key",
@@ -139,13 +143,23 @@ fn licence_token(subject: &str, session: u32) -> String {
         subject,
         "--content",
         CONTENT,
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let r = abmark(&args);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     String::from_utf8(r.stdout).unwrap().trim().to_owned()
 }
 
 /// A licence request as a browser's ClearKey CDM sends it: (status, body).
 fn request_licence(base: &str, token: Option<&str>) -> (u16, serde_json::Value) {
+    request_licence_of_type(base, token, "temporary")
+}
+
+fn request_licence_of_type(
+    base: &str,
+    token: Option<&str>,
+    session_type: &str,
+) -> (u16, serde_json::Value) {
     let agent: ureq::Agent =
         ureq::Agent::config_builder().http_status_as_error(false).build().into();
     let mut request =
@@ -153,7 +167,7 @@ fn request_licence(base: &str, token: Option<&str>) -> (u16, serde_json::Value) 
     if let Some(t) = token {
         request = request.header("Authorization", &format!("Bearer {t}"));
     }
-    let body = format!(r#"{{"kids":["{}"],"type":"temporary"}}"#, packaged().kid_b64);
+    let body = format!(r#"{{"kids":["{}"],"type":"{session_type}"}}"#, packaged().kid_b64);
     let mut response = request.send(&body).unwrap();
     let status = response.status().as_u16();
     let text = response.body_mut().read_to_string().unwrap();
@@ -348,6 +362,43 @@ fn tokens_limits_and_deny_list() {
 }
 
 /// A real Redis server on a free port, killed on drop.
+/// A `persistent-license` needs both the operator's `--allow-persistent` and a token minted
+/// with `--persistent`. Over HTTP only: Chromium's built-in `org.w3.clearkey` offers no
+/// persistent sessions (`requestMediaKeySystemAccess` with `sessionTypes:
+/// ["persistent-license"]` is NotSupportedError in Chromium 156), so no browser can ask.
+#[test]
+fn persistent_licences_need_the_policy_and_the_token() {
+    let temporary = licence_token("heidi@example.com", 9);
+    let persistent = licence_token_with("heidi@example.com", 9, &["--persistent"]);
+    let strict = Server::start(&["--state", &tempdir_state()]);
+    let (status, body) =
+        request_licence_of_type(&strict.base, Some(&persistent), "persistent-license");
+    assert_eq!(status, 403, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("persistent"), "{body}");
+    assert_eq!(request_licence_of_type(&strict.base, Some(&persistent), "temporary").0, 200);
+    drop(strict);
+
+    let open = Server::start(&["--state", &tempdir_state(), "--allow-persistent"]);
+    // A token that allows only temporary sessions still gets no persistent licence.
+    let (status, body) =
+        request_licence_of_type(&open.base, Some(&temporary), "persistent-license");
+    assert_eq!(status, 403, "{body}");
+    let (status, body) =
+        request_licence_of_type(&open.base, Some(&persistent), "persistent-license");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["type"], "persistent-license", "{body}");
+    assert_eq!(body["keys"][0]["kid"], packaged().kid_b64.trim_end_matches('='), "{body}");
+    assert_eq!(body["keys"][0]["k"].as_str().map(str::len), Some(22), "{body}");
+    let decisions: Vec<(String, String)> = open
+        .log()
+        .iter()
+        .map(|r| (r["decision"].as_str().unwrap().into(), r["reason"].as_str().unwrap().into()))
+        .collect();
+    assert_eq!(decisions.len(), 2, "{decisions:?}");
+    assert_eq!(decisions[0].0, "refused");
+    assert_eq!(decisions[1], ("issued".into(), "ok".into()));
+}
+
 struct Redis {
     child: Child,
     url: String,
