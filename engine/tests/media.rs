@@ -546,3 +546,45 @@ fn real_720p_clip_decodes_completely() {
         expected as f64 / seconds
     );
 }
+
+/// `seek_before` lands on a keyframe at or before the time asked, and from there hands out
+/// exactly the frames (times and pictures) a decode from the start gives; a file whose first
+/// timestamp is not 0, MP4 and Matroska.
+#[test]
+fn seeking_before_a_time_gives_the_same_frames_as_decoding_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let mp4 = dir.path().join("gop1s.mp4");
+    ffmpeg(
+        "-f lavfi -i testsrc2=size=320x240:rate=25 -t 8 -c:v libx264 -pix_fmt yuv420p \
+         -g 25 -keyint_min 25 -sc_threshold 0 -output_ts_offset 1.4",
+        &mp4,
+    );
+    let mkv = dir.path().join("gop1s.mkv");
+    remux(&mp4, &mkv, "");
+    for path in [&mp4, &mkv] {
+        let all = decode_all(path);
+        for target in [2.0, 5.3, 7.9] {
+            let mut decoder = VideoDecoder::open(path).unwrap();
+            let at = decoder.seek_before(target).unwrap().expect("an index to seek with");
+            assert!(at <= target + 1e-9 && at > target - 1.0 - 1e-9, "{target}: at {at}");
+            let start =
+                all.pts.iter().position(|&p| (p - at).abs() < 1e-6).expect("a frame at `at`");
+            let mut n = 0;
+            while let Some(frame) = decoder.next_frame().unwrap() {
+                assert!(
+                    (frame.pts_seconds - all.pts[start + n]).abs() < 1e-6,
+                    "{}",
+                    path.display()
+                );
+                assert_eq!(mean(frame.luma()), all.means[start + n], "{}", path.display());
+                n += 1;
+            }
+            assert_eq!(start + n, all.pts.len(), "{}: every later frame", path.display());
+            // Only before the first frame is read.
+            assert_eq!(decoder.seek_before(1.0).unwrap(), None);
+        }
+        let mut decoder = VideoDecoder::open(path).unwrap();
+        assert_eq!(decoder.seek_before(0.0).unwrap(), None);
+        assert_eq!(decoder.next_frame().unwrap().unwrap().pts_seconds, 0.0);
+    }
+}

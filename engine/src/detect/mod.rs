@@ -24,7 +24,9 @@ use crate::media::MediaError;
 use crate::payload::{PayloadError, SessionCoder, CODE_BITS};
 use crate::register::temporal::{find_offset, TemporalFit, Timeline};
 use crate::serve::session_log::SessionRecord;
-use crate::symbols::{detect_symbols, Progress, SymbolOptions, SymbolsError};
+use crate::symbols::{
+    candidate_times, detect_symbols_with, NearestFrames, Progress, SymbolOptions, SymbolsError,
+};
 
 /// Knobs of the leak detector.
 #[derive(Clone, Debug)]
@@ -157,7 +159,16 @@ pub fn detect(
         Some(index) => index,
         None => timeline::fingerprints(reference, None, &mut |p| progress(Stage::Reference(p)))?,
     };
-    let (copy_prints, _) = timeline::fingerprints(copy, Some(options.probe_seconds), &mut |_| {})?;
+    // The probe also keeps the copy's registration frames for a copy that starts inside the
+    // reference (offset >= 0: almost every excerpt); detect_symbols reads them again otherwise.
+    let mut copy_frames =
+        NearestFrames::new(candidate_times(options.symbols.registration_frames, 0.0));
+    let (copy_prints, _) = timeline::fingerprints_collecting(
+        copy,
+        Some(options.probe_seconds),
+        Some(&mut copy_frames),
+        &mut |_| {},
+    )?;
     let temporal = find_offset(&copy_prints, &reference_prints, ref_fps);
     let matched = |t: &TemporalFit| t.correlation >= options.min_temporal_correlation;
     let Some(temporal) = temporal.filter(matched) else {
@@ -166,7 +177,9 @@ pub fn detect(
     let symbol_options =
         SymbolOptions { time_offset: temporal.offset_seconds, ..options.symbols.clone() };
     let symbols =
-        detect_symbols(copy, reference, key, &symbol_options, &mut |p| progress(Stage::Copy(p)))?;
+        detect_symbols_with(copy, reference, key, &symbol_options, Some(copy_frames), &mut |p| {
+            progress(Stage::Copy(p))
+        })?;
     if symbols.match_correlation < options.min_spatial_correlation {
         return Ok(DetectReport::no_match(Some(temporal), copy_prints.informative()));
     }

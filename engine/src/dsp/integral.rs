@@ -81,6 +81,50 @@ impl IntegralImage {
             + self.at_real(cx0, cy0);
         Some((sum / inside as f64) as f32)
     }
+
+    /// [`IntegralImage::mean`] of every cell of a grid whose cells share their edges: cell
+    /// `(c, r)` spans `xs[c]..xs[c + 1]` by `ys[r]..ys[r + 1]`, row by row into `out`. Each
+    /// edge crossing is looked up once instead of once per cell touching it (four times fewer
+    /// lookups), with results identical to calling `mean` per cell. `table` is scratch.
+    pub fn grid_means(
+        &self,
+        xs: &[f32],
+        ys: &[f32],
+        min_inside: f32,
+        table: &mut Vec<f64>,
+        out: &mut Vec<Option<f32>>,
+    ) {
+        out.clear();
+        if xs.len() < 2 || ys.len() < 2 {
+            return;
+        }
+        // `at_real` clamps to the picture, so a crossing's value does not depend on whether
+        // `mean` would have clamped it as a cell's low or high edge first.
+        table.clear();
+        for &y in ys {
+            table.extend(xs.iter().map(|&x| self.at_real(x, y)));
+        }
+        let (w, h) = (self.width as f32, self.height as f32);
+        let stride = xs.len();
+        for r in 0..ys.len() - 1 {
+            let (y0, y1) = (ys[r], ys[r + 1]);
+            let (cy0, cy1) = (y0.max(0.0), y1.min(h));
+            let top = &table[r * stride..(r + 1) * stride];
+            let bottom = &table[(r + 1) * stride..(r + 2) * stride];
+            for c in 0..stride - 1 {
+                let (x0, x1) = (xs[c], xs[c + 1]);
+                let area = (x1 - x0) * (y1 - y0);
+                let (cx0, cx1) = (x0.max(0.0), x1.min(w));
+                let inside = (cx1 - cx0).max(0.0) * (cy1 - cy0).max(0.0);
+                if area <= 0.0 || inside < min_inside * area {
+                    out.push(None);
+                    continue;
+                }
+                let sum = bottom[c + 1] - bottom[c] - top[c + 1] + top[c];
+                out.push(Some((sum / inside as f64) as f32));
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -112,5 +156,33 @@ mod tests {
         assert!((half - direct(3, 4, 0, 7)).abs() < 1e-3);
         assert!(ii.mean(-20.0, -10.0, 0.0, 3.0, 0.5).is_none());
         assert!(ii.mean(10.0, 16.0, 0.0, 7.0, 0.9).is_none());
+    }
+
+    #[test]
+    fn grid_means_equal_per_cell_means_bit_for_bit() {
+        let mut img = OwnedLuma::new(37, 23);
+        for (i, p) in img.data.iter_mut().enumerate() {
+            *p = (i * 91 % 253) as u8;
+        }
+        let mut ii = IntegralImage::new();
+        ii.fill(&img.view());
+        // Edges partly outside the picture on every side, fractional, one cell of zero width.
+        let xs = [-3.25f32, 0.5, 4.0, 4.0, 11.75, 20.1, 36.4, 41.0];
+        let ys = [-1.5f32, 2.25, 9.0, 15.5, 22.9, 26.0];
+        let (mut table, mut out) = (Vec::new(), Vec::new());
+        for min_inside in [0.0, 0.5, 0.98] {
+            ii.grid_means(&xs, &ys, min_inside, &mut table, &mut out);
+            let mut want = Vec::new();
+            for r in 0..ys.len() - 1 {
+                for c in 0..xs.len() - 1 {
+                    want.push(ii.mean(xs[c], xs[c + 1], ys[r], ys[r + 1], min_inside));
+                }
+            }
+            assert_eq!(out.len(), want.len());
+            for (got, want) in out.iter().zip(&want) {
+                assert_eq!(got.map(f32::to_bits), want.map(f32::to_bits));
+            }
+            assert!(out.iter().any(Option::is_some) && out.iter().any(Option::is_none));
+        }
     }
 }

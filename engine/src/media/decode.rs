@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use ffmpeg::codec::threading;
 use ffmpeg::format::context::Input;
-use ffmpeg::{decoder, frame, Packet, Rational};
+use ffmpeg::{decoder, frame, Packet, Rational, Rescale};
 use ffmpeg_next as ffmpeg;
 
 use super::convert::{Converter, YuvColor};
@@ -39,6 +39,11 @@ pub struct VideoDecoder {
     packets_read: u64,
     eof_sent: bool,
     finished: bool,
+    /// Jumped ahead with [`VideoDecoder::seek_before`]: the packet count no longer tells a
+    /// truncated file.
+    seeked: bool,
+    /// A frame read ahead by `seek_before`, handed out next.
+    pending: Option<DecodedFrame>,
 }
 
 /// One decoded picture in 8-bit YUV 4:2:0.
@@ -100,7 +105,47 @@ impl VideoDecoder {
             packets_read: 0,
             eof_sent: false,
             finished: false,
+            seeked: false,
+            pending: None,
         })
+    }
+
+    /// Jumps, through the container's index, to the keyframe at or before `seconds` (relative
+    /// to the first frame, like `pts_seconds`), so that decoding resumes a little before that
+    /// time instead of from the start. Frames before `seconds` may still come; the caller
+    /// skips them by `pts_seconds`. Returns the time of the first frame that will come next
+    /// (already decoded and kept), or `None` if the decoder stayed where it was (no index, a
+    /// stream without timestamps, or nothing to skip). After a jump `index` counts from an
+    /// estimate (`seconds` times the nominal rate), and a cut file is no longer noticed.
+    pub fn seek_before(&mut self, seconds: f64) -> Result<Option<f64>, MediaError> {
+        if seconds <= 0.0 || self.finished || self.next_index > 0 {
+            return Ok(None);
+        }
+        // The origin of `pts_seconds` is the first frame's timestamp: read it first (and keep
+        // the frame, for when the decoder stays put).
+        let Some(first) = self.next_frame()? else { return Ok(None) };
+        let first_pts = first.pts_seconds;
+        self.pending = Some(first);
+        let Some(first_ts) = self.first_ts else { return Ok(None) };
+        if first_pts >= seconds {
+            return Ok(Some(first_pts));
+        }
+        let target = first_ts + (seconds / f64::from(self.time_base)).floor() as i64;
+        let target_us = target.rescale(self.time_base, Rational::new(1, 1_000_000));
+        // `..t`: the last keyframe at or before t (avformat_seek_file's max_ts is inclusive).
+        if self.input.seek(target_us, ..target_us).is_err() {
+            return Ok(None);
+        }
+        self.pending = None;
+        self.decoder.flush();
+        self.eof_sent = false;
+        self.seeked = true;
+        self.last_pts_seconds = None;
+        self.next_index = (seconds * self.info.fps).floor().max(1.0) as u64;
+        let next = self.next_frame()?;
+        let at = next.as_ref().map(|f| f.pts_seconds);
+        self.pending = next;
+        Ok(at)
     }
 
     pub fn info(&self) -> &VideoInfo {
@@ -126,6 +171,9 @@ impl VideoDecoder {
         &mut self,
         other: &mut dyn FnMut(&mut Packet) -> Result<(), MediaError>,
     ) -> Result<Option<DecodedFrame>, MediaError> {
+        if let Some(frame) = self.pending.take() {
+            return Ok(Some(frame));
+        }
         if self.finished {
             return Ok(None);
         }
@@ -174,6 +222,9 @@ impl VideoDecoder {
     /// At the end: fewer video packets than the container's index lists means the file was cut.
     /// (Edit lists do not cause false alarms: trimmed packets are still demuxed, only not shown.)
     fn check_complete(&self) -> Result<(), MediaError> {
+        if self.seeked {
+            return Ok(());
+        }
         match self.info.frame_count {
             Some(expected) if self.packets_read < expected => Err(MediaError::Truncated {
                 path: self.path.clone(),

@@ -42,6 +42,54 @@ pub fn sample_grid(
     t: &Transform,
     out: &mut Vec<Option<f32>>,
 ) {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<(Vec<f32>, Vec<f32>, Vec<f64>)> =
+            const { std::cell::RefCell::new((Vec::new(), Vec::new(), Vec::new())) };
+    }
+    // The transform is separable (copy x from reference x, copy y from reference y), so
+    // neighbouring cells share their edges in the copy too: look each edge crossing up once.
+    SCRATCH.with_borrow_mut(|(xs, ys, table)| {
+        let x_of = |x: f64| t.apply(x, 0.0).0 as f32;
+        let y_of = |y: f64| t.apply(0.0, y).1 as f32;
+        if shared_edges(grid.cols, grid.cell, clip.0 as f64, x_of, xs)
+            && shared_edges(grid.rows, grid.cell, clip.1 as f64, y_of, ys)
+        {
+            copy.grid_means(xs, ys, MIN_INSIDE, table, out);
+        } else {
+            sample_cells(copy, grid, clip, t, out);
+        }
+    });
+}
+
+/// The copy coordinates of the `n + 1` cell edges along one axis (the last clipped to `clip`).
+/// False if clipping cut an inner edge too, so cells no longer share edges.
+fn shared_edges(
+    n: usize,
+    cell: f64,
+    clip: f64,
+    map: impl Fn(f64) -> f32,
+    edges: &mut Vec<f32>,
+) -> bool {
+    edges.clear();
+    for k in 0..=n {
+        let at = k as f64 * cell;
+        let clipped = if k == 0 { at } else { at.min(clip) };
+        if k < n && k > 0 && clipped != at {
+            return false;
+        }
+        edges.push(map(clipped));
+    }
+    true
+}
+
+/// [`sample_grid`] one cell at a time (any grid).
+fn sample_cells(
+    copy: &IntegralImage,
+    grid: &RegionGrid,
+    clip: (usize, usize),
+    t: &Transform,
+    out: &mut Vec<Option<f32>>,
+) {
     out.clear();
     for r in 0..grid.rows {
         let y0 = r as f64 * grid.cell;
@@ -60,6 +108,45 @@ pub fn sample_grid(
 mod tests {
     use super::*;
     use crate::frame::OwnedLuma;
+
+    #[test]
+    fn shared_edge_sampling_equals_per_cell_sampling() {
+        let (w, h) = (71, 45);
+        let mut img = OwnedLuma::new(w, h);
+        for (i, p) in img.data.iter_mut().enumerate() {
+            *p = (i * 53 % 241) as u8;
+        }
+        let mut ii = IntegralImage::new();
+        ii.fill(&img.view());
+        // A grid whose last cells are clipped by the reference size, and one that is not.
+        for (grid, clip) in [
+            (RegionGrid { cols: 10, rows: 6, cell: 8.0 }, (75, 44)),
+            (RegionGrid { cols: 7, rows: 4, cell: 9.5 }, (80, 50)),
+        ] {
+            for t in [
+                Transform::identity(clip.0, clip.1),
+                Transform { sx: 0.73, sy: 0.81, cx: 37.5, cy: 22.0, ux: 30.2, uy: 19.7 },
+                Transform { sx: 1.4, sy: 1.25, cx: 37.5, cy: 22.0, ux: 41.0, uy: 20.3 },
+            ] {
+                let (mut fast, mut slow) = (Vec::new(), Vec::new());
+                sample_grid(&ii, &grid, clip, &t, &mut fast);
+                sample_cells(&ii, &grid, clip, &t, &mut slow);
+                assert_eq!(fast.len(), grid.len());
+                let bits =
+                    |v: &[Option<f32>]| v.iter().map(|m| m.map(f32::to_bits)).collect::<Vec<_>>();
+                assert_eq!(bits(&fast), bits(&slow), "{grid:?} {t:?}");
+            }
+        }
+        // A clip that cuts an inner edge: cells no longer share edges, per-cell path.
+        let grid = RegionGrid { cols: 10, rows: 6, cell: 8.0 };
+        let mut edges = Vec::new();
+        assert!(!shared_edges(grid.cols, grid.cell, 60.0, |x| x as f32, &mut edges));
+        let (mut fast, mut slow) = (Vec::new(), Vec::new());
+        let t = Transform::identity(60, 44);
+        sample_grid(&ii, &grid, (60, 44), &t, &mut fast);
+        sample_cells(&ii, &grid, (60, 44), &t, &mut slow);
+        assert_eq!(fast, slow);
+    }
 
     #[test]
     fn identity_sampling_gives_block_means_and_shifts_move_them() {

@@ -13,7 +13,7 @@ mod report;
 mod scorer;
 
 pub use reference::{Reference, ReferenceReducer};
-pub use registration::Fit;
+pub use registration::{candidate_times, Fit, NearestFrames};
 pub use report::{SegmentDecision, SymbolReport, VideoSummary};
 pub use scorer::FrameScorer;
 
@@ -23,6 +23,7 @@ use crate::key::WatermarkKey;
 use crate::media::{MediaError, VideoDecoder};
 use crate::wm::{BlockGrid, WatermarkParams};
 use reference::{ReferenceFeed, ReferenceWindow};
+use registration::register_frames;
 
 /// Knobs of the detector.
 #[derive(Clone, Debug)]
@@ -73,15 +74,42 @@ pub fn detect_symbols(
     options: &SymbolOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<SymbolReport, SymbolsError> {
+    detect_symbols_with(copy, reference, key, options, None, progress)
+}
+
+/// [`detect_symbols`] with the copy's registration frames already gathered by a pass that
+/// decoded the start of the copy anyway (the leak detector's temporal probe). They are used if
+/// they were gathered at the times this detection needs ([`candidate_times`]); otherwise the
+/// copy's start is decoded once more for them.
+pub fn detect_symbols_with(
+    copy: &Path,
+    reference: &Path,
+    key: &WatermarkKey,
+    options: &SymbolOptions,
+    copy_frames: Option<NearestFrames>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<SymbolReport, SymbolsError> {
     let offset = options.time_offset;
-    let fit = registration::register_files(copy, reference, options.registration_frames, offset)?;
-    let mut copy_decoder = VideoDecoder::open(copy)?;
+    let times = candidate_times(options.registration_frames, offset);
     let ref_decoder = VideoDecoder::open(reference)?;
     let ref_info = ref_decoder.info().clone();
-    let copy_info = copy_decoder.info().clone();
     let grid = BlockGrid::for_frame(ref_info.width, ref_info.height);
     let reach = 2.0 / ref_info.fps.max(1.0);
-    let mut feed = ReferenceFeed::start(ref_decoder, reference, grid, offset - reach)?;
+    let ref_times = NearestFrames::new(times.iter().map(|t| t + offset).collect());
+    // The reference is decoded once, from here on: it gathers its registration frames while
+    // the copy's are (if need be) read.
+    let mut feed = ReferenceFeed::start(ref_decoder, reference, grid, offset - reach, ref_times)?;
+    let copy_frames = match copy_frames {
+        Some(c) if c.times() == times.as_slice() && c.is_complete() => c,
+        _ => {
+            let mut c = NearestFrames::new(times);
+            registration::frames_near(copy, &mut c)?;
+            c
+        }
+    };
+    let fit = register_frames(copy_frames, feed.registration()?, options.registration_frames);
+    let mut copy_decoder = VideoDecoder::open(copy)?;
+    let copy_info = copy_decoder.info().clone();
     let mut window = ReferenceWindow::new(ref_info.fps);
     let mut scorer = FrameScorer::new(key, grid, options.params.clone(), fit.transform);
     let total = copy_info.duration_seconds.map(|d| (d * copy_info.fps).round() as u64);

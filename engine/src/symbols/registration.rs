@@ -1,10 +1,17 @@
 //! Spatial registration of a whole copy: pick a few informative frame pairs from the start of
-//! the copy and the matching times of the reference (shifted by the temporal offset), and register them together (one transform per copy: re-encodes, rescales, crops
-//! and letterboxing are fixed for the whole file).
+//! the copy and the matching times of the reference (shifted by the temporal offset), and
+//! register them together (one transform per copy: re-encodes, rescales, crops and
+//! letterboxing are fixed for the whole file).
+//!
+//! The frames are gathered by [`NearestFrames`] from whatever pass already decodes that part of
+//! the file: the leak detector's temporal probe for the copy, the reference feed for the
+//! reference. Only a copy or reference nobody decodes otherwise is read just for this
+//! ([`frames_near`]).
 
 use std::path::Path;
 
 use crate::dsp::IntegralImage;
+use crate::frame::Luma;
 use crate::media::{MediaError, VideoDecoder};
 use crate::register::coarse::FramePair;
 use crate::register::refine::register;
@@ -23,20 +30,93 @@ pub struct Fit {
 const CANDIDATE_SPACING: f64 = 1.0;
 const CANDIDATES_PER_PAIR: usize = 3;
 
-pub fn register_files(
-    copy: &Path,
-    reference: &Path,
-    pairs_wanted: usize,
-    offset: f64,
-) -> Result<Fit, MediaError> {
-    // Copy times whose reference time (copy time + offset) is inside the reference.
+/// The copy times whose frames are registration candidates, for `pairs_wanted` pairs and a
+/// copy whose time 0 is the reference's `offset`: every second from 0.5 s, or from where the
+/// reference starts if the copy starts before it. The reference times are these plus `offset`.
+pub fn candidate_times(pairs_wanted: usize, offset: f64) -> Vec<f64> {
     let first = (0.5f64).max(0.5 - offset);
-    let times: Vec<f64> = (0..pairs_wanted.max(1) * CANDIDATES_PER_PAIR)
+    (0..pairs_wanted.max(1) * CANDIDATES_PER_PAIR)
         .map(|k| first + k as f64 * CANDIDATE_SPACING)
-        .collect();
-    let ref_times: Vec<f64> = times.iter().map(|t| t + offset).collect();
-    let (_, copies) = frames_near(copy, &times)?;
-    let (ref_size, references) = frames_near(reference, &ref_times)?;
+        .collect()
+}
+
+/// Collects, for each of a list of times, the frame nearest to it (as an integral image, with
+/// how much the frame varies: the standard deviation of a coarse pixel sample), from frames
+/// offered in presentation order. Only frames next to a target time cost anything.
+pub struct NearestFrames {
+    times: Vec<f64>,
+    next: usize,
+    /// The frame just before the next target time: it may be the nearer one.
+    previous: Option<(f64, IntegralImage, f64)>,
+    found: Vec<(f64, IntegralImage)>,
+    size: Option<(usize, usize)>,
+    /// The stream ended (or was cut) before every time was served: what was found is all.
+    ended: bool,
+}
+
+impl NearestFrames {
+    pub fn new(times: Vec<f64>) -> Self {
+        Self { times, next: 0, previous: None, found: Vec::new(), size: None, ended: false }
+    }
+
+    /// The times asked for.
+    pub fn times(&self) -> &[f64] {
+        &self.times
+    }
+
+    /// Every time has its frame, or the stream ended: nothing more will come.
+    pub fn is_complete(&self) -> bool {
+        self.next >= self.times.len() || self.ended
+    }
+
+    /// Says the stream ended: later times have no frame.
+    pub fn end(&mut self) {
+        self.ended = true;
+    }
+
+    /// Offers the frame shown at `pts` (`fps`: the stream's nominal rate). Returns true once
+    /// every time is served.
+    pub fn offer(&mut self, pts: f64, luma: &Luma<'_>, fps: f64) -> bool {
+        self.size.get_or_insert((luma.width, luma.height));
+        let frame = 1.0 / fps.max(1.0);
+        // One frame serves at most one target: the next is a second later.
+        if let Some(&target) = self.times.get(self.next) {
+            if pts + 0.5 * frame < target {
+                // Remember only the frame just before the target; it may be the nearer one.
+                if pts + 1.5 * frame >= target {
+                    self.previous = Some(measure(pts, luma));
+                }
+                return false;
+            }
+            let current = measure(pts, luma);
+            let chosen = match self.previous.take() {
+                Some(p) if (target - p.0).abs() < (current.0 - target).abs() => p,
+                _ => current,
+            };
+            self.found.push((chosen.2, chosen.1));
+            self.next += 1;
+        }
+        self.next >= self.times.len()
+    }
+
+    /// The picture size (of the frames offered) and the frames found, in target order.
+    pub fn into_frames(self) -> ((usize, usize), Vec<(f64, IntegralImage)>) {
+        (self.size.unwrap_or((0, 0)), self.found)
+    }
+}
+
+fn measure(pts: f64, luma: &Luma<'_>) -> (f64, IntegralImage, f64) {
+    let mut ii = IntegralImage::new();
+    ii.fill(luma);
+    (pts, ii, spread(luma))
+}
+
+/// Registers the copy against the reference from the frames found near the candidate times
+/// ([`candidate_times`]; the same order on both sides). Falls back to the identity (with
+/// correlation 0) when nothing registers.
+pub fn register_frames(copy: NearestFrames, reference: NearestFrames, pairs_wanted: usize) -> Fit {
+    let (_, copies) = copy.into_frames();
+    let (ref_size, references) = reference.into_frames();
     let mut candidates: Vec<(f64, &IntegralImage, &IntegralImage)> =
         references.iter().zip(&copies).map(|((spread, r), (_, c))| (*spread, r, c)).collect();
     let identity = Fit { transform: Transform::identity(ref_size.0, ref_size.1), correlation: 0.0 };
@@ -45,47 +125,26 @@ pub fn register_files(
     candidates.truncate(pairs_wanted.max(1));
     let pairs: Vec<FramePair<'_>> =
         candidates.iter().map(|(_, reference, copy)| FramePair { reference, copy }).collect();
-    Ok(register(&pairs, ref_size)
+    register(&pairs, ref_size)
         .map(|f| Fit { transform: f.transform, correlation: f.correlation })
-        .unwrap_or(identity))
+        .unwrap_or(identity)
 }
 
-/// The picture size, and for each target time the integral image of the frame nearest to it
-/// with a measure of how much the frame varies (standard deviation of a coarse pixel sample).
-type Candidates = ((usize, usize), Vec<(f64, IntegralImage)>);
-
-fn frames_near(path: &Path, times: &[f64]) -> Result<Candidates, MediaError> {
+/// Decodes `path` from its start until `collect` is complete.
+pub fn frames_near(path: &Path, collect: &mut NearestFrames) -> Result<(), MediaError> {
     let mut decoder = VideoDecoder::open(path)?;
-    let size = (decoder.info().width, decoder.info().height);
-    let mut out = Vec::with_capacity(times.len());
-    let mut previous: Option<(f64, IntegralImage, f64)> = None;
-    let mut next_time = times.iter().peekable();
-    while let Some(&&target) = next_time.peek() {
-        let Some(frame) = decoder.next_frame()? else { break };
-        let luma = frame.luma();
-        if frame.pts_seconds + 0.5 / decoder.info().fps.max(1.0) < target {
-            // Remember only the frame just before the target; it may be the nearer one.
-            if frame.pts_seconds + 1.5 / decoder.info().fps.max(1.0) >= target {
-                let mut ii = IntegralImage::new();
-                ii.fill(&luma);
-                previous = Some((frame.pts_seconds, ii, spread(&luma)));
-            }
-            continue;
-        }
-        let mut ii = IntegralImage::new();
-        ii.fill(&luma);
-        let current = (frame.pts_seconds, ii, spread(&luma));
-        let chosen = match previous.take() {
-            Some(p) if (target - p.0).abs() < (current.0 - target).abs() => p,
-            _ => current,
+    let fps = decoder.info().fps;
+    while !collect.is_complete() {
+        let Some(frame) = decoder.next_frame()? else {
+            collect.end();
+            break;
         };
-        out.push((chosen.2, chosen.1));
-        next_time.next();
+        collect.offer(frame.pts_seconds, &frame.luma(), fps);
     }
-    Ok((size, out))
+    Ok(())
 }
 
-fn spread(luma: &crate::frame::Luma<'_>) -> f64 {
+fn spread(luma: &Luma<'_>) -> f64 {
     let (mut n, mut s, mut ss) = (0f64, 0f64, 0f64);
     for y in (0..luma.height).step_by(8) {
         for &p in luma.row(y).iter().step_by(8) {
