@@ -6,6 +6,8 @@
 #   bash scripts/tools.sh python   -> python of a venv with pymp4 + pywidevine (tests/tools/requirements.txt)
 #   bash scripts/tools.sh browser  -> directory holding node_modules (playwright-core, shaka-player);
 #                                     Debian `chromium` installed through scripts/setup.sh
+#   bash scripts/tools.sh peers    -> python of a venv with the peer watermarkers `eval peers`
+#                                     compares (eval/peers/requirements.txt, installed --no-deps)
 #
 # Installs under ${ABMARK_TOOLS:-<repo>/target/tools} (git-ignored). Each target writes a stamp
 # naming exactly what it installed; a re-run whose stamp matches is a fast no-op. Installs hold a
@@ -24,6 +26,7 @@ SHAKA_WHEEL_SHA256="5fa472fcbccf5c297c8b069b109383a34a157ced39b7245db12bf6243dea
 SHAKA_VERSION="v3.8.0"
 # Python and npm pins live in tests/tools/requirements.txt and tests/tools/package-lock.json.
 PY_REQS="$REPO/tests/tools/requirements.txt"
+PEERS_REQS="$REPO/eval/peers/requirements.txt"
 NPM_JSON="$REPO/tests/tools/package.json"
 NPM_LOCK="$REPO/tests/tools/package-lock.json"
 CHROMIUM="${ABMARK_CHROMIUM:-/usr/bin/chromium}"
@@ -153,6 +156,35 @@ install_python() {
   log "installed $("$TOOLS/venv/bin/python" -m pip freeze 2>/dev/null | grep -iE '^(pymp4|pywidevine)==' | tr '\n' ' ')"
 }
 
+# ---- peers ------------------------------------------------------------------------------------
+# A venv of its own: the peers pull numpy/OpenCV, which the interop tools do not need.
+peers_paths() {
+  PEERS_VENV="$TOOLS/peers-venv"
+  PEERS_STAMP="$PEERS_VENV/.abmark-stamp"
+  PEERS_WANT="requirements.txt sha256:$(sha256sum "$PEERS_REQS" | cut -d' ' -f1)"
+}
+
+install_peers() {
+  peers_paths
+  stamp_ok "$PEERS_STAMP" "$PEERS_WANT" && [ -x "$PEERS_VENV/bin/python" ] && return 0
+  log "installing the peer watermarkers into $PEERS_VENV"
+  local py
+  py="$(base_python)"
+  rm -rf "$PEERS_VENV"
+  if ! "$py" -m venv "$PEERS_VENV" >&2 2>"$TOOLS/peers-venv.log"; then
+    bash "$REPO/scripts/setup.sh" python3-venv >&2 || die "scripts/setup.sh python3-venv failed"
+    "$py" -m venv "$PEERS_VENV" >&2 2>"$TOOLS/peers-venv.log" \
+      || die "cannot create a venv with $py: $(lastline "$TOOLS/peers-venv.log")"
+  fi
+  if ! "$PEERS_VENV/bin/python" -m pip install --disable-pip-version-check -q --no-deps \
+    -r "$PEERS_REQS" >"$TOOLS/pip-peers.log" 2>&1; then
+    die "pip install -r eval/peers/requirements.txt failed: $(lastline "$TOOLS/pip-peers.log")"
+  fi
+  "$PEERS_VENV/bin/python" -c 'import cv2, pywt, numpy, blind_watermark.bwm_core, importlib.util as u; assert u.find_spec("imwatermark")' \
+    >"$TOOLS/pip-peers.log" 2>&1 || die "the peers do not import (see $TOOLS/pip-peers.log)"
+  write_stamp "$PEERS_STAMP" "$PEERS_WANT"
+}
+
 # ---- browser ----------------------------------------------------------------------------------
 browser_paths() {
   NODE_DIR="$TOOLS/node"
@@ -209,7 +241,12 @@ case "$what" in
       && [ -x "$CHROMIUM" ]; } || with_lock install_browser
     echo "$NODE_DIR"
     ;;
+  peers)
+    peers_paths
+    stamp_ok "$PEERS_STAMP" "$PEERS_WANT" && [ -x "$PEERS_VENV/bin/python" ] || with_lock install_peers
+    echo "$PEERS_VENV/bin/python"
+    ;;
   *)
-    die "usage: scripts/tools.sh shaka|python|browser"
+    die "usage: scripts/tools.sh shaka|python|browser|peers"
     ;;
 esac

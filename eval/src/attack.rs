@@ -171,7 +171,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         unmarked_check("unmarked source (x264 CRF 23)", &detect(&reencoded, &source, &key)?),
         unmarked_check("unrelated clip", &detect(&unrelated, &source, &key)?),
     ];
-    report::write(&report_dir, &source, &marks, &cells, &unmarked)?;
+    let stem = attacks_file.file_stem().map(|s| s.to_string_lossy().into_owned());
+    report::write(
+        &report_dir,
+        stem.as_deref().unwrap_or("core"),
+        &source,
+        &marks,
+        &cells,
+        &unmarked,
+    )?;
     if cells.iter().any(|c| c.wrong > 0 || c.undecided > 0) {
         bail!("some segments were not decided correctly; see {}", report_dir.display());
     }
@@ -203,16 +211,36 @@ pub fn apply(
     if attack.codec == "libx264" || attack.codec == "libx265" {
         args.extend(["-preset", "veryfast"]);
     }
-    if attack.codec == "libx265" {
-        args.extend(["-x265-params", "log-level=error"]);
+    match attack.codec.as_str() {
+        "libx265" => args.extend(["-x265-params", "log-level=error"]),
+        // Constant quality in libvpx needs a zero target bitrate; realtime speed keeps the
+        // benchmark's run time sane (quality per CRF is what is measured, not VP9's best).
+        "libvpx-vp9" => args.extend(["-b:v", "0", "-deadline", "realtime", "-cpu-used", "8"]),
+        "libsvtav1" => args.extend(["-preset", "10"]),
+        _ => {}
     }
     args.push(path(output));
     ffmpeg(&args).with_context(|| format!("attack '{}'", attack.name))
 }
 
-fn ffmpeg(args: &[&str]) -> anyhow::Result<()> {
+/// The attacks of several attack files, in order.
+pub fn load_attacks(files: &[PathBuf]) -> anyhow::Result<Vec<Attack>> {
+    let mut attacks = Vec::new();
+    for file in files {
+        let text = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+        attacks.extend(
+            serde_json::from_slice::<Vec<Attack>>(&text)
+                .with_context(|| format!("parsing {}", file.display()))?,
+        );
+    }
+    Ok(attacks)
+}
+
+pub(crate) fn ffmpeg(args: &[&str]) -> anyhow::Result<()> {
     let status = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
+        // SVT-AV1 prints its banner and settings on stderr unless told not to.
+        .env("SVT_LOG", "1")
         .args(args)
         .status()
         .context("running ffmpeg")?;
@@ -222,7 +250,7 @@ fn ffmpeg(args: &[&str]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn path(p: &Path) -> &str {
+pub(crate) fn path(p: &Path) -> &str {
     p.to_str().unwrap_or_default()
 }
 

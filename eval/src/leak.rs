@@ -82,11 +82,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let positions = Positions(pace.positions().to_vec());
     let index = load_fingerprints(&args.out)?;
     let source = PathBuf::from(&job.source);
-    let mut attacks: Vec<Attack> = Vec::new();
-    for file in &args.attacks {
-        let text = std::fs::read(file).with_context(|| format!("{}", file.display()))?;
-        attacks.extend(serde_json::from_slice::<Vec<Attack>>(&text)?);
-    }
+    let mut attacks: Vec<Attack> = crate::attack::load_attacks(&args.attacks)?;
     if let Some(n) = args.max_attacks {
         attacks.truncate(n);
     }

@@ -9,6 +9,8 @@
 mod attack;
 mod leak;
 mod mix;
+mod peers;
+mod peers_report;
 mod report;
 mod visual;
 
@@ -33,6 +35,9 @@ enum Command {
     /// Leak detection end to end: sessions x attacks, blind and session-log naming, false
     /// accusations.
     Detect(leak::Args),
+    /// The open-source watermarkers (invisible-watermark, blind-watermark) on the same clip and
+    /// attacks: bit accuracy, PSNR, ms per frame.
+    Peers(peers::Args),
     /// Write a demo viewer manifest: segment i from variant pattern[i mod len].
     Mix(mix::MixArgs),
     /// Compare `abmark symbols --json` output with a demo pattern.
@@ -43,6 +48,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Attacks(args) => attack::run(args).context("eval attacks"),
         Command::Detect(args) => leak::run(args).context("eval detect"),
+        Command::Peers(args) => peers::run(args).context("eval peers"),
         Command::Visual(args) => visual::run(args).context("eval visual"),
         Command::Mix(args) => mix::mix(args).context("eval mix"),
         Command::Compare(args) => mix::compare(args).context("eval compare"),
