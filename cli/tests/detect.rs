@@ -182,6 +182,19 @@ fn scale_and_crop_are_undone() {
     assert!((sx - 0.75).abs() < 0.01, "scale {sx}");
 }
 
+/// Pirates flip pictures to get past content matching: the flip is found in time (mirrored
+/// fingerprints) and in space, and the copy is read mirrored.
+#[test]
+fn a_copy_flipped_left_to_right_is_named() {
+    let f = fixture();
+    let copy = attacked("flipped.mp4", &["-ss", "4.6"], "hflip,scale=960:540");
+    let (out, report) = detect(&copy, &["--sessions", s(&f.log)]);
+    assert_named(&report, &out);
+    assert_eq!(report["spatial"]["mirrored"], true, "{}", report["spatial"]);
+    let text = abmark(&["detect", s(&copy), "--ref", s(&f.out), "--key", s(&f.key)]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("flipped left to right"));
+}
+
 #[test]
 fn other_content_is_no_match() {
     let f = fixture();

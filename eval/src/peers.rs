@@ -80,6 +80,10 @@ pub struct PeerCell {
     pub bit_accuracy: f64,
     /// Share of frames with all bits right.
     pub frames_exact: f64,
+    /// Share of the payload's bits right after a majority vote over all frames (every frame
+    /// carries the same bits): what the peers get from the video's redundancy, as abmark gets
+    /// it by accumulating a segment's frames.
+    pub voted_accuracy: f64,
     pub extract_ms_per_frame: f64,
 }
 
@@ -181,10 +185,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let read = extract(&python, &script, method, &frames, &size)?;
             let c = cell(method, &attack.name, &read, &bits);
             eprintln!(
-                "eval peers: {method:<22} {:<44} bits {:>5.1}%  exact frames {:>5.1}%",
+                "eval peers: {method:<22} {:<44} bits {:>5.1}%  exact frames {:>5.1}%  voted {:>5.1}%",
                 attack.name,
                 100.0 * c.bit_accuracy,
-                100.0 * c.frames_exact
+                100.0 * c.frames_exact,
+                100.0 * c.voted_accuracy
             );
             report.cells.push(c);
         }
@@ -218,12 +223,21 @@ fn cell(method: &str, attack: &str, read: &Extracted, bits: &str) -> PeerCell {
     };
     let total: usize = read.frames.iter().map(right).sum();
     let exact = read.frames.iter().filter(|f| right(f) == bits.len()).count();
+    // Per bit: frames reading it right minus frames reading it wrong (unreadable frames abstain).
+    let mut votes = vec![0i64; bits.len()];
+    for got in read.frames.iter().flatten() {
+        for ((v, g), want) in votes.iter_mut().zip(got.chars()).zip(bits.chars()) {
+            *v += if g == want { 1 } else { -1 };
+        }
+    }
+    let voted = votes.iter().filter(|&&v| v > 0).count();
     PeerCell {
         method: method.into(),
         attack: attack.into(),
         frames: read.frames.len(),
         bit_accuracy: total as f64 / (n * bits.len() as f64),
         frames_exact: exact as f64 / n,
+        voted_accuracy: voted as f64 / bits.len() as f64,
         extract_ms_per_frame: read.ms_per_frame,
     }
 }

@@ -60,8 +60,11 @@ pub fn write(dir: &Path, report: &PeersReport) -> anyhow::Result<()> {
          each carrying the same {} bits; every attack runs on a video of the marked frames \
          with the same FFmpeg code as abmark's attacks. Peers read each attacked frame resized \
          back to the original size (they have no registration of their own). abmark's column is \
-         the share of 2-s segments whose symbol was decided right (both symbols, `eval attacks` \
-         on the 184-s clip); `-` where that attack has not been run for abmark.\n",
+         the share of 2-s segments whose symbol was decided right (both symbols, from the `eval \
+         attacks` reports in this directory: the core list on the 184-s clip, the robustness list \
+         on its first 60 s); `-` where that attack has not been run for abmark. Not the same \
+         measure: abmark spends a 2-s segment (50 frames) on one symbol and never guesses \
+         (undecided segments count as not right); the peers carry 32 bits in every frame.\n",
         report.frames,
         Path::new(&report.clip).file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
         report.start,
@@ -93,7 +96,13 @@ pub fn write(dir: &Path, report: &PeersReport) -> anyhow::Result<()> {
             "| abmark | {p:.1} (marked vs source, before encoding) | see the README's speed table | |"
         )?;
     }
-    writeln!(md, "\n## Bit accuracy per attack (share of bits right; exact frames in brackets)\n")?;
+    writeln!(
+        md,
+        "\n## Accuracy per attack\n\nPeers: share of the {} payload bits right after a majority vote \
+         over all frames, then (in brackets) the share of bits right per frame and the share of \
+         frames read without error. A vote that ties or loses counts as wrong; 50 % is chance.\n",
+        report.bits
+    )?;
     write!(md, "| attack | abmark segments right |")?;
     for m in &methods {
         write!(md, " {m} |")?;
@@ -120,7 +129,8 @@ pub fn write(dir: &Path, report: &PeersReport) -> anyhow::Result<()> {
             match report.cells.iter().find(|c| c.attack == attack && c.method == *m) {
                 Some(c) => write!(
                     md,
-                    " {:.1}% ({:.0}%) |",
+                    " {:.0}% ({:.1}%, {:.0}%) |",
+                    100.0 * c.voted_accuracy,
                     100.0 * c.bit_accuracy,
                     100.0 * c.frames_exact
                 )?,

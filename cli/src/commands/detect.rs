@@ -132,8 +132,11 @@ fn print_text(r: &abmark_engine::detect::DetectReport) {
     if let Some(s) = &r.spatial {
         let (ox, oy) = s.transform.offsets();
         println!(
-            "geometry: scale {:.4} x {:.4}, offset ({ox:.1}, {oy:.1}), block correlation {:.3}",
-            s.transform.sx, s.transform.sy, s.correlation
+            "geometry: {}scale {:.4} x {:.4}, offset ({ox:.1}, {oy:.1}), block correlation {:.3}",
+            if s.mirrored { "flipped left to right, " } else { "" },
+            s.transform.sx,
+            s.transform.sy,
+            s.correlation
         );
     }
     if !r.segments.is_empty() {

@@ -169,7 +169,14 @@ pub fn detect(
         Some(&mut copy_frames),
         &mut |_| {},
     )?;
-    let temporal = find_offset(&copy_prints, &reference_prints, ref_fps);
+    // A copy flipped left to right has mirrored fingerprints: the better of both readings.
+    let plain = find_offset(&copy_prints, &reference_prints, ref_fps);
+    let flipped = find_offset(&copy_prints.mirrored(), &reference_prints, ref_fps);
+    let temporal = match (plain, flipped) {
+        (Some(p), Some(f)) if f.correlation > p.correlation => Some(f),
+        (None, f) => f,
+        (p, _) => p,
+    };
     let matched = |t: &TemporalFit| t.correlation >= options.min_temporal_correlation;
     let Some(temporal) = temporal.filter(matched) else {
         return Ok(DetectReport::no_match(temporal, copy_prints.informative()));

@@ -109,6 +109,8 @@ pub struct SegmentEvidence {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Spatial {
     pub transform: Transform,
+    /// The copy is flipped left to right.
+    pub mirrored: bool,
     pub correlation: f64,
 }
 
@@ -254,6 +256,7 @@ impl DetectReport {
             temporal: Some(temporal),
             spatial: Some(Spatial {
                 transform: symbols.transform,
+                mirrored: symbols.mirrored,
                 correlation: symbols.match_correlation,
             }),
             seconds_spanned: frames as f64 / symbols.copy.fps.max(1.0),

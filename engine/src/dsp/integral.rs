@@ -38,6 +38,39 @@ impl IntegralImage {
         }
     }
 
+    /// [`IntegralImage::fill`] of the picture mirrored left to right (a flipped copy read as if
+    /// it were not flipped).
+    pub fn fill_mirrored(&mut self, luma: &Luma<'_>) {
+        let w1 = luma.width + 1;
+        self.width = luma.width;
+        self.height = luma.height;
+        self.sums.clear();
+        self.sums.resize(w1 * (luma.height + 1), 0);
+        for y in 0..luma.height {
+            let (above, below) = self.sums.split_at_mut((y + 1) * w1);
+            let above = &above[y * w1..];
+            let below = &mut below[..w1];
+            let mut run = 0u32;
+            for (x, &p) in luma.row(y).iter().rev().enumerate() {
+                run += p as u32;
+                below[x + 1] = above[x + 1] + run;
+            }
+        }
+    }
+
+    /// The table of the picture mirrored left to right, from this one: column sums of a mirror
+    /// are the original's taken from the right edge.
+    pub fn mirrored(&self) -> IntegralImage {
+        let (w, w1) = (self.width, self.width + 1);
+        let mut sums = vec![0u32; self.sums.len()];
+        for (row, out) in self.sums.chunks_exact(w1).zip(sums.chunks_exact_mut(w1)) {
+            for x in 0..=w {
+                out[x] = row[w] - row[w - x];
+            }
+        }
+        IntegralImage { width: self.width, height: self.height, sums }
+    }
+
     #[inline]
     fn at(&self, x: usize, y: usize) -> f64 {
         self.sums[y * (self.width + 1) + x] as f64
@@ -156,6 +189,29 @@ mod tests {
         assert!((half - direct(3, 4, 0, 7)).abs() < 1e-3);
         assert!(ii.mean(-20.0, -10.0, 0.0, 3.0, 0.5).is_none());
         assert!(ii.mean(10.0, 16.0, 0.0, 7.0, 0.9).is_none());
+    }
+
+    #[test]
+    fn mirrored_tables_match_a_mirrored_picture() {
+        let (w, h) = (11, 5);
+        let mut img = OwnedLuma::new(w, h);
+        let mut flipped = OwnedLuma::new(w, h);
+        for y in 0..h {
+            for x in 0..w {
+                let v = ((x * 29 + y * 7) % 256) as u8;
+                img.data[y * w + x] = v;
+                flipped.data[y * w + (w - 1 - x)] = v;
+            }
+        }
+        let (mut a, mut b) = (IntegralImage::new(), IntegralImage::new());
+        a.fill(&flipped.view());
+        b.fill_mirrored(&img.view());
+        let mut plain = IntegralImage::new();
+        plain.fill(&img.view());
+        let c = plain.mirrored();
+        assert_eq!(a.sums, b.sums);
+        assert_eq!(a.sums, c.sums);
+        assert_ne!(a.sums, plain.sums);
     }
 
     #[test]

@@ -75,6 +75,21 @@ impl Timeline {
         self.prints.push(print);
     }
 
+    /// The fingerprints the left-right mirror of these frames would have (each grid row
+    /// reversed): how a flipped copy is matched against an unflipped reference.
+    pub fn mirrored(&self) -> Timeline {
+        let flip = |p: &Fingerprint| {
+            p.map(|f| {
+                let mut m = f;
+                for row in m.chunks_exact_mut(CELLS) {
+                    row.reverse();
+                }
+                m
+            })
+        };
+        Timeline { times: self.times.clone(), prints: self.prints.iter().map(flip).collect() }
+    }
+
     pub fn len(&self) -> usize {
         self.times.len()
     }
@@ -206,6 +221,32 @@ pub fn find_offset(copy: &Timeline, reference: &Timeline, fps: f64) -> Option<Te
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_flipped_frame_has_the_mirrored_fingerprint() {
+        use crate::frame::OwnedLuma;
+        let (w, h) = (96, 64);
+        let (mut img, mut flipped) = (OwnedLuma::new(w, h), OwnedLuma::new(w, h));
+        for y in 0..h {
+            for x in 0..w {
+                let v = (40.0 + 1.5 * x as f64 + 40.0 * ((x * y) as f64 / 300.0).sin()) as u8;
+                img.data[y * w + x] = v;
+                flipped.data[y * w + (w - 1 - x)] = v;
+            }
+        }
+        let mut t = Timeline::default();
+        t.push(0.0, fingerprint(&img.view()));
+        let mirrored = t.mirrored().prints[0].unwrap();
+        let direct = fingerprint(&flipped.view()).unwrap();
+        let plain = t.prints[0].unwrap();
+        let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+        assert!(dot(&mirrored, &direct) > 0.99, "{}", dot(&mirrored, &direct));
+        assert!(
+            dot(&plain, &direct) < 0.5,
+            "the layout is not symmetric: {}",
+            dot(&plain, &direct)
+        );
+    }
 
     /// A synthetic "video": a random layout per 40-frame scene, drifting a little per frame.
     fn frame_print(i: usize) -> Fingerprint {

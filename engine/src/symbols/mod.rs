@@ -111,7 +111,8 @@ pub fn detect_symbols_with(
     let mut copy_decoder = VideoDecoder::open(copy)?;
     let copy_info = copy_decoder.info().clone();
     let mut window = ReferenceWindow::new(ref_info.fps);
-    let mut scorer = FrameScorer::new(key, grid, options.params.clone(), fit.transform);
+    let mut scorer =
+        FrameScorer::new(key, grid, options.params.clone(), fit.transform).mirrored(fit.mirrored);
     let total = copy_info.duration_seconds.map(|d| (d * copy_info.fps).round() as u64);
 
     let mut frames = 0u64;

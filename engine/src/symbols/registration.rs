@@ -24,7 +24,16 @@ pub struct Fit {
     /// Mean correlation of copy and reference blocks after registration (about 1 for a copy of
     /// the reference, near 0 for other content).
     pub correlation: f64,
+    /// The copy is flipped left to right: its frames are read mirrored, then `transform` applies.
+    pub mirrored: bool,
 }
+
+/// A plain registration at least this good is taken as is: a mirrored picture of natural
+/// content correlates far worse with the original than this.
+const CLEARLY_NOT_MIRRORED: f64 = 0.9;
+/// The mirrored reading must beat the plain one by this much: a flip turns a poor fit into a
+/// good one, not into a marginally different one.
+const MIRROR_MARGIN: f64 = 0.05;
 
 /// Seconds between candidate frames, and how many candidates per frame finally used.
 const CANDIDATE_SPACING: f64 = 1.0;
@@ -112,22 +121,53 @@ fn measure(pts: f64, luma: &Luma<'_>) -> (f64, IntegralImage, f64) {
 }
 
 /// Registers the copy against the reference from the frames found near the candidate times
-/// ([`candidate_times`]; the same order on both sides). Falls back to the identity (with
-/// correlation 0) when nothing registers.
+/// ([`candidate_times`]; the same order on both sides), as it is and, unless that already fits
+/// clearly, flipped left to right (pirates flip pictures to get past content matching); the
+/// better fit wins. Falls back to the identity (with correlation 0) when nothing registers.
 pub fn register_frames(copy: NearestFrames, reference: NearestFrames, pairs_wanted: usize) -> Fit {
     let (_, copies) = copy.into_frames();
     let (ref_size, references) = reference.into_frames();
     let mut candidates: Vec<(f64, &IntegralImage, &IntegralImage)> =
         references.iter().zip(&copies).map(|((spread, r), (_, c))| (*spread, r, c)).collect();
-    let identity = Fit { transform: Transform::identity(ref_size.0, ref_size.1), correlation: 0.0 };
+    let identity = Fit {
+        transform: Transform::identity(ref_size.0, ref_size.1),
+        correlation: 0.0,
+        mirrored: false,
+    };
     // Busy frames register best; black or flat ones carry no geometry.
     candidates.sort_by(|a, b| b.0.total_cmp(&a.0));
     candidates.truncate(pairs_wanted.max(1));
+    let fit = |pairs: &[FramePair<'_>], mirrored: bool| {
+        register(pairs, ref_size).map(|f| Fit {
+            transform: f.transform,
+            correlation: f.correlation,
+            mirrored,
+        })
+    };
     let pairs: Vec<FramePair<'_>> =
         candidates.iter().map(|(_, reference, copy)| FramePair { reference, copy }).collect();
-    register(&pairs, ref_size)
-        .map(|f| Fit { transform: f.transform, correlation: f.correlation })
-        .unwrap_or(identity)
+    let plain = fit(&pairs, false);
+    if plain.is_some_and(|f| f.correlation >= CLEARLY_NOT_MIRRORED) {
+        return plain.unwrap_or(identity);
+    }
+    let flipped: Vec<IntegralImage> =
+        candidates.iter().map(|(_, _, copy)| copy.mirrored()).collect();
+    let pairs: Vec<FramePair<'_>> = candidates
+        .iter()
+        .zip(&flipped)
+        .map(|((_, reference, _), copy)| FramePair { reference, copy })
+        .collect();
+    let mirror = fit(&pairs, true);
+    match (plain, mirror) {
+        (Some(p), Some(m)) => {
+            if m.correlation > p.correlation + MIRROR_MARGIN {
+                m
+            } else {
+                p
+            }
+        }
+        (p, m) => p.or(m).unwrap_or(identity),
+    }
 }
 
 /// Decodes `path` from its start until `collect` is complete.

@@ -56,6 +56,8 @@ pub struct SymbolReport {
     pub reference: VideoSummary,
     pub copy: VideoSummary,
     pub transform: Transform,
+    /// The copy is flipped left to right (read mirrored before `transform`).
+    pub mirrored: bool,
     /// Block correlation of the registered copy with the reference (about 1: same picture).
     pub match_correlation: f64,
     /// Median |z| over complete segments: the copy's signal strength in noise units.
@@ -104,6 +106,7 @@ pub(super) fn build(
         reference: ref_info.into(),
         copy: copy_info.into(),
         transform: fit.transform,
+        mirrored: fit.mirrored,
         match_correlation: fit.correlation,
         signal_z,
         z_threshold: options.z_threshold,
