@@ -75,9 +75,10 @@ with_lock() { # run "$@" holding the tools dir's install lock
   exec 9>&-
 }
 
-# A venv at $TOOLS/venv with working pip (used by `python`, and by `shaka` for pip download).
+# A venv with working pip: $TOOLS/venv (used by `python`, and by `shaka` for pip download), or
+# the directory given (the peers' own venv).
 ensure_venv() {
-  local venv="$TOOLS/venv" py
+  local venv="${1:-$TOOLS/venv}" py
   if [ -x "$venv/bin/python" ] && "$venv/bin/python" -m pip --version >/dev/null 2>&1; then
     return 0
   fi
@@ -168,14 +169,8 @@ install_peers() {
   peers_paths
   stamp_ok "$PEERS_STAMP" "$PEERS_WANT" && [ -x "$PEERS_VENV/bin/python" ] && return 0
   log "installing the peer watermarkers into $PEERS_VENV"
-  local py
-  py="$(base_python)"
-  rm -rf "$PEERS_VENV"
-  if ! "$py" -m venv "$PEERS_VENV" >&2 2>"$TOOLS/peers-venv.log"; then
-    bash "$REPO/scripts/setup.sh" python3-venv >&2 || die "scripts/setup.sh python3-venv failed"
-    "$py" -m venv "$PEERS_VENV" >&2 2>"$TOOLS/peers-venv.log" \
-      || die "cannot create a venv with $py: $(lastline "$TOOLS/peers-venv.log")"
-  fi
+  rm -f "$PEERS_STAMP"
+  ensure_venv "$PEERS_VENV"
   if ! "$PEERS_VENV/bin/python" -m pip install --disable-pip-version-check -q --no-deps \
     -r "$PEERS_REQS" >"$TOOLS/pip-peers.log" 2>&1; then
     die "pip install -r eval/peers/requirements.txt failed: $(lastline "$TOOLS/pip-peers.log")"

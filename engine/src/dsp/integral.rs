@@ -21,26 +21,16 @@ impl IntegralImage {
 
     /// Rebuilds the table for `luma`, reusing the allocation when the size is unchanged.
     pub fn fill(&mut self, luma: &Luma<'_>) {
-        let w1 = luma.width + 1;
-        self.width = luma.width;
-        self.height = luma.height;
-        self.sums.clear();
-        self.sums.resize(w1 * (luma.height + 1), 0);
-        for y in 0..luma.height {
-            let (above, below) = self.sums.split_at_mut((y + 1) * w1);
-            let above = &above[y * w1..];
-            let below = &mut below[..w1];
-            let mut run = 0u32;
-            for (x, &p) in luma.row(y).iter().enumerate() {
-                run += p as u32;
-                below[x + 1] = above[x + 1] + run;
-            }
-        }
+        self.fill_rows(luma, false);
     }
 
     /// [`IntegralImage::fill`] of the picture mirrored left to right (a flipped copy read as if
     /// it were not flipped).
     pub fn fill_mirrored(&mut self, luma: &Luma<'_>) {
+        self.fill_rows(luma, true);
+    }
+
+    fn fill_rows(&mut self, luma: &Luma<'_>, mirrored: bool) {
         let w1 = luma.width + 1;
         self.width = luma.width;
         self.height = luma.height;
@@ -48,12 +38,13 @@ impl IntegralImage {
         self.sums.resize(w1 * (luma.height + 1), 0);
         for y in 0..luma.height {
             let (above, below) = self.sums.split_at_mut((y + 1) * w1);
-            let above = &above[y * w1..];
-            let below = &mut below[..w1];
-            let mut run = 0u32;
-            for (x, &p) in luma.row(y).iter().rev().enumerate() {
-                run += p as u32;
-                below[x + 1] = above[x + 1] + run;
+            let (above, below) = (&above[y * w1..], &mut below[..w1]);
+            let row = luma.row(y);
+            // Two monomorphic loops rather than a boxed iterator: this runs for every frame.
+            if mirrored {
+                accumulate_row(row.iter().rev(), above, below);
+            } else {
+                accumulate_row(row.iter(), above, below);
             }
         }
     }
@@ -157,6 +148,16 @@ impl IntegralImage {
                 out.push(Some((sum / inside as f64) as f32));
             }
         }
+    }
+}
+
+/// One table row: the row above plus the running sum of `pixels`.
+#[inline]
+fn accumulate_row<'a>(pixels: impl Iterator<Item = &'a u8>, above: &[u32], below: &mut [u32]) {
+    let mut run = 0u32;
+    for (x, &p) in pixels.enumerate() {
+        run += p as u32;
+        below[x + 1] = above[x + 1] + run;
     }
 }
 
