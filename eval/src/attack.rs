@@ -7,7 +7,7 @@ use std::time::Instant;
 use abmark_engine::key::WatermarkKey;
 use abmark_engine::mark::{mark_file, MarkJob, MarkReport};
 use abmark_engine::media::EncodeSettings;
-use abmark_engine::symbols::{detect_symbols, SymbolOptions, SymbolReport};
+use abmark_engine::symbols::{detect_symbols, SegmentDecision, SymbolOptions, SymbolReport};
 use abmark_engine::wm::{Symbol, WatermarkParams};
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
@@ -48,6 +48,9 @@ pub struct Attack {
     /// Keep only this many seconds, from a random start (leak detection: excerpts).
     #[serde(default)]
     pub excerpt_seconds: Option<f64>,
+    /// Where this attack sits on a chart axis, e.g. `{"axis": "crf", "value": 28}`.
+    #[serde(default)]
+    pub sweep: Option<crate::bench::model::Sweep>,
 }
 
 impl Attack {
@@ -162,6 +165,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             codec: default_codec(),
             crf: 23,
             excerpt_seconds: None,
+            sweep: None,
         },
         &source,
         &reencoded,
@@ -254,17 +258,25 @@ pub(crate) fn path(p: &Path) -> &str {
     p.to_str().unwrap_or_default()
 }
 
+/// The segments that hold at least half a segment of frames. A clip cut with `--seconds` ends a
+/// frame or two into a new segment, which can never be decided and is not a segment of the cut.
+fn full_segments(r: &SymbolReport) -> Vec<&SegmentDecision> {
+    let longest = r.segments.iter().map(|s| s.frames).max().unwrap_or(0);
+    r.segments.iter().filter(|s| s.frames * 2 >= longest).collect()
+}
+
 fn score(attack: &Attack, symbol: Symbol, r: &SymbolReport, seconds: f64) -> Cell {
     let sign = symbol.sign() as f64;
     let truth = symbol.bit();
-    let worst = r.segments.iter().min_by(|a, b| (a.z * sign).total_cmp(&(b.z * sign)));
+    let segments = full_segments(r);
+    let worst = segments.iter().min_by(|a, b| (a.z * sign).total_cmp(&(b.z * sign)));
     Cell {
         attack: attack.name.clone(),
         symbol: truth,
-        segments: r.segments.len(),
-        correct: r.segments.iter().filter(|s| s.symbol == Some(truth)).count(),
-        wrong: r.segments.iter().filter(|s| s.symbol.is_some_and(|b| b != truth)).count(),
-        undecided: r.segments.iter().filter(|s| s.symbol.is_none()).count(),
+        segments: segments.len(),
+        correct: segments.iter().filter(|s| s.symbol == Some(truth)).count(),
+        wrong: segments.iter().filter(|s| s.symbol.is_some_and(|b| b != truth)).count(),
+        undecided: segments.iter().filter(|s| s.symbol.is_none()).count(),
         worst_z: worst.map_or(0.0, |s| s.z * sign),
         worst_llr: worst.map_or(0.0, |s| s.llr * sign),
         median_z: r.signal_z,
@@ -274,10 +286,11 @@ fn score(attack: &Attack, symbol: Symbol, r: &SymbolReport, seconds: f64) -> Cel
 }
 
 fn unmarked_check(what: &str, r: &SymbolReport) -> Unmarked {
+    let segments = full_segments(r);
     Unmarked {
         what: what.into(),
-        segments: r.segments.len(),
-        decided: r.decided(),
-        max_abs_z: r.segments.iter().map(|s| s.z.abs()).fold(0.0, f64::max),
+        segments: segments.len(),
+        decided: segments.iter().filter(|s| s.symbol.is_some()).count(),
+        max_abs_z: segments.iter().map(|s| s.z.abs()).fold(0.0, f64::max),
     }
 }

@@ -16,6 +16,7 @@ use std::time::Instant;
 
 use abmark_engine::detect::{
     detect, load_fingerprints, Candidate, DetectOptions, DetectReport, Positions, Readings,
+    SegmentEvidence,
 };
 use abmark_engine::key::WatermarkKey;
 use abmark_engine::mix::{mix, session_choices};
@@ -252,7 +253,7 @@ impl Done {
     }
 }
 
-fn candidate(coder: &SessionCoder, session: u32) -> Candidate {
+pub(crate) fn candidate(coder: &SessionCoder, session: u32) -> Candidate {
     Candidate {
         session: Some(session),
         subject: None,
@@ -261,7 +262,11 @@ fn candidate(coder: &SessionCoder, session: u32) -> Candidate {
     }
 }
 
-fn named(a: Option<&abmark_engine::detect::Accusation>, session: u32, alpha: f64) -> bool {
+pub(crate) fn named(
+    a: Option<&abmark_engine::detect::Accusation>,
+    session: u32,
+    alpha: f64,
+) -> bool {
     a.is_some_and(|a| {
         a.session == Some(session)
             && a.any_innocent_probability <= alpha
@@ -269,12 +274,13 @@ fn named(a: Option<&abmark_engine::detect::Accusation>, session: u32, alpha: f64
     })
 }
 
-/// The copy's readings rebuilt from the report, scored against sessions that did not receive
-/// it: the best of them must not be nameable.
-fn falsely_accused(report: &DetectReport, others: &[Candidate], alpha: f64) -> bool {
+/// The copy's readings rebuilt from the report's segments (those `keep` accepts), to score any
+/// session against them the way `detect` does.
+pub(crate) fn readings(report: &DetectReport, keep: impl Fn(&SegmentEvidence) -> bool) -> Readings {
     let segments: Vec<SegmentDecision> = report
         .segments
         .iter()
+        .filter(|s| keep(s))
         .map(|s| SegmentDecision {
             index: s.index,
             start_seconds: s.reference_start_seconds,
@@ -289,7 +295,13 @@ fn falsely_accused(report: &DetectReport, others: &[Candidate], alpha: f64) -> b
         .collect();
     let positions: std::collections::HashMap<u64, Option<u16>> =
         report.segments.iter().map(|s| (s.index, s.position)).collect();
-    let readings = Readings::new(&segments, |i| positions.get(&i).copied().flatten());
+    Readings::new(&segments, |i| positions.get(&i).copied().flatten())
+}
+
+/// The copy's readings scored against sessions that did not receive it: the best of them must
+/// not be nameable.
+pub(crate) fn falsely_accused(report: &DetectReport, others: &[Candidate], alpha: f64) -> bool {
+    let readings = readings(report, |_| true);
     let best = others
         .iter()
         .map(|c| readings.score(&c.pattern, c.bits))

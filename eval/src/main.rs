@@ -1,5 +1,8 @@
 //! abmark's robustness benchmark.
 //!
+//! `eval bench` runs the whole benchmark (see [`bench`]); the other commands are its parts,
+//! kept for focused runs.
+//!
 //! `eval attacks` marks a clip with symbol 0 and symbol 1, runs every attack of an attack file
 //! (an FFmpeg filter chain plus a codec and quality, declared as data so users add their own)
 //! with the real FFmpeg CLI, detects every segment of every attacked copy, checks the unmarked
@@ -7,6 +10,7 @@
 //! `eval/report/`.
 
 mod attack;
+mod bench;
 mod leak;
 mod mix;
 mod peers;
@@ -28,6 +32,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The robustness benchmark: clips x attacks x sessions, collusion, quality, speed and the
+    /// peers, as Markdown, JSON and a self-contained HTML page (`--quick`: a few minutes).
+    Bench(bench::Args),
     /// Per-segment symbol robustness of the watermark core against an attack list.
     Attacks(attack::Args),
     /// Zoomed PNG of a flat and a textured region: source | marked | 10x difference.
@@ -46,6 +53,7 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
+        Command::Bench(args) => bench::run(args).context("eval bench"),
         Command::Attacks(args) => attack::run(args).context("eval attacks"),
         Command::Detect(args) => leak::run(args).context("eval detect"),
         Command::Peers(args) => peers::run(args).context("eval peers"),

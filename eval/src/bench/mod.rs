@@ -1,0 +1,25 @@
+//! `eval bench`: the robustness benchmark in one run. Clips x attacks x sessions through the
+//! real detector (per-segment symbol errors, worst LLR margin, blind and candidate naming,
+//! seconds of copy needed, false accusations), two-viewer collusion, copies without a session,
+//! the variants' quality against the clean encode (PSNR, SSIM, SSIMULACRA2), embedding and
+//! detection speed, and the peers side by side, written as Markdown, JSON and one
+//! self-contained HTML page with charts.
+
+mod cells;
+mod clip;
+mod peers;
+mod run;
+mod write;
+
+pub use run::{run, Args};
+
+mod bars;
+pub mod charts;
+pub mod html;
+pub mod markdown;
+pub mod model;
+pub mod quality;
+mod summary;
+mod tables;
+#[cfg(test)]
+mod testdata;
