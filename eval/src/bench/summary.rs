@@ -84,8 +84,12 @@ pub struct DetectSpeed {
 }
 
 pub fn detect_speed(report: &BenchReport, clip: &str) -> DetectSpeed {
-    // Cells without a positive detect time would divide by zero; they say nothing about speed.
-    let timed = report.cells.iter().filter(|c| c.clip == clip && c.detect_seconds > 0.0);
+    // Cells without a positive detect time would divide by zero, and a copy that was never
+    // placed in the reference (no match) spans no seconds: neither says anything about speed.
+    let timed = report
+        .cells
+        .iter()
+        .filter(|c| c.clip == clip && c.detect_seconds > 0.0 && c.copy_seconds > 0.0);
     let (mut copy, mut detect, mut slowest) = (0.0, 0.0, None::<f64>);
     for cell in timed {
         copy += cell.copy_seconds;
@@ -213,6 +217,11 @@ mod tests {
         report.cells[0].detect_seconds = 0.0;
         let speed = detect_speed(&report, "clip-a");
         assert_eq!(speed.realtime.map(|x| (x * 10.0).round()), Some(200.0));
+        // A copy never placed in the reference spans 0 s: not a speed of 0x.
+        let mut unplaced = report.cells[1].clone();
+        unplaced.copy_seconds = 0.0;
+        report.cells.push(unplaced);
+        assert_eq!(detect_speed(&report, "clip-a"), speed);
         assert_eq!(detect_speed(&report, "nowhere"), DetectSpeed::default());
     }
 
