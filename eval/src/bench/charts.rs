@@ -268,7 +268,7 @@ pub fn quality(report: &BenchReport) -> anyhow::Result<Option<String>> {
     legend.extend(methods(report).into_iter().skip(1));
     stacked(vec![
         Panel {
-            title: "Luma PSNR against the clean encode (higher is closer)",
+            title: "Luma PSNR: abmark vs its clean encode, peers vs their unmarked frames",
             x_label: "dB",
             groups: psnr,
             legend,

@@ -37,6 +37,12 @@ pub struct Section {
     pub tables: Vec<Table>,
 }
 
+/// What the quality figures compare: not the same pairs for abmark and the peers.
+const QUALITY_NOTE: &str = "abmark: each variant's encoded frames against the clean encode (the \
+    source through the same encoder and settings, no watermark), so the encoder's different \
+    choices on marked frames count too. Peers: their marked frames against the unmarked ones, \
+    before any encoding.";
+
 /// Every section of the report, in reading order.
 pub fn sections(report: &BenchReport) -> Vec<Section> {
     vec![
@@ -49,7 +55,7 @@ pub fn sections(report: &BenchReport) -> Vec<Section> {
         Section {
             part: Part::Quality,
             title: "Quality: each variant against the clean encode",
-            text: vec![],
+            text: vec![QUALITY_NOTE.to_owned()],
             tables: [Some(quality(report)), peer_quality(report)].into_iter().flatten().collect(),
         },
         Section {
