@@ -71,7 +71,7 @@ struct Extracted {
 }
 
 /// One method under one attack.
-#[derive(Debug, Serialize, Clone)]
+#[derive(Debug, Serialize, Deserialize, Clone)]
 pub struct PeerCell {
     pub method: String,
     pub attack: String,
@@ -87,7 +87,8 @@ pub struct PeerCell {
     pub extract_ms_per_frame: f64,
 }
 
-#[derive(Debug, Serialize)]
+/// `eval/report/peers.json` (also read back by `eval bench`).
+#[derive(Debug, Serialize, Deserialize)]
 pub struct PeersReport {
     pub clip: String,
     /// Seconds into the clip of the first marked frame.

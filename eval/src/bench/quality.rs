@@ -142,39 +142,13 @@ impl Shape {
 }
 
 fn probe(path: &Path) -> anyhow::Result<Shape> {
-    // ffprobe's own message for a missing file is several lines long and names no cause we care
-    // about; say it in one line.
-    if !path.is_file() {
-        bail!("{}: no such file", path.display());
-    }
-    let out = Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", "v:0"])
-        .args(["-show_entries", "stream=width,height,nb_frames", "-of", "default=nw=1"])
-        .arg(path)
-        .stdin(Stdio::null())
-        .output()
-        .context("running ffprobe")?;
-    if !out.status.success() {
-        bail!("ffprobe {} failed: {}", path.display(), last_line(&out.stderr));
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let field = |name: &str| {
-        text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix('=')).map(str::trim)
-    };
-    let dim = |name: &str| -> anyhow::Result<usize> {
-        field(name)
-            .and_then(|v| v.parse().ok())
-            .filter(|&v: &usize| v > 0)
-            .ok_or_else(|| anyhow!("{}: no video {name} from ffprobe", path.display()))
-    };
-    let (width, height) = (dim("width")?, dim("height")?);
+    let info = abmark_engine::media::probe(path)?;
+    let (width, height) = (info.width, info.height);
     // SSIMULACRA2's 4:2:0 input needs even sides and at least 8x8.
     if width % 2 != 0 || height % 2 != 0 || width < 8 || height < 8 {
         bail!("{} is {width}x{height}: quality needs even sides of at least 8", path.display());
     }
-    // "N/A" for containers that do not count frames.
-    let frames = field("nb_frames").and_then(|v| v.parse().ok());
-    Ok(Shape { width, height, frames })
+    Ok(Shape { width, height, frames: info.frame_count })
 }
 
 /// An FFmpeg child writing every `step`-th decoded frame of one file as raw yuv420p.
