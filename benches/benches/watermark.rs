@@ -122,7 +122,13 @@ fn bench(c: &mut Criterion) {
     let pairs: Vec<FramePair<'_>> =
         refs.iter().zip(&copies).map(|(reference, copy)| FramePair { reference, copy }).collect();
     group.bench_function("register-coarse-5-pairs/all-cores", |b| {
-        b.iter(|| abmark_engine::register::coarse::estimate(&pairs, (w, h)))
+        b.iter(|| {
+            abmark_engine::register::coarse::estimate(
+                &pairs,
+                (w, h),
+                abmark_engine::register::coarse::USUAL,
+            )
+        })
     });
     group.bench_function("register-5-pairs/all-cores", |b| b.iter(|| register(&pairs, (w, h))));
     group.finish();

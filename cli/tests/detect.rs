@@ -182,6 +182,47 @@ fn scale_and_crop_are_undone() {
     assert!((sx - 0.75).abs() < 0.01, "scale {sx}");
 }
 
+/// A copy turned a few degrees (a camera not quite level, or a pirate dodging content
+/// matching) is registered with the turn and read in full.
+#[test]
+fn a_turned_copy_is_named() {
+    let f = fixture();
+    let copy =
+        attacked("turned.mp4", &["-ss", "2"], "rotate=-2.5*PI/180:fillcolor=black,scale=960:540");
+    let (out, report) = detect(&copy, &["--sessions", s(&f.log)]);
+    assert_named(&report, &out);
+    let t = &report["spatial"]["transform"];
+    let (sx, ky) = (t["sx"].as_f64().unwrap(), t["ky"].as_f64().unwrap());
+    let degrees = ky.atan2(sx).to_degrees();
+    assert!((degrees + 2.5).abs() < 0.25, "turn {degrees} deg: {t}");
+    let text = abmark(&["detect", s(&copy), "--ref", s(&f.out), "--key", s(&f.key)]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("turned -2."));
+}
+
+/// A screen filmed at an angle: perspective, a slight turn, softer contrast, sensor noise.
+#[test]
+fn a_filmed_screen_is_named() {
+    let copy = attacked(
+        "filmed.mp4",
+        &["-ss", "5"],
+        "perspective=x0=W*0.02:y0=H*0.05:x1=W*0.97:y1=H*0.01:x2=W*0.03:y2=H*0.97:x3=W*0.99:\
+         y3=H*0.93:sense=destination,eq=contrast=0.85:gamma=1.1,noise=alls=6",
+    );
+    let (out, report) = detect(&copy, &["--sessions", s(&fixture().log)]);
+    assert_named(&report, &out);
+    assert!(report["spatial"]["transform"]["px"].is_f64(), "{}", report["spatial"]);
+}
+
+/// A thumbnail-sized copy (0.3x of the reference), below the usual scale search.
+#[test]
+fn a_thumbnail_copy_is_named() {
+    let copy = attacked("thumbnail.mp4", &["-ss", "1"], "scale=384:216");
+    let (out, report) = detect(&copy, &["--sessions", s(&fixture().log)]);
+    assert_named(&report, &out);
+    let sx = report["spatial"]["transform"]["sx"].as_f64().unwrap();
+    assert!((sx - 0.3).abs() < 0.005, "scale {sx}");
+}
+
 /// Pirates flip pictures to get past content matching: the flip is found in time (mirrored
 /// fingerprints) and in space, and the copy is read mirrored.
 #[test]

@@ -130,12 +130,23 @@ fn print_text(r: &abmark_engine::detect::DetectReport) {
         );
     }
     if let Some(s) = &r.spatial {
-        let (ox, oy) = s.transform.offsets();
+        let t = &s.transform;
+        let (ox, oy) = t.offsets();
+        let warp = if t.is_separable() {
+            String::new()
+        } else {
+            format!(
+                ", turned {:+.2} deg, perspective ({:+.3}, {:+.3})",
+                t.rotation_degrees(),
+                t.px,
+                t.py
+            )
+        };
         println!(
-            "geometry: {}scale {:.4} x {:.4}, offset ({ox:.1}, {oy:.1}), block correlation {:.3}",
+            "geometry: {}scale {:.4} x {:.4}, offset ({ox:.1}, {oy:.1}){warp}, block correlation {:.3}",
             if s.mirrored { "flipped left to right, " } else { "" },
-            s.transform.sx,
-            s.transform.sy,
+            t.sx,
+            t.sy,
             s.correlation
         );
     }

@@ -1,7 +1,7 @@
 //! Coarse registration: which scale, and which shift, maps the reference onto the copy.
 //!
 //! Both pictures are reduced to about 96 cells across the reference. For each candidate scale
-//! on a 3 % logarithmic ladder from 0.45x to 1.7x, the copy is read with cells scaled to match,
+//! on a 3 % logarithmic ladder (0.45x to 1.7x for a start, [`SMALL`] when that finds nothing), the copy is read with cells scaled to match,
 //! and phase correlation (the whitened cross-power spectrum, summed over several frames) finds the
 //! shift; the scale whose correlation peak is highest wins. Whitening makes the peak depend on
 //! structure rather than contrast, so tone changes, letterbox bars and re-encoding barely move it.
@@ -16,8 +16,19 @@ use crate::dsp::{Fft2, IntegralImage};
 
 /// Cells across the reference at the coarse level.
 const COARSE_COLS: usize = 96;
-const MIN_SCALE: f64 = 0.45;
-const MAX_SCALE: f64 = 1.7;
+
+/// The scales (copy size over reference size) a search tries.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ScaleRange {
+    pub min: f64,
+    pub max: f64,
+}
+
+/// Where almost every copy is: quarter area to 1.7x. Searched first.
+pub const USUAL: ScaleRange = ScaleRange { min: 0.45, max: 1.7 };
+/// Thumbnail-sized copies (a 1080p or 720p source leaked at 360p or 240p): searched only when
+/// [`USUAL`] finds no fit, so the common case pays nothing for it.
+pub const SMALL: ScaleRange = ScaleRange { min: 0.25, max: 0.47 };
 const SCALE_STEP: f64 = 1.03;
 const MAX_PAIRS: usize = 3;
 
@@ -51,15 +62,20 @@ pub struct FramePair<'a> {
     pub copy: &'a IntegralImage,
 }
 
-/// Scale search with phase correlation over all `pairs` (which must share one geometry).
-pub fn estimate(pairs: &[FramePair<'_>], ref_size: (usize, usize)) -> Option<CoarseFit> {
+/// Scale search over `range` with phase correlation over all `pairs` (which must share one
+/// geometry).
+pub fn estimate(
+    pairs: &[FramePair<'_>],
+    ref_size: (usize, usize),
+    range: ScaleRange,
+) -> Option<CoarseFit> {
     // Three frames already make the peak unambiguous; more only cost FFTs.
     let pairs = &pairs[..pairs.len().min(MAX_PAIRS)];
     let first = pairs.first()?;
     let (copy_w, copy_h) = (first.copy.width, first.copy.height);
     let ref_grid = RegionGrid::across(ref_size.0, ref_size.1, COARSE_COLS);
     let q = ref_grid.cell;
-    let largest = |len: usize| (len as f64 / (q * MIN_SCALE)).ceil() as usize;
+    let largest = |len: usize| (len as f64 / (q * range.min)).ceil() as usize;
     let fft_cols = smooth_at_least(ref_grid.cols + largest(copy_w));
     let fft_rows = smooth_at_least(ref_grid.rows + largest(copy_h));
     let mut fft = Fft2::new(fft_rows, fft_cols);
@@ -84,8 +100,8 @@ pub fn estimate(pairs: &[FramePair<'_>], ref_size: (usize, usize)) -> Option<Coa
 
     let mut best: Option<CoarseFit> = None;
     let mut cross = vec![Complex32::default(); fft_rows * fft_cols];
-    let mut scale = MIN_SCALE;
-    while scale <= MAX_SCALE {
+    let mut scale = range.min;
+    while scale <= range.max {
         // Copy cells of q * scale copy pixels, i.e. q reference pixels if the scale is right.
         let cell = q * scale;
         let grid = RegionGrid {
@@ -93,7 +109,7 @@ pub fn estimate(pairs: &[FramePair<'_>], ref_size: (usize, usize)) -> Option<Coa
             rows: ((copy_h as f64 / cell).floor() as usize).max(1),
             cell,
         };
-        let copy_as_ref = Transform { sx: 1.0, sy: 1.0, cx: 0.0, cy: 0.0, ux: 0.0, uy: 0.0 };
+        let copy_as_ref = Transform::axis_aligned(1.0, 1.0, (0.0, 0.0), (0.0, 0.0));
         cross.iter_mut().for_each(|v| *v = Complex32::default());
         for (pair, ref_spec) in pairs.iter().zip(&ref_spectra) {
             sample_grid(pair.copy, &grid, (copy_w, copy_h), &copy_as_ref, &mut samples);
@@ -121,14 +137,8 @@ pub fn estimate(pairs: &[FramePair<'_>], ref_size: (usize, usize)) -> Option<Coa
             // Copy cell i holds reference cell i - d: x_copy = scale * x_ref + d * cell.
             let (tx, ty) = (dx * cell, dy * cell);
             let (cx, cy) = (ref_size.0 as f64 / 2.0, ref_size.1 as f64 / 2.0);
-            let transform = Transform {
-                sx: scale,
-                sy: scale,
-                cx,
-                cy,
-                ux: scale * cx + tx,
-                uy: scale * cy + ty,
-            };
+            let transform =
+                Transform::axis_aligned(scale, scale, (cx, cy), (scale * cx + tx, scale * cy + ty));
             best = Some(CoarseFit { transform, peak });
         }
         scale *= SCALE_STEP;

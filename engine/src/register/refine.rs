@@ -34,7 +34,12 @@ pub struct Refiner<'a> {
 
 impl<'a> Refiner<'a> {
     pub fn new(pairs: &'a [FramePair<'a>], ref_size: (usize, usize)) -> Self {
-        let grid = RegionGrid::across(ref_size.0, ref_size.1, FINE_COLS);
+        Self::with_cols(pairs, ref_size, FINE_COLS)
+    }
+
+    /// A refiner on a grid of about `cols` cells across the reference.
+    pub fn with_cols(pairs: &'a [FramePair<'a>], ref_size: (usize, usize), cols: usize) -> Self {
+        let grid = RegionGrid::across(ref_size.0, ref_size.1, cols);
         let identity = Transform::identity(ref_size.0, ref_size.1);
         let mut scratch = Vec::new();
         let reference = pairs
@@ -45,6 +50,11 @@ impl<'a> Refiner<'a> {
             })
             .collect();
         Self { pairs, grid, ref_size, reference, scratch }
+    }
+
+    /// Reference pixels per grid cell.
+    pub fn cell(&self) -> f64 {
+        self.grid.cell
     }
 
     /// Mean over frames of the correlation between reference cells and copy cells under `t`.
@@ -73,35 +83,52 @@ impl<'a> Refiner<'a> {
             ..start
         };
         let mut best = self.score(&build(&params));
-        for _ in 0..400 {
-            let mut moved = false;
-            for i in 0..4 {
-                if steps[i] < min_steps[i] {
-                    continue;
-                }
-                let mut improved = false;
-                for dir in [1.0, -1.0] {
-                    let mut trial = params;
-                    trial[i] += dir * steps[i];
-                    let s = self.score(&build(&trial));
-                    if s > best {
-                        best = s;
-                        params = trial;
-                        improved = true;
-                        break;
-                    }
-                }
-                if improved {
-                    moved = true;
-                } else {
-                    steps[i] *= 0.5;
+        pattern_search(&mut params, &mut steps, &min_steps, 400, &mut best, |p| {
+            self.score(&build(p))
+        });
+        FineFit { transform: build(&params), correlation: best }
+    }
+}
+
+/// Derivative-free pattern search, maximising `score`: try a step up and down in each
+/// parameter, keep the first improvement, halve the step of a parameter that found none; stop
+/// when every step is below its minimum or after `rounds` rounds. `best` holds the score of
+/// `params` on entry and of the result on return.
+pub(super) fn pattern_search<const N: usize>(
+    params: &mut [f64; N],
+    steps: &mut [f64; N],
+    min_steps: &[f64; N],
+    rounds: usize,
+    best: &mut f64,
+    mut score: impl FnMut(&[f64; N]) -> f64,
+) {
+    for _ in 0..rounds {
+        let mut moved = false;
+        for i in 0..N {
+            if steps[i] < min_steps[i] {
+                continue;
+            }
+            let mut improved = false;
+            for dir in [1.0, -1.0] {
+                let mut trial = *params;
+                trial[i] += dir * steps[i];
+                let s = score(&trial);
+                if s > *best {
+                    *best = s;
+                    *params = trial;
+                    improved = true;
+                    break;
                 }
             }
-            if !moved && steps.iter().zip(&min_steps).all(|(s, m)| s < m) {
-                break;
+            if improved {
+                moved = true;
+            } else {
+                steps[i] *= 0.5;
             }
         }
-        FineFit { transform: build(&params), correlation: best }
+        if !moved && steps.iter().zip(min_steps).all(|(s, m)| s < m) {
+            break;
+        }
     }
 }
 
@@ -132,10 +159,29 @@ fn correlation(reference: &[f32], copy: &[Option<f32>], min_cells: usize) -> f64
     cov / (vr * vc).sqrt()
 }
 
-/// Coarse then fine: the transform mapping the reference onto the copies of `pairs`.
+/// Below this fine correlation the usual scale range is taken to have missed, and the
+/// thumbnail range is searched as well (the better fit wins). Copies in range register at 0.8
+/// and above, even through heavy noise and re-encoding.
+const TRY_SMALL_BELOW: f64 = 0.5;
+
+/// Coarse then fine: the transform mapping the reference onto the copies of `pairs` —
+/// scale and shift first, then, only if it clearly helps, rotation, shear and perspective
+/// ([`super::warp`]).
 pub fn register(pairs: &[FramePair<'_>], ref_size: (usize, usize)) -> Option<FineFit> {
-    let coarse = super::coarse::estimate(pairs, ref_size)?;
-    Some(Refiner::new(pairs, ref_size).refine(coarse.transform))
+    use super::coarse::{estimate, SMALL, USUAL};
+    let mut refiner = Refiner::new(pairs, ref_size);
+    let usual = estimate(pairs, ref_size, USUAL).map(|c| refiner.refine(c.transform));
+    let fit = match usual {
+        Some(f) if f.correlation >= TRY_SMALL_BELOW => f,
+        usual => {
+            let small = estimate(pairs, ref_size, SMALL).map(|c| refiner.refine(c.transform));
+            match (usual, small) {
+                (Some(u), Some(s)) if s.correlation > u.correlation => s,
+                (u, s) => u.or(s)?,
+            }
+        }
+    };
+    Some(super::warp::refine_warp(pairs, ref_size, &mut refiner, fit))
 }
 
 #[cfg(test)]
@@ -181,8 +227,8 @@ mod tests {
         let mut out = OwnedLuma::new(w, h);
         for y in 0..h {
             for x in 0..w {
-                let rx = (x as f64 + 0.5 - t.ux) / t.sx + t.cx - 0.5;
-                let ry = (y as f64 + 0.5 - t.uy) / t.sy + t.cy - 0.5;
+                let (rx, ry) = invert(t, x as f64 + 0.5, y as f64 + 0.5);
+                let (rx, ry) = (rx - 0.5, ry - 0.5);
                 if rx < 0.0
                     || ry < 0.0
                     || rx >= (src.width - 1) as f64
@@ -202,6 +248,27 @@ mod tests {
             }
         }
         out
+    }
+
+    /// The reference point `t` maps to copy point `(x, y)`: Newton's method from the
+    /// axis-aligned guess (exact at once for axis-aligned transforms).
+    fn invert(t: &Transform, x: f64, y: f64) -> (f64, f64) {
+        let mut p = ((x - t.ux) / t.sx + t.cx, (y - t.uy) / t.sy + t.cy);
+        for _ in 0..8 {
+            let (fx, fy) = t.apply(p.0, p.1);
+            let (ex, ey) = (fx - x, fy - y);
+            if ex.abs() + ey.abs() < 1e-9 {
+                break;
+            }
+            let h = 1e-3;
+            let (ax, ay) = t.apply(p.0 + h, p.1);
+            let (bx, by) = t.apply(p.0, p.1 + h);
+            let (j00, j10, j01, j11) = ((ax - fx) / h, (ay - fy) / h, (bx - fx) / h, (by - fy) / h);
+            let det = j00 * j11 - j01 * j10;
+            p.0 -= (j11 * ex - j01 * ey) / det;
+            p.1 -= (-j10 * ex + j00 * ey) / det;
+        }
+        p
     }
 
     fn check(truth: Transform, copy_size: (usize, usize)) {
@@ -248,6 +315,49 @@ mod tests {
         let mut t = Transform::identity(640, 360);
         (t.sx, t.sy) = (1.0 / 0.9, 1.0 / 0.9);
         check(t, (640, 360));
+    }
+
+    #[test]
+    fn recovers_thumbnail_below_the_usual_scale_range() {
+        // 640x360 shown at 192x108: 0.3x, below the usual search range.
+        let mut t = Transform::identity(640, 360);
+        (t.sx, t.sy, t.ux, t.uy) = (0.3, 0.3, 96.0, 54.0);
+        check(t, (192, 108));
+    }
+
+    #[test]
+    fn recovers_rotation() {
+        for degrees in [2.0f64, -3.0] {
+            let mut t = Transform::identity(640, 360);
+            let a = degrees.to_radians();
+            (t.sx, t.sy, t.kx, t.ky) =
+                (0.9 * a.cos(), 0.9 * a.cos(), -0.9 * a.sin(), 0.9 * a.sin());
+            check(t, (640, 360));
+        }
+    }
+
+    #[test]
+    fn recovers_perspective_of_a_filmed_screen() {
+        // Slightly rotated, the right side further away, seen from a little above.
+        let mut t = Transform::identity(640, 360);
+        (t.sx, t.sy, t.kx, t.ky, t.px, t.py) = (0.92, 0.9, -0.01, 0.025, 0.04, -0.03);
+        (t.ux, t.uy) = (322.0, 178.0);
+        check(t, (640, 360));
+    }
+
+    #[test]
+    fn upright_copies_keep_a_separable_transform() {
+        let mut t = Transform::identity(640, 360);
+        (t.sx, t.sy, t.ux, t.uy) = (0.75, 0.7, 330.0, 250.0);
+        let (w, h) = (640, 360);
+        let r = scene(w, h, 3.1);
+        let c = warp(&r, &t, 720, 480);
+        let (mut ri, mut ci) = (IntegralImage::new(), IntegralImage::new());
+        ri.fill(&r.view());
+        ci.fill(&c.view());
+        let pairs = [FramePair { reference: &ri, copy: &ci }];
+        let fit = register(&pairs, (w, h)).expect("a fit");
+        assert!(fit.transform.is_separable(), "{:?}", fit.transform);
     }
 
     #[test]

@@ -51,7 +51,8 @@ pub fn sample_grid(
     SCRATCH.with_borrow_mut(|(xs, ys, table)| {
         let x_of = |x: f64| t.apply(x, 0.0).0 as f32;
         let y_of = |y: f64| t.apply(0.0, y).1 as f32;
-        if shared_edges(grid.cols, grid.cell, clip.0 as f64, x_of, xs)
+        if t.is_separable()
+            && shared_edges(grid.cols, grid.cell, clip.0 as f64, x_of, xs)
             && shared_edges(grid.rows, grid.cell, clip.1 as f64, y_of, ys)
         {
             copy.grid_means(xs, ys, MIN_INSIDE, table, out);
@@ -97,11 +98,34 @@ fn sample_cells(
         for c in 0..grid.cols {
             let x0 = c as f64 * grid.cell;
             let x1 = ((c + 1) as f64 * grid.cell).min(clip.0 as f64);
-            let (cx0, cy0) = t.apply(x0, y0);
-            let (cx1, cy1) = t.apply(x1, y1);
-            out.push(copy.mean(cx0 as f32, cx1 as f32, cy0 as f32, cy1 as f32, MIN_INSIDE));
+            if t.is_separable() {
+                let (cx0, cy0) = t.apply(x0, y0);
+                let (cx1, cy1) = t.apply(x1, y1);
+                out.push(copy.mean(cx0 as f32, cx1 as f32, cy0 as f32, cy1 as f32, MIN_INSIDE));
+            } else {
+                out.push(warped_cell_mean(copy, t, (x0, x1), (y0, y1)));
+            }
         }
     }
+}
+
+/// Mean of the copy over a cell under a rotating or projective transform: the box centred
+/// where the cell's centre lands, as wide and as tall as the mapped cell is across its middle.
+/// The small angles of a copy (a few degrees) turn an 8-pixel block by a fraction of a pixel at
+/// its corners, far below the watermark's smallest period, so an upright box reads it as well.
+fn warped_cell_mean(
+    copy: &IntegralImage,
+    t: &Transform,
+    (x0, x1): (f64, f64),
+    (y0, y1): (f64, f64),
+) -> Option<f32> {
+    let (mx, my) = ((x0 + x1) / 2.0, (y0 + y1) / 2.0);
+    let (cx, cy) = t.apply(mx, my);
+    let half = |a: (f64, f64), b: (f64, f64)| ((a.0 - b.0).hypot(a.1 - b.1) / 2.0) as f32;
+    let hw = half(t.apply(x0, my), t.apply(x1, my));
+    let hh = half(t.apply(mx, y0), t.apply(mx, y1));
+    let (cx, cy) = (cx as f32, cy as f32);
+    copy.mean(cx - hw, cx + hw, cy - hh, cy + hh, MIN_INSIDE)
 }
 
 #[cfg(test)]
@@ -125,8 +149,8 @@ mod tests {
         ] {
             for t in [
                 Transform::identity(clip.0, clip.1),
-                Transform { sx: 0.73, sy: 0.81, cx: 37.5, cy: 22.0, ux: 30.2, uy: 19.7 },
-                Transform { sx: 1.4, sy: 1.25, cx: 37.5, cy: 22.0, ux: 41.0, uy: 20.3 },
+                Transform::axis_aligned(0.73, 0.81, (37.5, 22.0), (30.2, 19.7)),
+                Transform::axis_aligned(1.4, 1.25, (37.5, 22.0), (41.0, 20.3)),
             ] {
                 let (mut fast, mut slow) = (Vec::new(), Vec::new());
                 sample_grid(&ii, &grid, clip, &t, &mut fast);
