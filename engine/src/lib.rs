@@ -29,6 +29,7 @@ pub mod manifest;
 pub mod mark;
 pub mod media;
 pub mod mix;
+pub mod output;
 pub mod pace;
 pub mod payload;
 pub mod quality;

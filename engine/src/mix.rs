@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use crate::manifest::PathScheme;
 use crate::media::{remux, MediaError};
+use crate::output::TempFile;
 use crate::payload::Codeword;
 use crate::variants::{JobFile, VariantsError};
 
@@ -28,7 +29,9 @@ pub struct MixSummary {
 #[derive(Debug, thiserror::Error)]
 pub enum MixError {
     #[error(transparent)]
-    Output(#[from] VariantsError),
+    Variants(#[from] VariantsError),
+    #[error(transparent)]
+    Output(#[from] crate::output::OutputError),
     #[error(transparent)]
     Media(#[from] MediaError),
     #[error("{}: {source}", path.display())]
@@ -60,8 +63,8 @@ pub fn mix(
         .chain(choices.iter().enumerate().map(|(i, &v)| scheme.video_segment(v, &rendition, i)))
         .map(|p| out.join(p))
         .collect();
-    let video = Scratch::beside(dest, "video");
-    concatenate(&video_files, &video.0)?;
+    let video = TempFile::tagged(dest, "video")?;
+    concatenate(&video_files, video.path())?;
 
     let audio = match job.audio() {
         Some(a) => {
@@ -69,15 +72,15 @@ pub fn mix(
                 .chain((0..a.segments.len()).map(|i| scheme.audio_segment("audio", i)))
                 .map(|p| out.join(p))
                 .collect();
-            let scratch = Scratch::beside(dest, "audio");
-            concatenate(&files, &scratch.0)?;
+            let scratch = TempFile::tagged(dest, "audio")?;
+            concatenate(&files, scratch.path())?;
             Some(scratch)
         }
         None => None,
     };
-    let mut inputs = vec![video.0.as_path()];
+    let mut inputs = vec![video.path()];
     if let Some(a) = &audio {
-        inputs.push(a.0.as_path());
+        inputs.push(a.path());
     }
     remux(&inputs, dest)?;
     let ones = choices.iter().filter(|&&c| c == 1).count();
@@ -107,21 +110,4 @@ fn concatenate(files: &[PathBuf], to: &Path) -> Result<(), MixError> {
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> MixError + '_ {
     move |source| MixError::Io { path: path.to_owned(), source }
-}
-
-/// An intermediate file beside the destination, removed when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn beside(dest: &Path, what: &str) -> Self {
-        let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        Scratch(dest.with_file_name(format!(".{name}.{what}-{}.mp4", std::process::id())))
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        // It may never have been created (an earlier step failed): nothing to report.
-        let _ = std::fs::remove_file(&self.0);
-    }
 }

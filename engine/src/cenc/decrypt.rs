@@ -15,15 +15,16 @@ use serde::Serialize;
 
 use crate::cmaf::header_len;
 use crate::manifest::SegmentSource;
-use crate::variants::output::Staging;
+use crate::output::Staging;
 use crate::variants::{manifests, JobFile};
 
 use super::boxes::TrackEncryption;
 use super::error::CencError;
-use super::files::{copy_flat, write_atomic};
+use super::files::copy_flat;
 use super::init::clear_init;
 use super::keys::{ContentKey, KeyId};
 use super::segment::decrypt_segment;
+use crate::output::write_atomic;
 
 /// What a decryption run did.
 #[derive(Debug, Clone, Serialize)]
@@ -54,7 +55,7 @@ pub fn decrypt(
     if !input.is_dir() {
         return Err(CencError::input(input, "no such file or directory"));
     }
-    let staging = Staging::begin(out, force).map_err(|e| CencError::Usage(e.to_string()))?;
+    let staging = Staging::begin(out, force)?;
     let result = if input.join("job.json").is_file() {
         decrypt_output(input, staging.path(), &key_for)
     } else {
@@ -62,7 +63,7 @@ pub fn decrypt(
     };
     match result {
         Ok((files, bytes)) => {
-            staging.commit().map_err(|e| CencError::Usage(e.to_string()))?;
+            staging.commit()?;
             Ok(DecryptReport { out: out.display().to_string(), files, bytes })
         }
         Err(e) => {
@@ -134,10 +135,9 @@ fn decrypt_output(
     }
     job.protection = None;
     job.refresh_bitrates();
-    job.write(dir).map_err(|e| CencError::Usage(e.to_string()))?;
+    job.write(dir)?;
     for (name, variant) in [("0", 0u8), ("1", 1u8)] {
-        manifests::write(dir, &job, name, SegmentSource::Variant(variant))
-            .map_err(|e| CencError::Usage(e.to_string()))?;
+        manifests::write(dir, &job, name, SegmentSource::Variant(variant))?;
     }
     Ok((files, bytes))
 }

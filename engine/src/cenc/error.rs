@@ -50,6 +50,13 @@ pub enum CencError {
     #[error("CPIX: {0}")]
     Cpix(#[from] CpixError),
 
+    #[error(transparent)]
+    Output(#[from] crate::output::OutputError),
+
+    /// Writing job.json or a rendition's manifests beside the encrypted segments.
+    #[error(transparent)]
+    Variants(#[from] crate::variants::VariantsError),
+
     #[error("{0}")]
     Usage(String),
 }

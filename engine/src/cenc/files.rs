@@ -1,5 +1,4 @@
-//! Small file helpers of the packager and decrypter: copying the flat sidecar directories, and
-//! writing a file through a temporary sibling and a rename so no half-written file is left.
+//! Small file helper of the packager and decrypter: copying the flat sidecar directories.
 
 use std::path::Path;
 
@@ -15,21 +14,4 @@ pub(crate) fn copy_flat(from: &Path, to: &Path) -> Result<(), CencError> {
         std::fs::copy(entry.path(), &target).map_err(|e| CencError::io(&target, e))?;
     }
     Ok(())
-}
-
-/// Writes a file through a temporary sibling and a rename.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8], force: bool) -> Result<(), CencError> {
-    if path.exists() && !force {
-        return Err(CencError::input(path, "exists (use --force to replace it)"));
-    }
-    let tmp = path.with_file_name(format!(
-        ".{}.partial-{}",
-        path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, bytes).map_err(|e| CencError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        CencError::io(path, e)
-    })
 }

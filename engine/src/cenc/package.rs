@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::cmaf::{read_init, Track};
 use crate::manifest::SegmentSource;
-use crate::variants::output::Staging;
+use crate::output::Staging;
 use crate::variants::{manifests, JobFile, JobProtection, OutputEntry};
 
 use super::boxes::TrackEncryption;
@@ -77,11 +77,11 @@ pub fn package_variants(
     if out.starts_with(input) || input.starts_with(out) {
         return Err(CencError::Usage("OUT must be outside INPUT".into()));
     }
-    let staging = Staging::begin(out, job.force).map_err(|e| CencError::Usage(e.to_string()))?;
+    let staging = Staging::begin(out, job.force)?;
     let result = build(input, staging.path(), &mut job_file, plan, job, progress);
     match result {
         Ok((segments, bytes)) => {
-            staging.commit().map_err(|e| CencError::Usage(e.to_string()))?;
+            staging.commit()?;
             Ok(PackageReport::new(out, job, plan, segments, bytes, started))
         }
         Err(e) => {
@@ -155,10 +155,9 @@ fn build(
             protection(job.scheme, &plan.periods(TrackType::Audio, audio_segments), &job.drm)
         }),
     });
-    job_file.write(dir).map_err(|e| CencError::Usage(e.to_string()))?;
+    job_file.write(dir)?;
     for (name, variant) in [("0", 0u8), ("1", 1u8)] {
-        manifests::write(dir, job_file, name, SegmentSource::Variant(variant))
-            .map_err(|e| CencError::Usage(e.to_string()))?;
+        manifests::write(dir, job_file, name, SegmentSource::Variant(variant))?;
     }
     Ok((done.load(Ordering::Relaxed), bytes.load(Ordering::Relaxed)))
 }

@@ -15,7 +15,7 @@ use crate::manifest::{
     dash_mpd, hls_audio_playlist, hls_multivariant, hls_video_playlist, AudioRendition, AudioTrack,
     PathScheme, Presentation, SegmentSource, Timeline, VideoRendition,
 };
-use crate::variants::output::Staging;
+use crate::output::Staging;
 use crate::variants::{OutputEntry, SegmentInfo};
 
 use super::drm::protection;
@@ -36,10 +36,10 @@ pub fn package_file(
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<PackageReport, CencError> {
     let started = Instant::now();
-    let staging = Staging::begin(out, job.force).map_err(|e| CencError::Usage(e.to_string()))?;
+    let staging = Staging::begin(out, job.force)?;
     match build(input, staging.path(), plan, job, progress) {
         Ok((segments, bytes)) => {
-            staging.commit().map_err(|e| CencError::Usage(e.to_string()))?;
+            staging.commit()?;
             Ok(PackageReport::new(out, job, plan, segments, bytes, started))
         }
         Err(e) => {

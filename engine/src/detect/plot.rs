@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::DetectReport;
+use crate::output::{write_atomic, OutputError};
 
 const WIDTH: f64 = 960.0;
 const HEIGHT: f64 = 360.0;
@@ -90,13 +91,8 @@ pub fn svg(report: &DetectReport, threshold: f64) -> String {
 }
 
 /// Writes the plot to `path` (temp file, then rename).
-pub fn write_svg(report: &DetectReport, path: &Path, threshold: f64) -> std::io::Result<()> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let temp = path.with_file_name(format!(".{name}.partial-{}", std::process::id()));
-    std::fs::write(&temp, svg(report, threshold))?;
-    std::fs::rename(&temp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&temp);
-    })
+pub fn write_svg(report: &DetectReport, path: &Path, threshold: f64) -> Result<(), OutputError> {
+    write_atomic(path, svg(report, threshold).as_bytes(), true)
 }
 
 fn xml_escape(text: &str) -> String {

@@ -102,3 +102,15 @@ impl MediaError {
         }
     }
 }
+
+impl From<crate::output::OutputError> for MediaError {
+    fn from(e: crate::output::OutputError) -> Self {
+        use crate::output::OutputError;
+        match e {
+            OutputError::Io { path, source } => Self::Io { path, error: source },
+            OutputError::Exists(path) => {
+                Self::Io { path, error: std::io::Error::from(std::io::ErrorKind::AlreadyExists) }
+            }
+        }
+    }
+}

@@ -19,7 +19,6 @@ mod remux;
 mod rotate;
 mod scale;
 mod shared;
-mod temp;
 mod transcode;
 
 pub use audio::{AudioPacket, AudioTrackInfo};
@@ -33,7 +32,11 @@ pub use scale::Scaler;
 pub use shared::SharedFrame;
 pub use transcode::{transcode, TranscodeStats};
 
+use std::path::Path;
+
 use ffmpeg_next as ffmpeg;
+
+use crate::output::TempFile;
 
 /// Initialises FFmpeg once and silences its logging (a library must not write to stderr).
 /// Idempotent and cheap; every entry point of this module calls it, so callers need not.
@@ -45,4 +48,12 @@ pub fn init() {
         let _ = ffmpeg::init();
         ffmpeg::log::set_level(ffmpeg::log::Level::Quiet);
     });
+}
+
+/// The temporary sibling an FFmpeg muxer writes `out` into (FFmpeg takes paths as UTF-8).
+fn temp_output(out: &Path) -> Result<TempFile, MediaError> {
+    if out.to_str().is_none() {
+        return Err(MediaError::NonUtf8Path { path: out.to_owned() });
+    }
+    Ok(TempFile::beside(out)?)
 }

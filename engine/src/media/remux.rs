@@ -7,7 +7,6 @@ use std::path::Path;
 use ffmpeg::{codec, format, media, Packet, Rational};
 use ffmpeg_next as ffmpeg;
 
-use super::temp::TempFile;
 use super::MediaError;
 
 /// One input's packets, read one ahead so the earliest of all inputs can be written next.
@@ -52,9 +51,9 @@ impl Track {
 /// All or nothing: written to a temp sibling and renamed into place on success.
 pub fn remux(inputs: &[&Path], out: &Path) -> Result<(), MediaError> {
     super::init();
-    let temp = TempFile::beside(out)?;
+    let temp = super::temp_output(out)?;
     let write_error = |error| MediaError::Write { path: out.to_owned(), error };
-    let mut octx = format::output_as(&temp.path, "mp4").map_err(write_error)?;
+    let mut octx = format::output_as(temp.path(), "mp4").map_err(write_error)?;
 
     let mut tracks = Vec::with_capacity(inputs.len());
     for path in inputs {
@@ -110,5 +109,5 @@ pub fn remux(inputs: &[&Path], out: &Path) -> Result<(), MediaError> {
     }
     octx.write_trailer().map_err(write_error)?;
     drop(octx);
-    temp.persist(out)
+    Ok(temp.persist(out)?)
 }

@@ -4,7 +4,6 @@
 use std::path::Path;
 
 use super::encode::Mp4Writer;
-use super::temp::TempFile;
 use super::{EncodeSettings, FrameError, MediaError, VideoDecoder};
 use crate::frame::LumaMut;
 
@@ -47,10 +46,10 @@ where
     F: FnMut(u64, f64, LumaMut<'_>) -> Result<(), FrameError>,
 {
     super::init();
-    let temp = TempFile::beside(out)?;
+    let temp = super::temp_output(out)?;
     let mut decoder = VideoDecoder::open(source)?;
     let fps = decoder.info().fps;
-    let mut writer = Mp4Writer::create(&temp.path, out, &decoder, settings)?;
+    let mut writer = Mp4Writer::create(temp.path(), out, &decoder, settings)?;
     let (width, height) = writer.size();
 
     let mut frames = 0u64;

@@ -14,7 +14,6 @@ mod audio;
 mod job;
 pub mod ladder;
 pub mod manifests;
-pub mod output;
 mod segmenter;
 mod worker;
 
@@ -69,8 +68,8 @@ pub enum VariantsError {
     Ladder(#[from] LadderError),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("{0} exists; pass --force to replace it")]
-    Exists(PathBuf),
+    #[error(transparent)]
+    Output(#[from] crate::output::OutputError),
     #[error("source audio is {codec}; only AAC is copied into the CMAF audio track")]
     UnsupportedAudio { codec: String },
     #[error("variants of {rendition} are not interchangeable: {reason}")]
@@ -101,7 +100,7 @@ pub fn make_variants(
     job: &VariantsJob,
     progress: &mut dyn FnMut(u64),
 ) -> Result<JobFile, VariantsError> {
-    let staging = output::Staging::begin(out, job.force)?;
+    let staging = crate::output::Staging::begin(out, job.force)?;
     let result = build(source, staging.path(), key, job, progress);
     match result {
         Ok(job_file) => {

@@ -1,0 +1,242 @@
+//! All-or-nothing output. Everything abmark writes is built under a temporary sibling of its
+//! destination (same directory, so the same file system and an atomic rename) and renamed into
+//! place only when complete, so a failed or interrupted run never leaves something at OUT that
+//! looks finished. This module owns the three shapes of that rule: [`Staging`] for an output
+//! directory, [`TempFile`] for a file another writer fills (FFmpeg's muxer, a concatenation),
+//! and [`write_atomic`] for bytes already in memory. Stages wrap [`OutputError`] in their own
+//! error types.
+//!
+//! Temporary names start with a dot and carry the process id (`.OUT.partial-PID`), so they are
+//! hidden from listings and a later run can tell an abandoned one from a live one.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Why an output could not be put in place.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    /// The destination exists and the caller did not ask to replace it.
+    #[error("{} exists; pass --force to replace it", .0.display())]
+    Exists(PathBuf),
+    /// Creating, writing or renaming a file failed.
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> OutputError + '_ {
+    move |source| OutputError::Io { path: path.to_owned(), source }
+}
+
+/// `.NAME.TAG-PID` beside `out`; `None` when `out` has no file name (`/`, `..`).
+fn sibling(out: &Path, tag: &str) -> Option<PathBuf> {
+    let name = out.file_name()?.to_string_lossy();
+    Some(out.with_file_name(format!(".{name}.{tag}-{}", std::process::id())))
+}
+
+fn no_file_name(out: &Path) -> OutputError {
+    OutputError::Io {
+        path: out.to_owned(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"),
+    }
+}
+
+/// An output directory while it is being built.
+///
+/// A failed or interrupted run leaves at most a `.OUT.partial-PID` directory; the next
+/// [`Staging::begin`] for the same OUT removes those of dead processes. With `replace`, an
+/// existing OUT is moved aside and deleted only after the new one is in place.
+pub struct Staging {
+    out: PathBuf,
+    tmp: PathBuf,
+    replace: bool,
+}
+
+impl Staging {
+    /// Creates the temporary directory for `out`; fails if `out` exists and `!replace`.
+    pub fn begin(out: &Path, replace: bool) -> Result<Self, OutputError> {
+        if out.exists() && !replace {
+            return Err(OutputError::Exists(out.to_owned()));
+        }
+        let tmp = sibling(out, "partial").ok_or_else(|| no_file_name(out))?;
+        remove_stale(out);
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+        Ok(Self { out: out.to_owned(), tmp, replace })
+    }
+
+    /// Where to build the output.
+    pub fn path(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// Renames the finished directory to OUT (moving an old OUT aside first when replacing).
+    pub fn commit(self) -> Result<(), OutputError> {
+        let replaced = self.replace && self.out.exists();
+        let old = sibling(&self.out, "old").ok_or_else(|| no_file_name(&self.out))?;
+        if replaced {
+            std::fs::rename(&self.out, &old).map_err(io(&self.out))?;
+        }
+        if let Err(e) = std::fs::rename(&self.tmp, &self.out) {
+            if replaced {
+                let _ = std::fs::rename(&old, &self.out);
+            }
+            let _ = std::fs::remove_dir_all(&self.tmp);
+            return Err(io(&self.out)(e));
+        }
+        if replaced {
+            let _ = std::fs::remove_dir_all(&old);
+        }
+        Ok(())
+    }
+
+    /// Removes the temporary directory (the run failed; OUT is untouched).
+    pub fn abandon(self) {
+        let _ = std::fs::remove_dir_all(&self.tmp);
+    }
+}
+
+/// Removes `.NAME.partial-PID` directories beside `out` whose process is gone.
+fn remove_stale(out: &Path) {
+    let Some(name) = out.file_name() else { return };
+    let prefix = format!(".{}.partial-", name.to_string_lossy());
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let Ok(entries) = std::fs::read_dir(parent) else { return };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = file.strip_prefix(&prefix).and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// A file while it is being written: removed on drop unless persisted.
+pub struct TempFile {
+    path: PathBuf,
+    keep: bool,
+}
+
+impl TempFile {
+    /// A fresh name beside `out` (unique within the process, so threads do not collide).
+    pub fn beside(out: &Path) -> Result<Self, OutputError> {
+        Self::tagged(out, "partial")
+    }
+
+    /// Like [`TempFile::beside`], with `tag` in the name to tell several scratch files apart.
+    pub fn tagged(out: &Path, tag: &str) -> Result<Self, OutputError> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = sibling(out, &format!("{tag}-{n}")).ok_or_else(|| no_file_name(out))?;
+        Ok(Self { path, keep: false })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Renames the finished file to `out`.
+    pub fn persist(mut self, out: &Path) -> Result<(), OutputError> {
+        std::fs::rename(&self.path, out).map_err(io(out))?;
+        self.keep = true;
+        Ok(())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.keep {
+            // Nothing to report from a destructor: the file may well not exist yet.
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary sibling; fails if `path` exists and `!replace`.
+pub fn write_atomic(path: &Path, bytes: &[u8], replace: bool) -> Result<(), OutputError> {
+    if !replace && path.exists() {
+        return Err(OutputError::Exists(path.to_owned()));
+    }
+    let temp = TempFile::beside(path)?;
+    std::fs::write(&temp.path, bytes).map_err(io(path))?;
+    temp.persist(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(test: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("abmark-output-{}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn names(d: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn staging_is_all_or_nothing() {
+        let d = dir("staging");
+        let out = d.join("out");
+        let s = Staging::begin(&out, false).unwrap();
+        std::fs::write(s.path().join("a"), b"1").unwrap();
+        assert!(!out.exists(), "nothing at OUT before commit");
+        s.commit().unwrap();
+        assert_eq!(std::fs::read(out.join("a")).unwrap(), b"1");
+        assert!(matches!(Staging::begin(&out, false), Err(OutputError::Exists(_))));
+
+        // Replacing: the old OUT stays until the new one is in place; a failed run leaves it.
+        let s = Staging::begin(&out, true).unwrap();
+        std::fs::write(s.path().join("b"), b"2").unwrap();
+        s.abandon();
+        assert_eq!(names(&out), ["a"]);
+        let s = Staging::begin(&out, true).unwrap();
+        std::fs::write(s.path().join("b"), b"2").unwrap();
+        s.commit().unwrap();
+        assert_eq!(names(&out), ["b"]);
+        assert_eq!(names(&d), ["out"], "no temporary left beside OUT");
+    }
+
+    #[test]
+    fn stale_partials_of_dead_processes_are_removed() {
+        let d = dir("stale");
+        // PID 0 never names a user process, so /proc/0 does not exist.
+        let stale = d.join(".out.partial-0");
+        std::fs::create_dir_all(&stale).unwrap();
+        Staging::begin(&d.join("out"), false).unwrap().abandon();
+        assert!(!stale.exists());
+    }
+
+    #[test]
+    fn temp_files_vanish_unless_persisted() {
+        let d = dir("temp");
+        let out = d.join("f.mp4");
+        let t = TempFile::beside(&out).unwrap();
+        std::fs::write(t.path(), b"x").unwrap();
+        drop(t);
+        assert!(names(&d).is_empty());
+        let t = TempFile::tagged(&out, "video").unwrap();
+        assert!(t.path().file_name().unwrap().to_string_lossy().starts_with(".f.mp4.video-"));
+        std::fs::write(t.path(), b"y").unwrap();
+        t.persist(&out).unwrap();
+        assert_eq!(names(&d), ["f.mp4"]);
+
+        write_atomic(&out, b"z", true).unwrap();
+        assert_eq!(std::fs::read(&out).unwrap(), b"z");
+        assert!(matches!(write_atomic(&out, b"w", false), Err(OutputError::Exists(_))));
+        assert_eq!(std::fs::read(&out).unwrap(), b"z");
+        assert!(matches!(TempFile::beside(Path::new("/")), Err(OutputError::Io { .. })));
+    }
+}
