@@ -1,5 +1,6 @@
 //! `abmark detect` on real copies of one viewer's stream: an excerpt that starts mid-segment, a
-//! frame-rate change, scale + crop, other content, and a copy too short to name anyone.
+//! frame-rate change, scale + crop, turns and warps, an edited and re-framed copy, other
+//! content, and a copy too short to name anyone.
 
 mod common;
 
@@ -223,6 +224,57 @@ fn a_thumbnail_copy_is_named() {
     assert_named(&report, &out);
     let sx = report["spatial"]["transform"]["sx"].as_f64().unwrap();
     assert!((sx - 0.3).abs() < 0.005, "scale {sx}");
+}
+
+/// An edited copy: a stretch of the stream, a scene cut out and an advert (other content) put
+/// in its place, then the rest re-framed (cropped and blown up again). Each stretch is aligned
+/// on its own, the advert is stepped over, and both stretches count.
+#[test]
+fn an_edited_and_reframed_copy_is_read_piece_by_piece() {
+    let f = fixture();
+    let copy = f.dir.path().join("edited.mp4");
+    ffmpeg(
+        &["-i", s(&f.viewer), "-i", s(&dataset("unrelated-720p.mp4"))],
+        &copy,
+        &[
+            "-filter_complex",
+            "[0:v]trim=1:19,setpts=PTS-STARTPTS,fps=25[a];\
+             [1:v]trim=0:8,setpts=PTS-STARTPTS,scale=1280:720,setsar=1,fps=25[ad];\
+             [0:v]trim=27:55,setpts=PTS-STARTPTS,crop=iw*0.85:ih*0.85,scale=1280:720,fps=25[b];\
+             [a][ad][b]concat=n=3:v=1[v]",
+            "-map",
+            "[v]",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-crf",
+            "26",
+        ],
+    );
+    let (out, report) = detect(&copy, &["--sessions", s(&f.log)]);
+    assert_named(&report, &out);
+    let pieces = report["pieces"].as_array().unwrap();
+    assert_eq!(pieces.len(), 2, "{}", report["pieces"]);
+    let (a, b) = (&pieces[0], &pieces[1]);
+    let num = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap();
+    // The first stretch shows reference 1 s at copy 0 s and ends at the advert (copy 18 s).
+    assert!((num(a, "offset_seconds") - 1.0).abs() < 0.1, "{a}");
+    assert!((num(a, "to_seconds") - 18.0).abs() < 1.5, "{a}");
+    // The second shows reference 27 s at copy 26 s, blown up by 1/0.85.
+    assert!((num(b, "offset_seconds") - 1.0).abs() < 0.1, "{b}");
+    assert!(num(b, "from_seconds") >= 18.0 && num(b, "from_seconds") < 30.0, "{b}");
+    assert!((b["transform"]["sx"].as_f64().unwrap() - 1.0 / 0.85).abs() < 0.01, "{b}");
+    // Segments of the second stretch (reference 27-55 s) are decided too.
+    let late = report["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["symbol"].is_u64() && s["reference_start_seconds"].as_f64().unwrap() >= 28.0)
+        .count();
+    assert!(late >= 10, "{late} segments decided after the advert");
+    let text = abmark(&["detect", s(&copy), "--ref", s(&f.out), "--key", s(&f.key)]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("read in 2 pieces"));
 }
 
 /// Pirates flip pictures to get past content matching: the flip is found in time (mirrored

@@ -150,6 +150,21 @@ fn print_text(r: &abmark_engine::detect::DetectReport) {
             s.correlation
         );
     }
+    if r.pieces.len() > 1 {
+        println!("edited or re-framed copy, read in {} pieces:", r.pieces.len());
+        for p in &r.pieces {
+            println!(
+                "  copy {:7.2}-{:7.2} s  at reference {:+8.2} s  scale {:.3} x {:.3}{}  correlation {:.3}",
+                p.from_seconds,
+                p.to_seconds,
+                p.offset_seconds,
+                p.transform.sx,
+                p.transform.sy,
+                if p.mirrored { " flipped" } else { "" },
+                p.correlation
+            );
+        }
+    }
     if !r.segments.is_empty() {
         println!(
             "{} segments ({:.1} s of copy), {} code positions decided",

@@ -2,7 +2,8 @@
 //!
 //! This module owns the whole path after a leak: temporal registration (where in the reference
 //! the copy starts, [`crate::register::temporal`]), the per-segment symbol detector at that
-//! offset ([`crate::symbols`], which does the spatial registration), reading the session code
+//! offset ([`crate::symbols`], which does the spatial registration), both again for each later
+//! piece of an edited or re-framed copy ([`pieces`]), reading the session code
 //! off the decided segments, naming a session — blind (Reed-Solomon list decoding of the code,
 //! [`crate::payload`]) and against the session log (maximum likelihood over the issued
 //! sessions) — and the evidence: agreements, the probability that an innocent session would
@@ -10,6 +11,7 @@
 //! this content at all.
 
 pub mod evidence;
+mod pieces;
 pub mod plot;
 mod report;
 mod timeline;
@@ -22,11 +24,10 @@ use std::path::{Path, PathBuf};
 use crate::key::WatermarkKey;
 use crate::media::MediaError;
 use crate::payload::{PayloadError, SessionCoder, CODE_BITS};
-use crate::register::temporal::{find_offset, TemporalFit, Timeline};
+use crate::register::temporal::Timeline;
 use crate::serve::session_log::SessionRecord;
-use crate::symbols::{
-    candidate_times, detect_symbols_with, NearestFrames, Progress, SymbolOptions, SymbolsError,
-};
+use crate::symbols::{Progress, SymbolOptions, SymbolsError};
+use pieces::Reading;
 
 /// Knobs of the leak detector.
 #[derive(Clone, Debug)]
@@ -159,37 +160,14 @@ pub fn detect(
         Some(index) => index,
         None => timeline::fingerprints(reference, None, &mut |p| progress(Stage::Reference(p)))?,
     };
-    // The probe also keeps the copy's registration frames for a copy that starts inside the
-    // reference (offset >= 0: almost every excerpt); detect_symbols reads them again otherwise.
-    let mut copy_frames =
-        NearestFrames::new(candidate_times(options.symbols.registration_frames, 0.0));
-    let (copy_prints, _) = timeline::fingerprints_collecting(
-        copy,
-        Some(options.probe_seconds),
-        Some(&mut copy_frames),
-        &mut |_| {},
-    )?;
-    // A copy flipped left to right has mirrored fingerprints: the better of both readings.
-    let plain = find_offset(&copy_prints, &reference_prints, ref_fps);
-    let flipped = find_offset(&copy_prints.mirrored(), &reference_prints, ref_fps);
-    let temporal = match (plain, flipped) {
-        (Some(p), Some(f)) if f.correlation > p.correlation => Some(f),
-        (None, f) => f,
-        (p, _) => p,
-    };
-    let matched = |t: &TemporalFit| t.correlation >= options.min_temporal_correlation;
-    let Some(temporal) = temporal.filter(matched) else {
-        return Ok(DetectReport::no_match(temporal, copy_prints.informative()));
-    };
-    let symbol_options =
-        SymbolOptions { time_offset: temporal.offset_seconds, ..options.symbols.clone() };
-    let symbols =
-        detect_symbols_with(copy, reference, key, &symbol_options, Some(copy_frames), &mut |p| {
-            progress(Stage::Copy(p))
-        })?;
-    if symbols.match_correlation < options.min_spatial_correlation {
-        return Ok(DetectReport::no_match(Some(temporal), copy_prints.informative()));
-    }
+    let prints = (reference_prints, ref_fps);
+    let (temporal, symbols) =
+        match pieces::read_copy(copy, reference, &prints, key, options, progress)? {
+            Reading::NoMatch { temporal, informative } => {
+                return Ok(DetectReport::no_match(temporal, informative))
+            }
+            Reading::Read { temporal, symbols } => (temporal, *symbols),
+        };
     let readings = Readings::new(&symbols.segments, |i| positions.of(i));
     let blind = evidence::blind(&readings, &coder).map(|(session, bytes, fit)| {
         Accusation::new("blind", Some(session), None, fit, 2f64.powi(32), bytes.to_vec(), CODE_BITS)

@@ -8,7 +8,7 @@ use super::{DetectOptions, Positions};
 use crate::payload::pattern_bit;
 use crate::register::temporal::TemporalFit;
 use crate::register::Transform;
-use crate::symbols::{SymbolReport, VideoSummary};
+use crate::symbols::{PieceSummary, SymbolReport, VideoSummary};
 
 /// The outcome.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -125,6 +125,10 @@ pub struct DetectReport {
     pub candidate: Option<Accusation>,
     pub temporal: Option<TemporalFit>,
     pub spatial: Option<Spatial>,
+    /// How the copy was read: one piece for an unedited copy; after a cut, an inserted scene
+    /// or a re-framing, one per stretch aligned on its own (`temporal` and `spatial` are the
+    /// first piece's).
+    pub pieces: Vec<PieceSummary>,
     pub copy: Option<VideoSummary>,
     /// Segments scored, and the seconds of copy they span.
     pub segments_used: usize,
@@ -157,6 +161,7 @@ impl DetectReport {
             candidate: None,
             temporal,
             spatial: None,
+            pieces: Vec::new(),
             copy: None,
             segments_used: 0,
             seconds_spanned: 0.0,
@@ -259,6 +264,7 @@ impl DetectReport {
                 mirrored: symbols.mirrored,
                 correlation: symbols.match_correlation,
             }),
+            pieces: symbols.pieces,
             seconds_spanned: frames as f64 / symbols.copy.fps.max(1.0),
             copy: Some(symbols.copy),
             segments_used: symbols.segments.len(),

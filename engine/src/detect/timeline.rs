@@ -4,23 +4,12 @@ use std::path::Path;
 
 use crate::media::{MediaError, VideoDecoder};
 use crate::register::temporal::{fingerprint, Timeline};
-use crate::symbols::{NearestFrames, Progress};
+use crate::symbols::{open_at, NearestFrames, Progress};
 
 /// Fingerprints of `path`'s frames (the first `limit_seconds` if given), and its frame rate.
 pub fn fingerprints(
     path: &Path,
     limit_seconds: Option<f64>,
-    progress: &mut dyn FnMut(Progress),
-) -> Result<(Timeline, f64), MediaError> {
-    fingerprints_collecting(path, limit_seconds, None, progress)
-}
-
-/// [`fingerprints`], also offering every frame decoded to `collect` (registration frames from
-/// the same decode).
-pub fn fingerprints_collecting(
-    path: &Path,
-    limit_seconds: Option<f64>,
-    mut collect: Option<&mut NearestFrames>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(Timeline, f64), MediaError> {
     let mut decoder = VideoDecoder::open(path)?;
@@ -30,24 +19,44 @@ pub fn fingerprints_collecting(
         None => info.duration_seconds.map(|d| (d * info.fps).round() as u64),
     };
     let mut timeline = Timeline::default();
-    loop {
-        let Some(frame) = decoder.next_frame()? else {
-            if let Some(c) = collect.as_deref_mut() {
-                c.end();
-            }
-            break;
-        };
+    while let Some(frame) = decoder.next_frame()? {
         if limit_seconds.is_some_and(|limit| frame.pts_seconds > limit) {
             break;
         }
-        let luma = frame.luma();
-        if let Some(c) = collect.as_deref_mut() {
-            c.offer(frame.pts_seconds, &luma, info.fps);
-        }
-        timeline.push(frame.pts_seconds, fingerprint(&luma));
+        timeline.push(frame.pts_seconds, fingerprint(&frame.luma()));
         if timeline.len() % 25 == 0 {
             progress(Progress { frames: timeline.len() as u64, total });
         }
     }
     Ok((timeline, info.fps))
+}
+
+/// The fingerprints of `seconds` of `path` from time `from` (to the end when the file is
+/// shorter), offering every frame decoded to `collect` (registration frames from the same
+/// decode).
+pub fn fingerprints_from(
+    path: &Path,
+    from: f64,
+    seconds: f64,
+    collect: &mut NearestFrames,
+) -> Result<Timeline, MediaError> {
+    let mut decoder = open_at(path, from)?;
+    let fps = decoder.info().fps;
+    let mut timeline = Timeline::default();
+    loop {
+        let Some(frame) = decoder.next_frame()? else {
+            collect.end();
+            break;
+        };
+        if from > 0.0 && frame.pts_seconds < from {
+            continue; // a jump lands on the keyframe before `from`
+        }
+        if frame.pts_seconds > from + seconds {
+            break;
+        }
+        let luma = frame.luma();
+        collect.offer(frame.pts_seconds, &luma, fps);
+        timeline.push(frame.pts_seconds, fingerprint(&luma));
+    }
+    Ok(timeline)
 }

@@ -7,8 +7,8 @@
 //! offset between copy time and reference time is the one whose mapped frame pairs agree best
 //! on average (the mean of per-pair fingerprint correlations), searched over every reference
 //! frame. Dropped or duplicated frames do not matter here: the per-frame reference window of
-//! the symbol detector absorbs them once the offset is known. A single offset per copy: edited
-//! copies (cuts, reordered scenes) are out of scope.
+//! the symbol detector absorbs them once the offset is known. An offset holds for a piece of the
+//! copy: the leak detector probes again where an edit breaks it (`detect::pieces`).
 
 use crate::frame::Luma;
 
@@ -92,6 +92,11 @@ impl Timeline {
 
     pub fn len(&self) -> usize {
         self.times.len()
+    }
+
+    /// Time of the last frame, if any.
+    pub fn last_time(&self) -> Option<f64> {
+        self.times.last().copied()
     }
 
     pub fn is_empty(&self) -> bool {

@@ -1,7 +1,7 @@
-//! Spatial registration of a whole copy: pick a few informative frame pairs from the start of
-//! the copy and the matching times of the reference (shifted by the temporal offset), and
-//! register them together (one transform per copy: re-encodes, rescales, crops and
-//! letterboxing are fixed for the whole file).
+//! Spatial registration of a piece of a copy: pick a few informative frame pairs from the start
+//! of the piece and the matching times of the reference (shifted by the temporal offset), and
+//! register them together (one transform per piece: re-encodes, rescales, crops and
+//! letterboxing hold until the copy is edited or re-framed, which [`super::tracking`] notices).
 //!
 //! The frames are gathered by [`NearestFrames`] from whatever pass already decodes that part of
 //! the file: the leak detector's temporal probe for the copy, the reference feed for the
@@ -40,10 +40,11 @@ const CANDIDATE_SPACING: f64 = 1.0;
 const CANDIDATES_PER_PAIR: usize = 3;
 
 /// The copy times whose frames are registration candidates, for `pairs_wanted` pairs and a
-/// copy whose time 0 is the reference's `offset`: every second from 0.5 s, or from where the
-/// reference starts if the copy starts before it. The reference times are these plus `offset`.
-pub fn candidate_times(pairs_wanted: usize, offset: f64) -> Vec<f64> {
-    let first = (0.5f64).max(0.5 - offset);
+/// piece of the copy that starts at copy time `from` and shows the reference at copy time +
+/// `offset`: every second from half a second into the piece, or from where the reference starts
+/// if the piece starts before it. The reference times are these plus `offset`.
+pub fn candidate_times(pairs_wanted: usize, from: f64, offset: f64) -> Vec<f64> {
+    let first = (from + 0.5).max(0.5 - offset);
     (0..pairs_wanted.max(1) * CANDIDATES_PER_PAIR)
         .map(|k| first + k as f64 * CANDIDATE_SPACING)
         .collect()
@@ -170,9 +171,23 @@ pub fn register_frames(copy: NearestFrames, reference: NearestFrames, pairs_want
     }
 }
 
-/// Decodes `path` from its start until `collect` is complete.
-pub fn frames_near(path: &Path, collect: &mut NearestFrames) -> Result<(), MediaError> {
+/// Opens `path` for reading from copy time `from`: through the container's index when that
+/// lands at or before `from`, else (no index, or a wrong one) from the start. Frames before
+/// `from` may still come; callers skip them by time.
+pub fn open_at(path: &Path, from: f64) -> Result<VideoDecoder, MediaError> {
     let mut decoder = VideoDecoder::open(path)?;
+    if from <= 0.0 {
+        return Ok(decoder);
+    }
+    match decoder.seek_before(from)? {
+        Some(at) if at > from => VideoDecoder::open(path),
+        _ => Ok(decoder),
+    }
+}
+
+/// Decodes `path` from copy time `from` until `collect` is complete.
+pub fn frames_near(path: &Path, from: f64, collect: &mut NearestFrames) -> Result<(), MediaError> {
+    let mut decoder = open_at(path, from)?;
     let fps = decoder.info().fps;
     while !collect.is_complete() {
         let Some(frame) = decoder.next_frame()? else {

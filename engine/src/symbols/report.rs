@@ -50,6 +50,24 @@ pub struct SegmentDecision {
     pub retained: f64,
 }
 
+/// One piece of the copy read at one alignment: an unedited copy is one piece; an edited or
+/// re-framed one is read piece by piece, each aligned afresh.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct PieceSummary {
+    /// Copy time of the piece's first frame.
+    pub from_seconds: f64,
+    /// Copy time where it ended: the last frame read, or where the alignment was lost.
+    pub to_seconds: f64,
+    /// The piece ended because the copy stopped matching the reference at this alignment.
+    pub lost: bool,
+    /// Reference time = copy time + this.
+    pub offset_seconds: f64,
+    pub transform: Transform,
+    pub mirrored: bool,
+    /// Block correlation of the registered piece with the reference.
+    pub correlation: f64,
+}
+
 /// Everything `symbols` found.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct SymbolReport {
@@ -64,6 +82,9 @@ pub struct SymbolReport {
     pub signal_z: f64,
     pub z_threshold: f64,
     pub segments: Vec<SegmentDecision>,
+    /// How the copy was read: the first piece is the alignment above; more than one when the
+    /// copy was edited or re-framed.
+    pub pieces: Vec<PieceSummary>,
 }
 
 impl SymbolReport {
@@ -79,6 +100,7 @@ pub(super) fn build(
     fit: Fit,
     ref_info: &VideoInfo,
     copy_info: &VideoInfo,
+    pieces: Vec<PieceSummary>,
 ) -> SymbolReport {
     let full = scores.iter().map(|s| s.frames).max().unwrap_or(0);
     let mut magnitudes: Vec<f64> =
@@ -111,5 +133,6 @@ pub(super) fn build(
         signal_z,
         z_threshold: options.z_threshold,
         segments,
+        pieces,
     }
 }

@@ -4,13 +4,9 @@
 use std::collections::BTreeMap;
 
 use super::reference::Reference;
-use super::registration::Fit;
-use super::report::{self, SymbolReport};
-use super::SymbolOptions;
 use crate::dsp::{Fft2, IntegralImage};
 use crate::frame::Luma;
 use crate::key::WatermarkKey;
-use crate::media::VideoInfo;
 use crate::register::{sample_grid, ToneCurve, Transform};
 use crate::wm::embed::frame_gain;
 use crate::wm::{BlockGrid, PatternBank, SegmentAccumulator, SegmentScore, WatermarkParams};
@@ -66,7 +62,9 @@ impl FrameScorer {
 
     /// Adds one copy frame, matched to whichever of the `candidates` it resembles most (frame-rate
     /// changes and timestamp jitter make "nearest in time" off by one frame now and then).
-    pub fn add(&mut self, luma: &Luma<'_>, candidates: &[Reference]) {
+    /// Returns how well the frame matched that reference frame ([`block_correlation`]), or
+    /// `None` for a frame too flat to tell.
+    pub fn add(&mut self, luma: &Luma<'_>, candidates: &[Reference]) -> Option<f64> {
         if self.mirrored {
             self.copy_integral.fill_mirrored(luma);
         } else {
@@ -80,17 +78,15 @@ impl FrameScorer {
             &self.transform,
             &mut self.copy_cells,
         );
-        let Some((best, curve)) = candidates
+        let (best, curve) = candidates
             .iter()
             .map(|r| {
                 let curve = ToneCurve::fit(&r.means, &self.copy_cells);
                 (r, mean_square_residual(&r.means, &self.copy_cells, &curve), curve)
             })
             .min_by(|a, b| a.1.total_cmp(&b.1))
-            .map(|(r, _, c)| (r, c))
-        else {
-            return;
-        };
+            .map(|(r, _, c)| (r, c))?;
+        let matched = block_correlation(&best.means, &self.copy_cells);
         self.residual.clear();
         self.residual.extend(
             best.means.iter().zip(&self.copy_cells).map(|(&r, c)| c.map(|c| c - curve.map(r))),
@@ -104,6 +100,7 @@ impl FrameScorer {
             .entry(segment)
             .or_insert_with(|| SegmentAccumulator::new(segment, grid))
             .add_frame(&self.residual, &best.mask, &pattern, gain);
+        matched
     }
 
     /// The score of every segment seen so far, in segment order.
@@ -120,17 +117,6 @@ impl FrameScorer {
             .collect();
         self.segments = segments;
         scores
-    }
-
-    pub(super) fn finish(
-        mut self,
-        options: &SymbolOptions,
-        fit: Fit,
-        ref_info: &VideoInfo,
-        copy_info: &VideoInfo,
-    ) -> SymbolReport {
-        let scores = self.scores();
-        report::build(scores, options, fit, ref_info, copy_info)
     }
 }
 
@@ -157,6 +143,38 @@ fn drop_outliers(residual: &mut [Option<f32>], scratch: &mut Vec<f32>) {
             *r = None;
         }
     }
+}
+
+/// Reference blocks must vary at least this much (grey levels, standard deviation) for a
+/// frame's block correlation to mean anything: black frames and flat fades carry no layout.
+const MIN_REFERENCE_SPREAD: f64 = 2.0;
+
+/// Pearson correlation of the reference frame's block means with the copy's registered blocks:
+/// about 1 while the copy shows this reference frame at the registered geometry, whatever the
+/// re-encode or tone change; near 0 once it shows something else or is framed differently.
+/// `None` when the reference frame is too flat or too few blocks are inside the copy.
+fn block_correlation(reference: &[f32], copy: &[Option<f32>]) -> Option<f64> {
+    let (mut n, mut sr, mut sc, mut srr, mut scc, mut src) = (0f64, 0f64, 0f64, 0f64, 0f64, 0f64);
+    for (&r, c) in reference.iter().zip(copy) {
+        if let Some(c) = *c {
+            let (r, c) = (f64::from(r), f64::from(c));
+            n += 1.0;
+            sr += r;
+            sc += c;
+            srr += r * r;
+            scc += c * c;
+            src += r * c;
+        }
+    }
+    if n < 64.0 || n * 4.0 < reference.len() as f64 {
+        return None;
+    }
+    let var_r = srr / n - (sr / n).powi(2);
+    let var_c = scc / n - (sc / n).powi(2);
+    if var_r < MIN_REFERENCE_SPREAD * MIN_REFERENCE_SPREAD || var_c <= 0.0 {
+        return None;
+    }
+    Some((src / n - sr * sc / (n * n)) / (var_r * var_c).sqrt())
 }
 
 fn mean_square_residual(reference: &[f32], copy: &[Option<f32>], curve: &ToneCurve) -> f64 {
