@@ -226,9 +226,9 @@ fn a_thumbnail_copy_is_named() {
     assert!((sx - 0.3).abs() < 0.005, "scale {sx}");
 }
 
-/// An edited copy: a stretch of the stream, a scene cut out and an advert (other content) put
-/// in its place, then the rest re-framed (cropped and blown up again). Each stretch is aligned
-/// on its own, the advert is stepped over, and both stretches count.
+/// An edited copy: an advert (other content) first, a stretch of the stream, a scene cut out
+/// and another advert in its place, then the rest re-framed (cropped and blown up again). Each
+/// stretch is aligned on its own, the adverts are stepped over, and both stretches count.
 #[test]
 fn an_edited_and_reframed_copy_is_read_piece_by_piece() {
     let f = fixture();
@@ -238,10 +238,11 @@ fn an_edited_and_reframed_copy_is_read_piece_by_piece() {
         &copy,
         &[
             "-filter_complex",
-            "[0:v]trim=1:19,setpts=PTS-STARTPTS,fps=25[a];\
-             [1:v]trim=0:8,setpts=PTS-STARTPTS,scale=1280:720,setsar=1,fps=25[ad];\
+            "[1:v]trim=0:4,setpts=PTS-STARTPTS,scale=1280:720,setsar=1,fps=25[ad1];\
+             [0:v]trim=1:21,setpts=PTS-STARTPTS,fps=25[a];\
+             [1:v]trim=10:16,setpts=PTS-STARTPTS,scale=1280:720,setsar=1,fps=25[ad2];\
              [0:v]trim=27:55,setpts=PTS-STARTPTS,crop=iw*0.85:ih*0.85,scale=1280:720,fps=25[b];\
-             [a][ad][b]concat=n=3:v=1[v]",
+             [ad1][a][ad2][b]concat=n=4:v=1[v]",
             "-map",
             "[v]",
             "-c:v",
@@ -258,12 +259,14 @@ fn an_edited_and_reframed_copy_is_read_piece_by_piece() {
     assert_eq!(pieces.len(), 2, "{}", report["pieces"]);
     let (a, b) = (&pieces[0], &pieces[1]);
     let num = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap();
-    // The first stretch shows reference 1 s at copy 0 s and ends at the advert (copy 18 s).
-    assert!((num(a, "offset_seconds") - 1.0).abs() < 0.1, "{a}");
-    assert!((num(a, "to_seconds") - 18.0).abs() < 1.5, "{a}");
-    // The second shows reference 27 s at copy 26 s, blown up by 1/0.85.
-    assert!((num(b, "offset_seconds") - 1.0).abs() < 0.1, "{b}");
-    assert!(num(b, "from_seconds") >= 18.0 && num(b, "from_seconds") < 30.0, "{b}");
+    // The first stretch shows reference 1 s at copy 4 s and ends at the second advert (copy
+    // 24 s); it is found by the opening probe or a step or two after it.
+    assert!((num(a, "offset_seconds") + 3.0).abs() < 0.1, "{a}");
+    assert!(num(a, "from_seconds") <= 10.0, "{a}");
+    assert!((num(a, "to_seconds") - 24.0).abs() < 1.5, "{a}");
+    // The second shows reference 27 s at copy 30 s, blown up by 1/0.85.
+    assert!((num(b, "offset_seconds") + 3.0).abs() < 0.1, "{b}");
+    assert!(num(b, "from_seconds") >= 24.0 && num(b, "from_seconds") < 36.0, "{b}");
     assert!((b["transform"]["sx"].as_f64().unwrap() - 1.0 / 0.85).abs() < 0.01, "{b}");
     // Segments of the second stretch (reference 27-55 s) are decided too.
     let late = report["segments"]
@@ -272,7 +275,7 @@ fn an_edited_and_reframed_copy_is_read_piece_by_piece() {
         .iter()
         .filter(|s| s["symbol"].is_u64() && s["reference_start_seconds"].as_f64().unwrap() >= 28.0)
         .count();
-    assert!(late >= 10, "{late} segments decided after the advert");
+    assert!(late >= 8, "{late} segments decided after the advert");
     let text = abmark(&["detect", s(&copy), "--ref", s(&f.out), "--key", s(&f.key)]);
     assert!(String::from_utf8_lossy(&text.stdout).contains("read in 2 pieces"));
 }

@@ -150,8 +150,10 @@ fn print_text(r: &abmark_engine::detect::DetectReport) {
             s.correlation
         );
     }
-    if r.pieces.len() > 1 {
-        println!("edited or re-framed copy, read in {} pieces:", r.pieces.len());
+    // More than one piece, or one that starts late (an opening that is not of the reference).
+    if r.pieces.len() > 1 || r.pieces.first().is_some_and(|p| p.from_seconds > 0.0) {
+        let n = r.pieces.len();
+        println!("edited copy, read in {n} piece{}:", if n == 1 { "" } else { "s" });
         for p in &r.pieces {
             println!(
                 "  copy {:7.2}-{:7.2} s  at reference {:+8.2} s  scale {:.3} x {:.3}{}  correlation {:.3}",

@@ -92,7 +92,7 @@ pub fn detect_symbols_with(
     copy_frames: Option<NearestFrames>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<SymbolReport, SymbolsError> {
-    let piece = PieceRequest { from: 0.0, copy_frames, stop_when_lost: false };
+    let piece = PieceRequest { from: 0.0, copy_frames, stop_when_lost: false, min_fit: f64::MIN };
     let scored = score_piece(copy, reference, key, options, piece, 0, progress)?;
     Ok(scored.report(options, Vec::new()))
 }
@@ -107,6 +107,9 @@ pub struct PieceRequest {
     /// Stop at the first frame where the alignment is lost ([`tracking::LossMonitor`]), so the
     /// rest can be aligned afresh; otherwise read to the end whatever happens.
     pub stop_when_lost: bool,
+    /// A spatial fit below this block correlation is not read at all (the piece comes back
+    /// with its fit and no scores): it is not this content, or not at this offset.
+    pub min_fit: f64,
 }
 
 /// One piece of a copy, read at one alignment: its segment scores and how it was aligned.
@@ -177,6 +180,19 @@ pub fn score_piece(
     let fit = register_frames(copy_frames, feed.registration()?, options.registration_frames);
     let mut copy_decoder = registration::open_at(copy, from)?;
     let copy_info = copy_decoder.info().clone();
+    let summary = |to_seconds: f64, lost: bool| PieceSummary {
+        from_seconds: from,
+        to_seconds,
+        lost,
+        offset_seconds: offset,
+        transform: fit.transform,
+        mirrored: fit.mirrored,
+        correlation: fit.correlation,
+    };
+    if fit.correlation < piece.min_fit {
+        let (piece, scores) = (summary(from, false), Vec::new());
+        return Ok(ScoredPiece { piece, fit, scores, frames: 0, ref_info, copy_info });
+    }
     let mut window = ReferenceWindow::new(ref_info.fps);
     let mut scorer =
         FrameScorer::new(key, grid, options.params.clone(), fit.transform).mirrored(fit.mirrored);
@@ -209,14 +225,6 @@ pub fn score_piece(
     if frames == 0 && frames_before == 0 {
         return Err(SymbolsError::Empty { path: copy.to_path_buf() });
     }
-    let summary = PieceSummary {
-        from_seconds: from,
-        to_seconds: lost.unwrap_or(last),
-        lost: lost.is_some(),
-        offset_seconds: offset,
-        transform: fit.transform,
-        mirrored: fit.mirrored,
-        correlation: fit.correlation,
-    };
-    Ok(ScoredPiece { piece: summary, fit, scores: scorer.scores(), frames, ref_info, copy_info })
+    let piece = summary(lost.unwrap_or(last), lost.is_some());
+    Ok(ScoredPiece { piece, fit, scores: scorer.scores(), frames, ref_info, copy_info })
 }
