@@ -17,8 +17,8 @@ use abmark_engine::serve::session_log::SessionRecord;
 
 const VIEWER: u32 = 271_828;
 
-/// Variants of 56 s of the real clip (28 segments), the viewer's stream (mix), and a session log
-/// of 200 sessions that includes the viewer.
+/// Variants of 56 s of the real clip (28 segments, 720p only), the viewer's stream (mix), and a
+/// session log of 200 sessions that includes the viewer.
 struct Fixture {
     dir: tempfile::TempDir,
     source: PathBuf,
@@ -41,7 +41,17 @@ fn fixture() -> &'static Fixture {
         let key = dir.path().join("wm.key");
         assert!(abmark(&["keygen", "-o", s(&key)]).status.success());
         let out = dir.path().join("out");
-        let r = abmark(&["variants", s(&source), "-o", s(&out), "--key", s(&key)]);
+        // One rendition: detection reads the top one (the default ladder's 360p is not used).
+        let r = abmark(&[
+            "variants",
+            s(&source),
+            "-o",
+            s(&out),
+            "--key",
+            s(&key),
+            "--renditions",
+            "720p",
+        ]);
         assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
         let viewer = dir.path().join("viewer.mp4");
         let n = VIEWER.to_string();
@@ -276,8 +286,6 @@ fn an_edited_and_reframed_copy_is_read_piece_by_piece() {
         .filter(|s| s["symbol"].is_u64() && s["reference_start_seconds"].as_f64().unwrap() >= 28.0)
         .count();
     assert!(late >= 8, "{late} segments decided after the advert");
-    let text = abmark(&["detect", s(&copy), "--ref", s(&f.out), "--key", s(&f.key)]);
-    assert!(String::from_utf8_lossy(&text.stdout).contains("read in 2 pieces"));
 }
 
 /// Pirates flip pictures to get past content matching: the flip is found in time (mirrored

@@ -43,10 +43,22 @@ pub(super) enum Reading {
 /// plain and the flipped reading), with the piece's registration frames gathered on the way.
 struct Probe {
     temporal: Option<TemporalFit>,
-    informative: usize,
+    prints: Timeline,
     frames: NearestFrames,
     /// Copy time of the last frame fingerprinted (`None`: nothing left to read).
     last: Option<f64>,
+}
+
+/// Where `prints` (copy fingerprints) sit in the reference: the better of the plain and the
+/// flipped reading.
+fn place(prints: &Timeline, reference: &(Timeline, f64)) -> Option<TemporalFit> {
+    let plain = find_offset(prints, &reference.0, reference.1);
+    let flipped = find_offset(&prints.mirrored(), &reference.0, reference.1);
+    match (plain, flipped) {
+        (Some(p), Some(f)) if f.correlation > p.correlation => Some(f),
+        (None, f) => f,
+        (p, _) => p,
+    }
 }
 
 fn probe(
@@ -60,14 +72,9 @@ fn probe(
     // copy); the piece reads them again otherwise.
     let mut frames = NearestFrames::new(candidate_times(pairs, from, 0.0));
     let prints = timeline::fingerprints_from(copy, from, seconds, &mut frames)?;
-    let plain = find_offset(&prints, &reference.0, reference.1);
-    let flipped = find_offset(&prints.mirrored(), &reference.0, reference.1);
-    let temporal = match (plain, flipped) {
-        (Some(p), Some(f)) if f.correlation > p.correlation => Some(f),
-        (None, f) => f,
-        (p, _) => p,
-    };
-    Ok(Probe { temporal, informative: prints.informative(), frames, last: prints.last_time() })
+    let temporal = place(&prints, reference);
+    let last = prints.last_time();
+    Ok(Probe { temporal, prints, frames, last })
 }
 
 /// Reads `copy` against the reference (`prints`: its fingerprints and frame rate).
@@ -98,6 +105,15 @@ pub(super) fn read_copy(
     // where the reference starts, a step at a time.
     let mut from = STEP_SECONDS;
     while head.is_none() && from <= OPENING_SEARCH_SECONDS {
+        // Windows inside the first probe are judged from its fingerprints, without decoding.
+        let window = from + LATER_PROBE_SECONDS;
+        if first.last.is_some_and(|last| window <= last) {
+            let prints = first.prints.window(from, window);
+            if place(&prints, reader.prints).filter(|t| reader.matched(t)).is_none() {
+                from += STEP_SECONDS;
+                continue;
+            }
+        }
         match reader.attempt(from)? {
             Attempt::Aligned(t, piece) => head = Some((t, *piece)),
             Attempt::StepTo(Some(next)) => from = next,
@@ -111,7 +127,8 @@ pub(super) fn read_copy(
         head = Some((t, piece));
     }
     let Some((temporal, head)) = head else {
-        return Ok(Reading::NoMatch { temporal: first.temporal, informative: first.informative });
+        let informative = first.prints.informative();
+        return Ok(Reading::NoMatch { temporal: first.temporal, informative });
     };
 
     let mut more = Vec::new();

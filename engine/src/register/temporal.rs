@@ -99,6 +99,19 @@ impl Timeline {
         self.times.last().copied()
     }
 
+    /// The frames from time `from` up to `to` (inclusive).
+    pub fn window(&self, from: f64, to: f64) -> Timeline {
+        let keep = |t: &f64| *t >= from && *t <= to;
+        let (times, prints) = self
+            .times
+            .iter()
+            .zip(&self.prints)
+            .filter(|(t, _)| keep(t))
+            .map(|(t, p)| (*t, *p))
+            .unzip();
+        Timeline { times, prints }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.times.is_empty()
     }
