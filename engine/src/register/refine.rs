@@ -134,29 +134,55 @@ pub(super) fn pattern_search<const N: usize>(
 
 /// Pearson correlation over the cells present in `copy`; -1 when fewer than `min_cells`.
 fn correlation(reference: &[f32], copy: &[Option<f32>], min_cells: usize) -> f64 {
-    let (mut n, mut sr, mut sc, mut srr, mut scc, mut src) = (0usize, 0f64, 0f64, 0f64, 0f64, 0f64);
-    for (&r, c) in reference.iter().zip(copy) {
-        if let Some(c) = c {
-            let (r, c) = (r as f64, *c as f64);
-            n += 1;
-            sr += r;
-            sc += c;
-            srr += r * r;
-            scc += c * c;
-            src += r * c;
-        }
-    }
-    if n < min_cells.max(2) {
+    let sums = PairedSums::of(reference, copy);
+    if sums.n < min_cells.max(2) {
         return -1.0;
     }
-    let n = n as f64;
-    let cov = src - sr * sc / n;
-    let vr = srr - sr * sr / n;
-    let vc = scc - sc * sc / n;
+    let (cov, vr, vc) = sums.centred();
     if vr <= 0.0 || vc <= 0.0 {
         return 0.0;
     }
     cov / (vr * vc).sqrt()
+}
+
+/// The sums a Pearson correlation of reference cells with the copy cells present needs.
+pub(crate) struct PairedSums {
+    /// Cells present in the copy.
+    pub n: usize,
+    sr: f64,
+    sc: f64,
+    srr: f64,
+    scc: f64,
+    src: f64,
+}
+
+impl PairedSums {
+    pub(crate) fn of(reference: &[f32], copy: &[Option<f32>]) -> Self {
+        let (mut n, mut sr, mut sc, mut srr, mut scc, mut src) =
+            (0usize, 0f64, 0f64, 0f64, 0f64, 0f64);
+        for (&r, c) in reference.iter().zip(copy) {
+            if let Some(c) = c {
+                let (r, c) = (r as f64, *c as f64);
+                n += 1;
+                sr += r;
+                sc += c;
+                srr += r * r;
+                scc += c * c;
+                src += r * c;
+            }
+        }
+        Self { n, sr, sc, srr, scc, src }
+    }
+
+    /// Covariance and the two variances, each times `n`.
+    pub(crate) fn centred(&self) -> (f64, f64, f64) {
+        let n = self.n as f64;
+        (
+            self.src - self.sr * self.sc / n,
+            self.srr - self.sr * self.sr / n,
+            self.scc - self.sc * self.sc / n,
+        )
+    }
 }
 
 /// Below this fine correlation the usual scale range is taken to have missed, and the

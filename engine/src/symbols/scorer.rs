@@ -7,6 +7,7 @@ use super::reference::Reference;
 use crate::dsp::{Fft2, IntegralImage};
 use crate::frame::Luma;
 use crate::key::WatermarkKey;
+use crate::register::refine::PairedSums;
 use crate::register::{sample_grid, ToneCurve, Transform};
 use crate::wm::embed::frame_gain;
 use crate::wm::{BlockGrid, PatternBank, SegmentAccumulator, SegmentScore, WatermarkParams};
@@ -154,27 +155,16 @@ const MIN_REFERENCE_SPREAD: f64 = 2.0;
 /// re-encode or tone change; near 0 once it shows something else or is framed differently.
 /// `None` when the reference frame is too flat or too few blocks are inside the copy.
 fn block_correlation(reference: &[f32], copy: &[Option<f32>]) -> Option<f64> {
-    let (mut n, mut sr, mut sc, mut srr, mut scc, mut src) = (0f64, 0f64, 0f64, 0f64, 0f64, 0f64);
-    for (&r, c) in reference.iter().zip(copy) {
-        if let Some(c) = *c {
-            let (r, c) = (f64::from(r), f64::from(c));
-            n += 1.0;
-            sr += r;
-            sc += c;
-            srr += r * r;
-            scc += c * c;
-            src += r * c;
-        }
-    }
-    if n < 64.0 || n * 4.0 < reference.len() as f64 {
+    let sums = PairedSums::of(reference, copy);
+    if sums.n < 64 || sums.n * 4 < reference.len() {
         return None;
     }
-    let var_r = srr / n - (sr / n).powi(2);
-    let var_c = scc / n - (sc / n).powi(2);
-    if var_r < MIN_REFERENCE_SPREAD * MIN_REFERENCE_SPREAD || var_c <= 0.0 {
+    let (cov, vr, vc) = sums.centred();
+    let spread = MIN_REFERENCE_SPREAD * MIN_REFERENCE_SPREAD * sums.n as f64;
+    if vr < spread || vc <= 0.0 {
         return None;
     }
-    Some((src / n - sr * sc / (n * n)) / (var_r * var_c).sqrt())
+    Some(cov / (vr * vc).sqrt())
 }
 
 fn mean_square_residual(reference: &[f32], copy: &[Option<f32>], curve: &ToneCurve) -> f64 {
