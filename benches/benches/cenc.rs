@@ -6,8 +6,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use abmark_engine::cenc::{ContentKey, Scheme, SegmentEncryptor};
-use abmark_engine::cmaf::{header_len, read_boxes};
+use abmark_bmff::boxes::read_boxes;
+use abmark_bmff::cmaf::header_len;
+use abmark_cenc::{ContentKey, Scheme, SegmentEncryptor};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 const CLIP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../datasets/cache/abmark-720p-short.mp4");

@@ -7,15 +7,15 @@
 
 use std::path::Path;
 
-use abmark_engine::dsp::IntegralImage;
-use abmark_engine::frame::OwnedLuma;
-use abmark_engine::key::WatermarkKey;
-use abmark_engine::media::VideoDecoder;
-use abmark_engine::register::coarse::FramePair;
-use abmark_engine::register::refine::register;
-use abmark_engine::register::Transform;
-use abmark_engine::symbols::{FrameScorer, ReferenceReducer};
-use abmark_engine::wm::{BlockGrid, Embedder, Symbol, WatermarkParams};
+use abmark_media::VideoDecoder;
+use abmark_wm::detector::{FrameScorer, ReferenceReducer};
+use abmark_wm::dsp::IntegralImage;
+use abmark_wm::frame::OwnedLuma;
+use abmark_wm::key::WatermarkKey;
+use abmark_wm::register::coarse::FramePair;
+use abmark_wm::register::refine::register;
+use abmark_wm::register::Transform;
+use abmark_wm::{BlockGrid, Embedder, Symbol, WatermarkParams};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 const CLIP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../datasets/cache/abmark-1080p.mp4");
@@ -123,10 +123,10 @@ fn bench(c: &mut Criterion) {
         refs.iter().zip(&copies).map(|(reference, copy)| FramePair { reference, copy }).collect();
     group.bench_function("register-coarse-5-pairs/all-cores", |b| {
         b.iter(|| {
-            abmark_engine::register::coarse::estimate(
+            abmark_wm::register::coarse::estimate(
                 &pairs,
                 (w, h),
-                abmark_engine::register::coarse::USUAL,
+                abmark_wm::register::coarse::USUAL,
             )
         })
     });

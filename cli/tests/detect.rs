@@ -11,9 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use abmark_engine::key::WatermarkKey;
-use abmark_engine::payload::SessionCoder;
-use abmark_engine::serve::session_log::SessionRecord;
+use abmark_delivery::sessions::SessionRecord;
+use abmark_wm::payload::SessionCoder;
 
 const VIEWER: u32 = 271_828;
 
@@ -59,7 +58,7 @@ fn fixture() -> &'static Fixture {
         assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
 
         // The log the edge would have written: 199 other sessions and the viewer's.
-        let coder = SessionCoder::new(&WatermarkKey::load(&key).unwrap()).unwrap();
+        let coder = SessionCoder::new(&abmark_files::keyfile::load_key(&key).unwrap()).unwrap();
         let log = dir.path().join("sessions.jsonl");
         let mut file = std::fs::File::create(&log).unwrap();
         for session in (0..199u32).map(|k| k * 7_919 + 13).chain([VIEWER]) {

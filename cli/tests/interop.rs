@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 
-use abmark_engine::cenc::segment_samples;
-use abmark_engine::cmaf::{read_fragments, Sample};
+use abmark_bmff::cmaf::{read_fragments, Sample};
+use abmark_cenc::segment_samples;
 
 const KID: &str = "5e2b7a4c0d1f4a3b9c8d7e6f5a4b3c2d";
 const KEY: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90";

@@ -16,8 +16,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use abmark_engine::key::WatermarkKey;
-use abmark_engine::licence::token::{mint, LicenceKey};
+use abmark_edge::licence::token::{mint, LicenceKey};
+use abmark_wm::key::WatermarkKey;
 
 const CONTENT: &str = "film-1";
 
@@ -305,7 +305,7 @@ fn tokens_limits_and_deny_list() {
     let last = tampered.pop().unwrap();
     tampered.push(if last == 'A' { 'B' } else { 'A' });
     assert_eq!(request_licence(&server.base, Some(&tampered)).0, 403);
-    let key = WatermarkKey::load(&packaged().wm_key).unwrap();
+    let key = abmark_files::keyfile::load_key(&packaged().wm_key).unwrap();
     let expired =
         mint(&LicenceKey::derive(&key), "dave@example.com", CONTENT, 5, None, now() - 7200, 600)
             .unwrap();

@@ -12,9 +12,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use abmark_engine::cenc::{clear_init, parse_seig, parse_senc, segment_samples};
-use abmark_engine::cmaf::{find_all, read_boxes};
-use abmark_engine::pace::find_wmpi;
+use abmark_bmff::boxes::{find_all, read_boxes};
+use abmark_cenc::{clear_init, parse_seig, parse_senc, segment_samples};
+use abmark_delivery::pace::find_wmpi;
 
 const KID: &str = "0123456789abcdef0123456789abcdef";
 const KEY: &str = "00112233445566778899aabbccddeeff";
@@ -445,8 +445,8 @@ fn a_plain_mp4_file_is_packaged_too() {
 
 #[test]
 fn a_key_services_pssh_passes_through() {
-    use abmark_engine::cenc::cpix::{write_cpix, ContentKey as CpixKey, CpixDocument, DrmSystem};
-    use abmark_engine::cenc::pssh::{pssh_box, widevine_pssh_data, WIDEVINE};
+    use abmark_cenc::cpix::{write_cpix, ContentKey as CpixKey, CpixDocument, DrmSystem};
+    use abmark_cenc::pssh::{pssh_box, widevine_pssh_data, WIDEVINE};
     let f = fixture();
     let kid: [u8; 16] = hex::decode(KID).unwrap().try_into().unwrap();
     let key: [u8; 16] = hex::decode(KEY).unwrap().try_into().unwrap();

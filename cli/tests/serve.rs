@@ -12,10 +12,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use abmark_engine::key::WatermarkKey;
-use abmark_engine::pace::find_wmpi;
-use abmark_engine::payload::{pattern_bit, SessionCoder};
-use abmark_engine::token::{mint, TokenFormat, TokenKeys, WmClaims, WmPattern};
+use abmark_delivery::pace::find_wmpi;
+use abmark_edge::token::{mint, TokenFormat, TokenKeys, WmClaims, WmPattern};
+use abmark_wm::key::WatermarkKey;
+use abmark_wm::payload::{pattern_bit, SessionCoder};
 
 /// Variants of a 16-s excerpt of the real clip (8 segments, 720p and 360p), made once.
 struct Fixture {
@@ -53,7 +53,7 @@ fn fixture() -> &'static Fixture {
 
 impl Fixture {
     fn key(&self) -> WatermarkKey {
-        WatermarkKey::load(&self.key).unwrap()
+        abmark_files::keyfile::load_key(&self.key).unwrap()
     }
 
     fn segments(&self) -> usize {
@@ -260,7 +260,7 @@ fn past_token(f: &Fixture, session: u32) -> String {
     let code = SessionCoder::new(&f.key()).unwrap().encode(session);
     let claims = WmClaims {
         version: 1,
-        vendor: abmark_engine::token::ABMARK_VENDOR,
+        vendor: abmark_edge::token::ABMARK_VENDOR,
         segment_duration: None,
         pattern: WmPattern::Direct { bytes: code.to_bytes().to_vec(), bits: 64 },
         issuer: None,
@@ -371,9 +371,9 @@ fn edge_mode_rewrites_each_segment_to_the_variant_of_its_wmpaceinfo_position() {
                 assert_eq!(body, std::fs::read(&stored).unwrap(), "{uri} is {}", stored.display());
                 let (rendition, file) = rest.split_once('/').unwrap();
                 let sidecar = f.out.join(format!("{bit}/{rendition}/WMPaceInfo/{file}"));
-                let parsed = abmark_engine::pace::parse_sidecar(&std::fs::read(sidecar).unwrap());
+                let parsed = abmark_delivery::pace::parse_sidecar(&std::fs::read(sidecar).unwrap());
                 match parsed.unwrap() {
-                    abmark_engine::pace::Sidecar::Discrete(e) => {
+                    abmark_delivery::pace::Sidecar::Discrete(e) => {
                         assert_eq!(e[0].position, Some(position))
                     }
                     other => panic!("unexpected sidecar {other:?}"),

@@ -131,8 +131,8 @@ fn variants_are_aligned_segment_for_segment() {
 
 #[test]
 fn mixed_playlists_decode_without_errors() {
-    use abmark_engine::manifest::SegmentSource;
-    use abmark_engine::variants::{manifests, JobFile};
+    use abmark_delivery::layout::{manifests, JobFile};
+    use abmark_delivery::manifest::SegmentSource;
     let f = fixture();
     // Segment i from variant i % 2, the way a viewer's personalised manifest mixes them.
     let job: JobFile = serde_json::from_value(f.job.clone()).unwrap();

@@ -4,11 +4,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use abmark_engine::key::WatermarkKey;
-use abmark_engine::mark::{mark_file, MarkJob, MarkReport};
-use abmark_engine::media::EncodeSettings;
-use abmark_engine::symbols::{detect_symbols, SegmentDecision, SymbolOptions, SymbolReport};
-use abmark_engine::wm::{Symbol, WatermarkParams};
+use abmark_detect::symbols::{detect_symbols, SegmentDecision, SymbolOptions, SymbolReport};
+use abmark_media::mark::{mark_file, MarkJob, MarkReport};
+use abmark_media::EncodeSettings;
+use abmark_wm::key::WatermarkKey;
+use abmark_wm::{Symbol, WatermarkParams};
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 

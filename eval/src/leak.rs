@@ -14,16 +14,15 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use abmark_engine::detect::{
+use abmark_delivery::layout::JobFile;
+use abmark_delivery::pace::PaceTable;
+use abmark_detect::symbols::SegmentDecision;
+use abmark_detect::{
     detect, load_fingerprints, Candidate, DetectOptions, DetectReport, Positions, Readings,
     SegmentEvidence,
 };
-use abmark_engine::key::WatermarkKey;
-use abmark_engine::mix::{mix, session_choices};
-use abmark_engine::payload::{SessionCoder, CODE_BITS};
-use abmark_engine::serve::PaceTable;
-use abmark_engine::symbols::SegmentDecision;
-use abmark_engine::variants::JobFile;
+use abmark_media::mix::{mix, session_choices};
+use abmark_wm::payload::{SessionCoder, CODE_BITS};
 use anyhow::Context;
 use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
@@ -76,7 +75,7 @@ struct Row {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let key = WatermarkKey::load(&args.key).context("watermark key")?;
+    let key = abmark_files::keyfile::load_key(&args.key).context("watermark key")?;
     let coder = SessionCoder::new(&key)?;
     let job = JobFile::load(&args.out)?;
     let pace = PaceTable::load(&args.out, &job)?;
@@ -262,11 +261,7 @@ pub(crate) fn candidate(coder: &SessionCoder, session: u32) -> Candidate {
     }
 }
 
-pub(crate) fn named(
-    a: Option<&abmark_engine::detect::Accusation>,
-    session: u32,
-    alpha: f64,
-) -> bool {
+pub(crate) fn named(a: Option<&abmark_detect::Accusation>, session: u32, alpha: f64) -> bool {
     a.is_some_and(|a| {
         a.session == Some(session)
             && a.any_innocent_probability <= alpha

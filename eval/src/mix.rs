@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use abmark_engine::manifest::SegmentSource;
-use abmark_engine::variants::{manifests, JobFile};
+use abmark_delivery::layout::{manifests, JobFile};
+use abmark_delivery::manifest::SegmentSource;
 use anyhow::{bail, Context};
 
 #[derive(clap::Args)]

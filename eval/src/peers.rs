@@ -126,9 +126,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
     std::fs::create_dir_all(&args.work)?;
     let src = fresh_dir(&args.work.join("frames"))?;
-    let rate = abmark_engine::media::probe(&clip)
-        .with_context(|| format!("probing {}", clip.display()))?
-        .fps;
+    let rate =
+        abmark_media::probe(&clip).with_context(|| format!("probing {}", clip.display()))?.fps;
     ffmpeg(&[
         "-ss",
         &format!("{:.3}", args.start),

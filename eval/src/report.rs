@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use abmark_engine::mark::MarkReport;
+use abmark_media::mark::MarkReport;
 use anyhow::Context;
 
 use crate::attack::{Cell, Unmarked};

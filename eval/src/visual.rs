@@ -3,11 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use abmark_engine::frame::OwnedLuma;
-use abmark_engine::key::WatermarkKey;
-use abmark_engine::media::VideoDecoder;
-use abmark_engine::wm::mask::BlockStats;
-use abmark_engine::wm::{BlockGrid, Embedder, Symbol, WatermarkParams};
+use abmark_media::VideoDecoder;
+use abmark_wm::frame::OwnedLuma;
+use abmark_wm::key::WatermarkKey;
+use abmark_wm::mask::BlockStats;
+use abmark_wm::{BlockGrid, Embedder, Symbol, WatermarkParams};
 use anyhow::{bail, Context};
 use image::{GrayImage, Luma};
 

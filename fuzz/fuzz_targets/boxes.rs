@@ -3,11 +3,9 @@
 //! Any panic, hang or runaway allocation is a bug; errors are expected.
 #![no_main]
 
-use abmark_engine::cenc::{
-    self, clear_init, decrypt_file, parse_senc, parse_seig, parse_sinf, video_subsamples,
-    AvcParams, ContentKey, KeyId,
-};
-use abmark_engine::cmaf::{self, read_boxes, read_fragments, read_init, BoxRef, Track};
+use abmark_cenc::{clear_init, decrypt_file, parse_senc, parse_seig, parse_sinf, video_subsamples, AvcParams, ContentKey, KeyId};
+use abmark_bmff::boxes::{read_boxes, BoxRef};
+use abmark_bmff::cmaf::{self, read_fragments, read_init, Track};
 use libfuzzer_sys::fuzz_target;
 
 /// The key of the Shaka Packager seeds, so that seed decryption takes the real path.
@@ -42,8 +40,8 @@ fuzz_target!(|data: &[u8]| {
                     }
                 }
                 b"avcC" => {
-                    let _ = cmaf::parse_avcc(b.payload());
-                    let _ = cmaf::avc_codec_string(b.payload());
+                    let _ = abmark_bmff::h264::parse_avcc(b.payload());
+                    let _ = abmark_bmff::h264::avc_codec_string(b.payload());
                     let _ = AvcParams::from_avcc(b.payload());
                 }
                 _ => {}
@@ -53,7 +51,7 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         for path in ["moov/trak/mdia/minf/stbl/stsd", "moof/traf/trun", "moov/pssh"] {
-            let _ = cmaf::find_all(&top, path);
+            let _ = abmark_bmff::boxes::find_all(&top, path);
         }
     }
 
@@ -92,9 +90,9 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn pssh(bytes: &[u8]) {
-    if let Ok(p) = cenc::pssh::parse_pssh(bytes) {
-        let _ = cenc::pssh::parse_widevine_data(&p.data);
-        let _ = cenc::pssh::parse_playready_kids(&p.data);
+    if let Ok(p) = abmark_cenc::pssh::parse_pssh(bytes) {
+        let _ = abmark_cenc::pssh::parse_widevine_data(&p.data);
+        let _ = abmark_cenc::pssh::parse_playready_kids(&p.data);
     }
 }
 

@@ -2,7 +2,7 @@
 //! by `read_cpix` unchanged (a failed round trip is a bug in the reader or the writer).
 #![no_main]
 
-use abmark_engine::cenc::cpix::{read_cpix, write_cpix};
+use abmark_cenc::cpix::{read_cpix, write_cpix};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -8,7 +8,7 @@
 //! is set: exercises in-band SPS/PPS updates across samples).
 #![no_main]
 
-use abmark_engine::cenc::{video_subsamples, AvcParams};
+use abmark_cenc::{video_subsamples, AvcParams};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use abmark_engine::cenc::{decrypt, load_cpix, ContentKey};
+use abmark_cenc::{decrypt, load_cpix, ContentKey};
 use anyhow::bail;
 
 #[derive(clap::Args)]

@@ -1,12 +1,12 @@
 use std::path::{Path, PathBuf};
 
-use abmark_engine::detect::{
+use abmark_delivery::layout::JobFile;
+use abmark_delivery::pace::PaceTable;
+use abmark_detect::symbols::SymbolOptions;
+use abmark_detect::{
     detect, load_fingerprints, load_session_log, DetectOptions, Positions, Stage, Verdict,
 };
-use abmark_engine::register::temporal::Timeline;
-use abmark_engine::serve::PaceTable;
-use abmark_engine::symbols::SymbolOptions;
-use abmark_engine::variants::JobFile;
+use abmark_wm::register::temporal::Timeline;
 use anyhow::{bail, Context};
 
 #[derive(clap::Args)]
@@ -104,7 +104,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     )?;
     bar.finish_and_clear();
     if let Some(path) = &args.plot {
-        abmark_engine::detect::plot::write_svg(&report, path, args.threshold)
+        abmark_detect::plot::write_svg(&report, path, args.threshold)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     if args.json {
@@ -122,7 +122,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
 }
 
-fn print_text(r: &abmark_engine::detect::DetectReport) {
+fn print_text(r: &abmark_detect::DetectReport) {
     if let Some(t) = &r.temporal {
         println!(
             "copy placed at {:+.2} s of the reference (fingerprint correlation {:.3}, next best {:.3})",

@@ -1,8 +1,8 @@
 use std::path::PathBuf;
 
-use abmark_engine::mark::{mark_file, MarkJob};
-use abmark_engine::media::{self, EncodeSettings};
-use abmark_engine::wm::{Symbol, WatermarkParams};
+use abmark_media::mark::{mark_file, MarkJob};
+use abmark_media::EncodeSettings;
+use abmark_wm::{Symbol, WatermarkParams};
 use anyhow::bail;
 
 #[derive(clap::Args)]
@@ -43,7 +43,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bail!("{} exists; pass --force to replace it", args.output.display());
     }
     let key = super::load_key(&args.key)?;
-    let info = media::probe(&args.source)?;
+    let info = abmark_media::probe(&args.source)?;
     let symbol = Symbol::from_bit(args.symbol).unwrap_or(Symbol::Zero);
     let params = WatermarkParams { segment_seconds: args.segment_seconds, ..Default::default() };
     let keyint = (args.segment_seconds * info.fps).round().max(1.0) as u32;

@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use abmark_engine::key::WatermarkKey;
+use abmark_wm::key::WatermarkKey;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -14,7 +14,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let key = WatermarkKey::generate()?;
-    key.save_new(&args.output)?;
+    abmark_files::keyfile::save_new_key(&key, &args.output)?;
     if args.json {
         super::print_json(&serde_json::json!({
             "path": args.output,

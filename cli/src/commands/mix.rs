@@ -1,9 +1,9 @@
 use std::path::PathBuf;
 
-use abmark_engine::mix::{mix, session_choices};
-use abmark_engine::payload::SessionCoder;
-use abmark_engine::serve::PaceTable;
-use abmark_engine::variants::JobFile;
+use abmark_delivery::layout::JobFile;
+use abmark_delivery::pace::PaceTable;
+use abmark_media::mix::{mix, session_choices};
+use abmark_wm::payload::SessionCoder;
 
 #[derive(clap::Args)]
 pub struct Args {

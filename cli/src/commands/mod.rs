@@ -11,12 +11,12 @@ pub mod variants;
 
 use std::path::Path;
 
-use abmark_engine::key::WatermarkKey;
+use abmark_wm::key::WatermarkKey;
 use anyhow::Context;
 
 /// Loads a watermark key, naming the file on failure (never the key).
 pub fn load_key(path: &Path) -> anyhow::Result<WatermarkKey> {
-    WatermarkKey::load(path).context("watermark key")
+    abmark_files::keyfile::load_key(path).context("watermark key")
 }
 
 /// Prints `value` as pretty JSON on stdout.

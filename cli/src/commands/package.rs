@@ -1,11 +1,12 @@
 use std::path::PathBuf;
 
-use abmark_engine::cenc::{
-    load_cpix, package_file, package_variants, plan_document, write_cpix_file, ContentKey, Drm,
-    DrmOptions, KeyPlan, PackageJob, Scheme, FILE_SEGMENT_SECONDS,
+use abmark_cenc::{
+    load_cpix, package_variants, plan_document, write_cpix_file, ContentKey, Drm, DrmOptions,
+    KeyPlan, PackageJob, Scheme,
 };
-use abmark_engine::media::probe;
-use abmark_engine::variants::JobFile;
+use abmark_delivery::layout::JobFile;
+use abmark_media::package_file::{package_file, FILE_SEGMENT_SECONDS};
+use abmark_media::probe;
 use anyhow::{bail, Context};
 
 #[derive(clap::Args)]

@@ -4,15 +4,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use abmark_engine::cenc::load_cpix;
-use abmark_engine::jsonl::JsonlAppender;
-use abmark_engine::key::WatermarkKey;
-use abmark_engine::licence::backend::AuthBackend;
-use abmark_engine::licence::sealed::Sealer;
-use abmark_engine::licence::store::{LicenceStore, RedisStore, SqliteStore};
-use abmark_engine::licence::token::LicenceKey;
-use abmark_engine::licence::{LicencePolicy, LicenceService};
-use abmark_engine::serve::{run as serve, Edge, ServeOptions};
+use abmark_cenc::load_cpix;
+use abmark_edge::licence::backend::AuthBackend;
+use abmark_edge::licence::sealed::Sealer;
+use abmark_edge::licence::store::{LicenceStore, RedisStore, SqliteStore};
+use abmark_edge::licence::token::LicenceKey;
+use abmark_edge::licence::{LicencePolicy, LicenceService};
+use abmark_edge::serve::{run as serve, Edge, ServeOptions};
+use abmark_files::jsonl::JsonlAppender;
+use abmark_wm::key::WatermarkKey;
 use anyhow::Context;
 
 #[derive(clap::Args)]
@@ -117,7 +117,7 @@ fn licence_service(
     content: Option<String>,
 ) -> anyhow::Result<Option<LicenceService>> {
     let Some(master) = &args.master_key else { return Ok(None) };
-    let master = WatermarkKey::load(master).context("master key")?;
+    let master = abmark_files::keyfile::load_key(master).context("master key")?;
     let store: Arc<dyn LicenceStore> = match &args.redis {
         Some(url) => Arc::new(RedisStore::connect(url)?),
         None => Arc::new(SqliteStore::open(&args.state)?),

@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
-use abmark_engine::symbols::{detect_symbols, SymbolOptions};
-use abmark_engine::wm::WatermarkParams;
+use abmark_detect::symbols::{detect_symbols, SymbolOptions};
+use abmark_wm::WatermarkParams;
 
 #[derive(clap::Args)]
 pub struct Args {

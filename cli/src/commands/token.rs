@@ -1,14 +1,14 @@
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use abmark_engine::key::WatermarkKey;
-use abmark_engine::licence::clearkey::SessionType;
-use abmark_engine::licence::token::{self as licence, LicenceKey, DEFAULT_TTL_SECONDS};
-use abmark_engine::payload::{SessionCoder, CODE_BITS};
-use abmark_engine::serve::viewer::SESSION_CODE_KEY_VERSION;
-use abmark_engine::token::{
+use abmark_edge::licence::clearkey::SessionType;
+use abmark_edge::licence::token::{self as licence, LicenceKey, DEFAULT_TTL_SECONDS};
+use abmark_edge::serve::viewer::SESSION_CODE_KEY_VERSION;
+use abmark_edge::token::{
     mint, TokenFormat, TokenKeys, WmClaims, WmPattern, ABMARK_VENDOR, WM_VERSION,
 };
+use abmark_wm::key::WatermarkKey;
+use abmark_wm::payload::{SessionCoder, CODE_BITS};
 use anyhow::Context;
 
 #[derive(Clone, Copy, clap::ValueEnum)]

@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
-use abmark_engine::media::{self, EncodeSettings};
-use abmark_engine::variants::{make_variants, VariantsJob};
+use abmark_media::variants::{make_variants, VariantsJob};
+use abmark_media::EncodeSettings;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -39,7 +39,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let key = super::load_key(&args.key)?;
-    let info = media::probe(&args.source)?;
+    let info = abmark_media::probe(&args.source)?;
     let job = VariantsJob {
         segment_seconds: args.segment_seconds,
         renditions: args.renditions.clone(),

@@ -6,14 +6,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use abmark_engine::detect::{
-    detect, Candidate, DetectOptions, DetectReport, Positions, SegmentEvidence,
-};
-use abmark_engine::key::WatermarkKey;
-use abmark_engine::mix::session_choices;
-use abmark_engine::payload::SessionCoder;
-use abmark_engine::register::temporal::Timeline;
-use abmark_engine::variants::JobFile;
+use abmark_delivery::layout::JobFile;
+use abmark_detect::{detect, Candidate, DetectOptions, DetectReport, Positions, SegmentEvidence};
+use abmark_media::mix::session_choices;
+use abmark_wm::key::WatermarkKey;
+use abmark_wm::payload::SessionCoder;
+use abmark_wm::register::temporal::Timeline;
 
 use super::model::{CellReport, CollusionReport, InnocentReport};
 use crate::leak::{candidate, falsely_accused, named, readings};

@@ -5,15 +5,15 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use abmark_engine::detect::{load_fingerprints, Positions};
-use abmark_engine::frame::LumaMut;
-use abmark_engine::key::WatermarkKey;
-use abmark_engine::media::{transcode, EncodeSettings, VideoDecoder};
-use abmark_engine::mix::mix;
-use abmark_engine::payload::SessionCoder;
-use abmark_engine::serve::PaceTable;
-use abmark_engine::variants::{make_variants, VariantsJob};
-use abmark_engine::wm::{Embedder, Symbol, WatermarkParams};
+use abmark_delivery::pace::PaceTable;
+use abmark_detect::{load_fingerprints, Positions};
+use abmark_media::mix::mix;
+use abmark_media::variants::{make_variants, VariantsJob};
+use abmark_media::{transcode, EncodeSettings, VideoDecoder};
+use abmark_wm::frame::LumaMut;
+use abmark_wm::key::WatermarkKey;
+use abmark_wm::payload::SessionCoder;
+use abmark_wm::{Embedder, Symbol, WatermarkParams};
 use anyhow::Context;
 
 use super::cells::Reference;
@@ -43,7 +43,7 @@ pub fn prepare(
     let dir = work.join(name);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let out = dir.join("variants");
-    let height = abmark_engine::media::probe(source)?.height;
+    let height = abmark_media::probe(source)?.height;
     let job = VariantsJob {
         segment_seconds: 2.0,
         // One rendition, the source's size: the lower rung would only double the encode time.

@@ -1,7 +1,7 @@
 //! Picture quality of each variant against the clean encode: the benchmark's answer to "what does
 //! the mark cost the viewer". It owns decoding the encodes with the FFmpeg CLI in lockstep,
 //! sampling every `step`-th frame, and scoring each sample with luma PSNR and SSIM (the engine's
-//! [`abmark_engine::quality`], comparable with FFmpeg's `psnr`/`ssim` filters) and SSIMULACRA2
+//! [`abmark_wm::quality`], comparable with FFmpeg's `psnr`/`ssim` filters) and SSIMULACRA2
 //! (the `ssimulacra2` crate, on full 4:2:0 colour). It does not encode, embed or attack anything,
 //! and it does not present the figures; the runner and the report writers do.
 
@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::thread::JoinHandle;
 
-use abmark_engine::frame::Luma;
-use abmark_engine::quality::{psnr_of_mse, sse, ssim};
+use abmark_wm::frame::Luma;
+use abmark_wm::quality::{psnr_of_mse, sse, ssim};
 use anyhow::{anyhow, bail, Context};
 use rayon::prelude::*;
 use ssimulacra2::{
@@ -142,7 +142,7 @@ impl Shape {
 }
 
 fn probe(path: &Path) -> anyhow::Result<Shape> {
-    let info = abmark_engine::media::probe(path)?;
+    let info = abmark_media::probe(path)?;
     let (width, height) = (info.width, info.height);
     // SSIMULACRA2's 4:2:0 input needs even sides and at least 8x8.
     if width % 2 != 0 || height % 2 != 0 || width < 8 || height < 8 {

@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use abmark_engine::detect::{Candidate, DetectOptions};
-use abmark_engine::key::WatermarkKey;
-use abmark_engine::mix::mix;
+use abmark_detect::{Candidate, DetectOptions};
+use abmark_media::mix::mix;
+use abmark_wm::key::WatermarkKey;
 use anyhow::{bail, Context};
 use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;

@@ -1,0 +1,18 @@
+//! abmark-delivery: what is delivered, as files and text, without moving a byte over the network.
+//!
+//! - [`layout`]: a variants output on disk (`job.json`, the output root's manifests).
+//! - [`manifest`]: HLS and DASH text, neutral, per variant or personalised per segment.
+//! - [`pace`]: WMPaceInfo (ETSI TS 104 002 5.5): the `wmpi` box, the sidecars, the table an
+//!   edge reads them into.
+//! - [`cbor`]: deterministic CBOR and base64url, shared by WMPaceInfo and the WM tokens.
+//! - [`sessions`]: the session log's record (who was served which pattern).
+//!
+//! May depend on: `abmark-bmff` (boxes), `abmark-wm` (the session code's segment positions),
+//! serde, quick-xml, ciborium. Must not: link FFmpeg, open sockets or start a runtime: the encoder,
+//! the packager, the edge and the detector all read and write these formats.
+
+pub mod cbor;
+pub mod layout;
+pub mod manifest;
+pub mod pace;
+pub mod sessions;

@@ -1,0 +1,15 @@
+//! abmark-edge: the HTTP edge a CDN or origin runs in front of a variants output.
+//!
+//! - [`token`]: the ETSI TS 104 002 WM token (CWT or JWT): minted by the origin, verified here.
+//! - [`serve`]: personalised manifests, the standard's edge mode, the session log (axum/tokio).
+//! - [`licence`]: the ClearKey licence service behind licence tokens, the customer's
+//!   authorization backend, a deny list and a stream limit (SQLite or Redis).
+//!
+//! May depend on: the format crates (`abmark-delivery`, `abmark-bmff`), the core
+//! (`abmark-wm`: session codes, key derivation), `abmark-files`, axum/tokio, the stores.
+//! Must not: link FFmpeg (`cargo tree -p abmark-edge` shows no `ffmpeg-sys-next`; a CDN-side
+//! process carries no codec stack), decode or encode media.
+
+pub mod licence;
+pub mod serve;
+pub mod token;

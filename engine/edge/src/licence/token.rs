@@ -1,0 +1,216 @@
+//! The licence token: what the viewer's player presents (`Authorization: Bearer T`) to get
+//! content keys. A JWT (RFC 7519) signed with HMAC-SHA256 under a key derived from the
+//! deployment's abmark key (its own derivation label, so a WM token can never pass for a
+//! licence token or the other way round), short-lived (10 minutes by default), and bound to the
+//! content id, the subject (viewer) and the watermark session that viewer was given.
+//!
+//! Header `{"alg":"HS256","typ":"abmark-licence+jwt"}`. Claims: `sub`, `cid` (content id),
+//! `sid` (watermark session index), `iat`, `exp`, `jti` (random, base64url) and an optional
+//! `lic` (`temporary` or `persistent-license`, the most the token allows). Any other `alg`
+//! or `typ` is refused before the signature is checked; the signature is compared in constant
+//! time; messages never contain the token.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use hmac::{Hmac, KeyInit, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use abmark_wm::key::WatermarkKey;
+
+use super::clearkey::SessionType;
+
+const HEADER: &str = r#"{"alg":"HS256","typ":"abmark-licence+jwt"}"#;
+const MAC_LABEL: &str = "abmark/licence-token/hs256/v1";
+/// Default lifetime of a licence token.
+pub const DEFAULT_TTL_SECONDS: u64 = 600;
+/// Clock skew tolerated between the minting site and the licence server.
+pub const LEEWAY_SECONDS: u64 = 30;
+
+/// What a licence token grants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LicenceClaims {
+    pub sub: String,
+    pub cid: String,
+    pub sid: u32,
+    pub iat: u64,
+    pub exp: u64,
+    pub jti: String,
+    /// The session types allowed; `None` = temporary only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lic: Option<SessionType>,
+}
+
+/// Why a licence token was refused. Each maps to HTTP 401 or 403 at the edge.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LicenceTokenError {
+    #[error("no licence token (Authorization: Bearer)")]
+    Missing,
+    #[error("licence token is malformed")]
+    Malformed,
+    #[error("licence token has a bad signature")]
+    BadSignature,
+    #[error("licence token expired")]
+    Expired,
+    #[error("licence token is not valid yet")]
+    NotYetValid,
+    #[error("licence token is for another content")]
+    OtherContent,
+    #[error("no random source: {0}")]
+    Random(String),
+}
+
+/// The licence-token MAC key. `Debug` is redacted.
+#[derive(Clone)]
+pub struct LicenceKey([u8; 32]);
+
+impl std::fmt::Debug for LicenceKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LicenceKey(<redacted>)")
+    }
+}
+
+impl LicenceKey {
+    pub fn derive(key: &WatermarkKey) -> Self {
+        Self(key.derive(MAC_LABEL, &[]))
+    }
+
+    fn mac(&self) -> Hmac<Sha256> {
+        // HMAC takes keys of any length: this cannot fail.
+        <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0).expect("HMAC accepts any key length")
+    }
+}
+
+/// Mints a licence token for `subject` watching `content` with watermark session `session`,
+/// valid from `now` for `ttl` seconds.
+pub fn mint(
+    key: &LicenceKey,
+    subject: &str,
+    content: &str,
+    session: u32,
+    lic: Option<SessionType>,
+    now: u64,
+    ttl: u64,
+) -> Result<String, LicenceTokenError> {
+    let mut jti = [0u8; 16];
+    getrandom::fill(&mut jti).map_err(|e| LicenceTokenError::Random(e.to_string()))?;
+    let claims = LicenceClaims {
+        sub: subject.to_owned(),
+        cid: content.to_owned(),
+        sid: session,
+        iat: now,
+        exp: now.saturating_add(ttl),
+        jti: URL_SAFE_NO_PAD.encode(jti),
+        lic,
+    };
+    let payload = serde_json::to_vec(&claims).map_err(|_| LicenceTokenError::Malformed)?;
+    let signing_input =
+        format!("{}.{}", URL_SAFE_NO_PAD.encode(HEADER), URL_SAFE_NO_PAD.encode(payload));
+    let mut mac = key.mac();
+    mac.update(signing_input.as_bytes());
+    let signature = mac.finalize().into_bytes();
+    Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature)))
+}
+
+#[derive(Deserialize)]
+struct Header {
+    alg: String,
+    typ: Option<String>,
+}
+
+/// Verifies a licence token at `now` for `content` (the content this server licenses; `None`
+/// accepts any). Order: header, signature, then times and content.
+pub fn verify(
+    key: &LicenceKey,
+    token: &str,
+    content: Option<&str>,
+    now: u64,
+) -> Result<LicenceClaims, LicenceTokenError> {
+    let mut parts = token.split('.');
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(LicenceTokenError::Malformed);
+    };
+    let decode = |t: &str| URL_SAFE_NO_PAD.decode(t).map_err(|_| LicenceTokenError::Malformed);
+    let header: Header =
+        serde_json::from_slice(&decode(h)?).map_err(|_| LicenceTokenError::Malformed)?;
+    if header.alg != "HS256" || header.typ.as_deref() != Some("abmark-licence+jwt") {
+        return Err(LicenceTokenError::Malformed);
+    }
+    let mut mac = key.mac();
+    mac.update(h.as_bytes());
+    mac.update(b".");
+    mac.update(p.as_bytes());
+    mac.verify_slice(&decode(s)?).map_err(|_| LicenceTokenError::BadSignature)?;
+    let claims: LicenceClaims =
+        serde_json::from_slice(&decode(p)?).map_err(|_| LicenceTokenError::Malformed)?;
+    if now > claims.exp.saturating_add(LEEWAY_SECONDS) {
+        return Err(LicenceTokenError::Expired);
+    }
+    if claims.iat > now.saturating_add(LEEWAY_SECONDS) {
+        return Err(LicenceTokenError::NotYetValid);
+    }
+    if content.is_some_and(|c| c != claims.cid) {
+        return Err(LicenceTokenError::OtherContent);
+    }
+    Ok(claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> LicenceKey {
+        LicenceKey::derive(&WatermarkKey::from_bytes([7; 32]))
+    }
+
+    #[test]
+    fn round_trip_and_binding() {
+        let t = mint(&key(), "alice", "film-1", 424242, None, 1_000, 600).unwrap();
+        let c = verify(&key(), &t, Some("film-1"), 1_100).unwrap();
+        assert_eq!(
+            (c.sub.as_str(), c.cid.as_str(), c.sid, c.exp),
+            ("alice", "film-1", 424242, 1_600)
+        );
+        assert_eq!(verify(&key(), &t, Some("film-2"), 1_100), Err(LicenceTokenError::OtherContent));
+        assert_eq!(
+            verify(&key(), &t, None, 1_600 + LEEWAY_SECONDS + 1),
+            Err(LicenceTokenError::Expired)
+        );
+        assert_eq!(
+            verify(&key(), &t, None, 1_000 - LEEWAY_SECONDS - 1),
+            Err(LicenceTokenError::NotYetValid)
+        );
+    }
+
+    #[test]
+    fn tampering_and_other_keys_fail() {
+        let t = mint(&key(), "alice", "film-1", 1, None, 1_000, 600).unwrap();
+        let other = LicenceKey::derive(&WatermarkKey::from_bytes([8; 32]));
+        assert_eq!(verify(&other, &t, None, 1_000), Err(LicenceTokenError::BadSignature));
+        let mut parts: Vec<String> = t.split('.').map(str::to_owned).collect();
+        let forged =
+            br#"{"sub":"mallory","cid":"film-1","sid":1,"iat":1000,"exp":99999999,"jti":"x"}"#;
+        parts[1] = URL_SAFE_NO_PAD.encode(forged);
+        assert_eq!(
+            verify(&key(), &parts.join("."), None, 1_000),
+            Err(LicenceTokenError::BadSignature)
+        );
+        let none = format!(
+            "{}.{}.",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"abmark-licence+jwt"}"#),
+            parts[1]
+        );
+        assert_eq!(verify(&key(), &none, None, 1_000), Err(LicenceTokenError::Malformed));
+        assert_eq!(verify(&key(), "garbage", None, 1_000), Err(LicenceTokenError::Malformed));
+    }
+
+    #[test]
+    fn a_wm_token_key_is_not_a_licence_key() {
+        let wm = WatermarkKey::from_bytes([7; 32]);
+        let t = mint(&key(), "alice", "film-1", 1, None, 1_000, 600).unwrap();
+        let as_token_mac = LicenceKey(wm.derive("abmark/token/hmac-256-256/v1", &[]));
+        assert_eq!(verify(&as_token_mac, &t, None, 1_000), Err(LicenceTokenError::BadSignature));
+    }
+}

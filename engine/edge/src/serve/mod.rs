@@ -1,0 +1,206 @@
+//! `serve`: the HTTP edge that turns one set of variants into a personal stream per viewer.
+//!
+//! It owns everything between a viewer's token and the bytes they receive: checking the token
+//! (ETSI TS 104 002 WM token, CWT or JWT, see [`crate::token`]), turning it into the viewer's bit
+//! pattern (direct mode: the pattern itself; indirect mode: our session code of `wmid`, see
+//! [`abmark_wm::payload`]), and answering in either of two ways:
+//! - personalised manifests ([`personal`]): `/hls/master.m3u8?token=T` and
+//!   `/dash/manifest.mpd?token=T` list segment `i` from `/0/...` or `/1/...` by the pattern bit at
+//!   the segment's position, and every segment stays a static, cacheable file;
+//! - the standard's edge mode ([`neutral`]): the same neutral manifests for everybody, and each
+//!   segment request rewritten to the `variantPath` of the bit at the position the origin
+//!   published in WMPaceInfo ([`PaceTable`]).
+//!
+//! With content keys (`--keys`), `POST /license` ([`licence_route`]) answers W3C ClearKey
+//! licence requests through [`crate::licence`].
+//!
+//! Each issued session is appended to a JSONL session log ([`session_log`]): the registry that
+//! detection uses to name a viewer. Nothing else is kept between requests, so any number of
+//! `serve` processes with the same key answer the same token identically.
+
+mod http;
+mod licence_route;
+pub mod neutral;
+pub mod personal;
+mod prerender;
+pub mod session_log;
+pub mod viewer;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::Router;
+use tower_http::services::ServeDir;
+
+use crate::licence::LicenceService;
+use crate::token::TokenKeys;
+use abmark_delivery::layout::{manifests::presentation, JobFile, LayoutError};
+use abmark_delivery::manifest::{
+    dash_mpd, hls_video_playlist, PathScheme, Presentation, SegmentSource,
+};
+use abmark_wm::key::WatermarkKey;
+use abmark_wm::payload::{PayloadError, SessionCoder};
+
+pub use abmark_delivery::pace::PaceTable;
+use prerender::Prerendered;
+pub use session_log::SessionLog;
+
+/// How to run the edge.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// When set, a token must name this content id (its content claim) to be served.
+    pub content: Option<String>,
+    /// Where issued sessions are appended (JSONL, created 0600).
+    pub session_log: PathBuf,
+    /// Seconds of clock skew tolerated on `exp`/`nbf`.
+    pub leeway: u64,
+}
+
+/// Why the edge could not start. One line each.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+    #[error("session code: {0}")]
+    Payload(#[from] PayloadError),
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: String, source: std::io::Error },
+    #[error("{0}")]
+    Pace(String),
+}
+
+/// Everything a request needs, loaded once at start; shared read-only by all requests.
+pub struct Edge {
+    pub(crate) out: PathBuf,
+    pub(crate) job: JobFile,
+    pub(crate) presentation: Presentation,
+    /// Personalised manifests: `/{variant}/{rendition}/...` and `/audio/...` from the host root.
+    pub(crate) scheme: PathScheme,
+    /// Edge mode: neutral `/edge/segments/{rendition}/seg-{number}.m4s` video segments.
+    pub(crate) neutral_scheme: PathScheme,
+    pub(crate) tokens: TokenKeys,
+    pub(crate) coder: SessionCoder,
+    pub(crate) pace: PaceTable,
+    pub(crate) log: SessionLog,
+    pub(crate) options: ServeOptions,
+    /// Personal manifests as pre-rendered text plus per-segment digits (see [`prerender`]).
+    pub(crate) mpd: Option<Prerendered>,
+    pub(crate) hls_video: HashMap<String, Prerendered>,
+    /// The ClearKey licence service behind `POST /license`, when keys were given.
+    pub(crate) licence: Option<Arc<licence_route::LicenceEndpoint>>,
+}
+
+impl Edge {
+    /// Loads the variants output at `out` (its job.json and published WMPaceInfo).
+    pub fn open(out: &Path, key: &WatermarkKey, options: ServeOptions) -> Result<Self, ServeError> {
+        let job = JobFile::load(out)?;
+        let presentation = presentation(&job);
+        let pace = PaceTable::load(out, &job)?;
+        let log = SessionLog::open(&options.session_log)?;
+        let scheme = PathScheme::variant_dirs()
+            .with_prefix("/")
+            .map_err(|e| ServeError::Pace(format!("path scheme: {e}")))?;
+        let neutral_scheme = PathScheme::new(
+            "/0/{rendition}/init.mp4",
+            "/edge/segments/{rendition}/seg-{number}.m4s",
+            "/audio/init.mp4",
+            "/audio/seg-{number}.m4s",
+        )
+        .map_err(|e| ServeError::Pace(format!("path scheme: {e}")))?;
+        let n = job.segment_count;
+        let mpd = Prerendered::build(n, |c| {
+            dash_mpd(&presentation, &scheme, SegmentSource::PerSegment(c))
+        });
+        let hls_video = presentation
+            .video
+            .iter()
+            .filter_map(|r| {
+                let render = |c: &[u8]| {
+                    hls_video_playlist(&presentation, &r.id, &scheme, SegmentSource::PerSegment(c))
+                };
+                Prerendered::build(n, render).map(|p| (r.id.clone(), p))
+            })
+            .collect();
+        Ok(Edge {
+            mpd,
+            hls_video,
+            out: out.to_owned(),
+            job,
+            presentation,
+            scheme,
+            neutral_scheme,
+            tokens: TokenKeys::derive(key),
+            coder: SessionCoder::new(key)?,
+            pace,
+            log,
+            options,
+            licence: None,
+        })
+    }
+
+    /// Adds the licence service (`POST /license`).
+    pub fn with_licence(mut self, service: LicenceService) -> Self {
+        self.licence = Some(Arc::new(licence_route::LicenceEndpoint::new(service)));
+        self
+    }
+
+    /// The routes: personalised manifests, edge mode, and the static segment files.
+    pub fn router(self: Arc<Self>) -> Router {
+        let files = |dir: &str| ServeDir::new(self.out.join(dir));
+        Router::new()
+            .merge(personal::routes())
+            .merge(neutral::routes())
+            .merge(licence_route::routes())
+            .nest_service("/0", files("0"))
+            .nest_service("/1", files("1"))
+            .nest_service("/audio", files("audio"))
+            .layer(axum::middleware::from_fn(http::static_file_headers))
+            .with_state(self)
+    }
+}
+
+/// Serves `edge` on `listener` until ctrl-c / SIGTERM, then flushes the session log.
+pub async fn run(edge: Edge, listener: tokio::net::TcpListener) -> Result<(), ServeError> {
+    let edge = Arc::new(edge);
+    let log = edge.log.clone();
+    let licence_log = edge.licence.as_ref().map(|l| l.service.log().clone());
+    let app = edge.router().into_make_service_with_connect_info::<SocketAddr>();
+    let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|source| ServeError::Listen { addr, source })?;
+    log.flush();
+    if let Some(l) = licence_log {
+        l.flush();
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        // If the handler cannot be installed there is nothing to wait for but SIGTERM.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,112 @@
+//! Edge mode (ETSI TS 104 002): the same neutral manifests for every viewer, and each video
+//! segment request answered from the variant the viewer's token picks.
+//!
+//! - `GET /edge/hls/master.m3u8`, `/edge/hls/<rendition>.m3u8`, `/edge/dash/manifest.mpd`:
+//!   neutral manifests (no token, cacheable); video segments are listed as
+//!   `/edge/segments/<rendition>/seg-<n>.m4s`, init and audio as the shared static files.
+//! - `GET /edge/segments/<rendition>/seg-<n>.m4s` with the token (`?token=` or
+//!   `Authorization: Bearer`): the edge looks up the segment's WMPaceInfo position (published
+//!   by the origin), takes the token pattern's bit there, and answers with the file under that
+//!   variant's `variantPath` (`0/` or `1/`). The response is personal (`private`); the variant
+//!   files it reads stay shared.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+use super::http::{self, DASH_TYPE, HLS_TYPE};
+use super::personal::TokenQuery;
+use super::Edge;
+use abmark_delivery::manifest::{
+    dash_mpd, hls_audio_playlist, hls_multivariant, hls_video_playlist, SegmentSource,
+    FIRST_SEGMENT_NUMBER,
+};
+
+pub(crate) fn routes() -> Router<Arc<Edge>> {
+    Router::new()
+        .route("/edge/hls/master.m3u8", get(master))
+        .route("/edge/hls/{file}", get(media_playlist))
+        .route("/edge/dash/manifest.mpd", get(mpd))
+        .route("/edge/segments/{rendition}/{file}", get(segment))
+}
+
+async fn master(State(edge): State<Arc<Edge>>) -> Response {
+    match hls_multivariant(&edge.presentation, |id| format!("/edge/hls/{id}.m3u8")) {
+        Ok(text) => http::shared(HLS_TYPE, text),
+        Err(e) => http::server_error(&format!("playlist: {e}")),
+    }
+}
+
+async fn media_playlist(State(edge): State<Arc<Edge>>, Path(file): Path<String>) -> Response {
+    let Some(id) = file.strip_suffix(".m3u8") else { return http::not_found("such playlist") };
+    let p = &edge.presentation;
+    let text = if p.audio.as_ref().is_some_and(|a| a.rendition.id == id) {
+        hls_audio_playlist(p, &edge.neutral_scheme)
+    } else if p.video.iter().any(|r| r.id == id) {
+        hls_video_playlist(p, id, &edge.neutral_scheme, SegmentSource::Variant(0))
+    } else {
+        return http::not_found("such rendition");
+    };
+    match text {
+        Ok(text) => http::shared(HLS_TYPE, text),
+        Err(e) => http::server_error(&format!("playlist: {e}")),
+    }
+}
+
+async fn mpd(State(edge): State<Arc<Edge>>) -> Response {
+    match dash_mpd(&edge.presentation, &edge.neutral_scheme, SegmentSource::Variant(0)) {
+        Ok(text) => http::shared(DASH_TYPE, text),
+        Err(e) => http::server_error(&format!("manifest: {e}")),
+    }
+}
+
+/// The 0-based index of `seg-<n>.m4s`.
+fn segment_index(file: &str) -> Option<usize> {
+    let n: u64 = file.strip_prefix("seg-")?.strip_suffix(".m4s")?.parse().ok()?;
+    usize::try_from(n.checked_sub(FIRST_SEGMENT_NUMBER)?).ok()
+}
+
+async fn segment(
+    State(edge): State<Arc<Edge>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Path((rendition, file)): Path<(String, String)>,
+    Query(q): Query<TokenQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if !edge.pace.published() {
+        return http::server_error(
+            "edge mode needs WMPaceInfo; this output has none (re-run variants)",
+        );
+    }
+    let token = http::token(q.token.as_deref(), &headers);
+    let viewer = match edge.viewer(token) {
+        Ok(v) => v,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let Some(index) = segment_index(&file) else { return http::not_found("such segment") };
+    let Some(position) = edge.pace.position(index) else { return http::not_found("such segment") };
+    if !edge.job.renditions.iter().any(|r| r.id == rendition) {
+        return http::not_found("such rendition");
+    }
+    edge.log.record(token.unwrap_or_default(), &viewer, &client.to_string());
+    let variant = viewer.variant_at(position);
+    // variantPath (TS 104 002 5.3): `<variantId>/` — our origin keeps both variants under it.
+    let file = edge.scheme.video_segment(variant, &rendition, index);
+    let path = edge.out.join(file.trim_start_matches('/'));
+    match tokio::fs::read(&path).await {
+        Ok(bytes) => {
+            let mut response = http::personal("video/iso.segment", bytes);
+            let value = HeaderValue::from_str(&format!("{variant}/"))
+                .unwrap_or(HeaderValue::from_static("0/"));
+            response.headers_mut().insert("x-abmark-variant-path", value);
+            response.headers_mut().insert(header::VARY, HeaderValue::from_static("Authorization"));
+            response
+        }
+        Err(_) => http::not_found("such segment"),
+    }
+}

@@ -1,0 +1,101 @@
+//! Personalised-manifest mode: each viewer gets manifests whose segment `i` points into `/0/` or
+//! `/1/` by their pattern bit; the segments themselves are the static files every viewer shares.
+//!
+//! - `GET /hls/master.m3u8?token=T`: the multivariant playlist; its media-playlist URIs carry the
+//!   token on (`/hls/<rendition>.m3u8?token=T`, audio included).
+//! - `GET /hls/<rendition>.m3u8?token=T`: a video media playlist with the viewer's segments, or
+//!   the shared audio playlist.
+//! - `GET /dash/manifest.mpd?token=T`: the MPD with a per-segment `SegmentList`.
+//!
+//! The entry points (multivariant playlist, MPD) append the session to the session log.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+
+use super::http::{self, DASH_TYPE, HLS_TYPE};
+use super::viewer::Refusal;
+use super::Edge;
+use abmark_delivery::manifest::{
+    dash_mpd, hls_audio_playlist, hls_multivariant, hls_video_playlist, SegmentSource,
+};
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct TokenQuery {
+    pub(crate) token: Option<String>,
+}
+
+pub(crate) fn routes() -> Router<Arc<Edge>> {
+    Router::new()
+        .route("/hls/master.m3u8", get(master))
+        .route("/hls/{file}", get(media_playlist))
+        .route("/dash/manifest.mpd", get(mpd))
+}
+
+async fn master(
+    State(edge): State<Arc<Edge>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Query(q): Query<TokenQuery>,
+    headers: HeaderMap,
+) -> Result<Response, Refusal> {
+    let token = http::token(q.token.as_deref(), &headers);
+    let viewer = edge.viewer(token)?;
+    // A verified token is base64url (CWT) or three base64url parts (JWT): safe in a URI as is.
+    let token = token.unwrap_or_default();
+    edge.log.record(token, &viewer, &client.to_string());
+    Ok(match hls_multivariant(&edge.presentation, |id| format!("/hls/{id}.m3u8?token={token}")) {
+        Ok(text) => http::personal(HLS_TYPE, text),
+        Err(e) => http::server_error(&format!("playlist: {e}")),
+    })
+}
+
+async fn media_playlist(
+    State(edge): State<Arc<Edge>>,
+    Path(file): Path<String>,
+    Query(q): Query<TokenQuery>,
+    headers: HeaderMap,
+) -> Result<Response, Refusal> {
+    let Some(id) = file.strip_suffix(".m3u8") else { return Ok(http::not_found("such playlist")) };
+    let viewer = edge.viewer(http::token(q.token.as_deref(), &headers))?;
+    let p = &edge.presentation;
+    let text = if p.audio.as_ref().is_some_and(|a| a.rendition.id == id) {
+        hls_audio_playlist(p, &edge.scheme)
+    } else if p.video.iter().any(|r| r.id == id) {
+        let choices = edge.choices(&viewer);
+        if let Some(text) = edge.hls_video.get(id).and_then(|t| t.render(&choices)) {
+            return Ok(http::personal(HLS_TYPE, text));
+        }
+        hls_video_playlist(p, id, &edge.scheme, SegmentSource::PerSegment(&choices))
+    } else {
+        return Ok(http::not_found("such rendition"));
+    };
+    Ok(match text {
+        Ok(text) => http::personal(HLS_TYPE, text),
+        Err(e) => http::server_error(&format!("playlist: {e}")),
+    })
+}
+
+async fn mpd(
+    State(edge): State<Arc<Edge>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Query(q): Query<TokenQuery>,
+    headers: HeaderMap,
+) -> Result<Response, Refusal> {
+    let token = http::token(q.token.as_deref(), &headers);
+    let viewer = edge.viewer(token)?;
+    edge.log.record(token.unwrap_or_default(), &viewer, &client.to_string());
+    let choices = edge.choices(&viewer);
+    if let Some(text) = edge.mpd.as_ref().and_then(|t| t.render(&choices)) {
+        return Ok(http::personal(DASH_TYPE, text));
+    }
+    Ok(match dash_mpd(&edge.presentation, &edge.scheme, SegmentSource::PerSegment(&choices)) {
+        Ok(text) => http::personal(DASH_TYPE, text),
+        Err(e) => http::server_error(&format!("manifest: {e}")),
+    })
+}

@@ -1,0 +1,107 @@
+//! The session log: one JSON line per issued session, the registry detection names viewers from.
+//!
+//! A line is written the first time this process sees a token (a manifest request in
+//! personalised mode, a segment request in edge mode); repeats of the same token are not logged
+//! again, so a player polling its manifest or a load test does not flood the file. Several
+//! `serve` processes may each log the same session once: the log is a registry, not a counter.
+//! Lines go through [`JsonlAppender`]'s writer thread, so no request waits on the disk; the file
+//! is created with mode 0600 (it names subjects). The token itself is never written.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
+
+use super::viewer::Viewer;
+use super::ServeError;
+use abmark_delivery::sessions::SessionRecord;
+use abmark_files::jsonl::JsonlAppender;
+
+/// Tokens remembered as logged; past this the memory is cleared and a token may be logged again.
+const REMEMBERED: usize = 1 << 20;
+
+/// Appends [`SessionRecord`]s to a JSONL file from a background thread.
+#[derive(Clone)]
+pub struct SessionLog {
+    file: JsonlAppender,
+    seen: Arc<Mutex<HashSet<[u8; 32]>>>,
+}
+
+impl SessionLog {
+    pub fn open(path: &Path) -> Result<Self, ServeError> {
+        let file = JsonlAppender::open(path, "session-log")
+            .map_err(|source| ServeError::Io { path: path.to_owned(), source })?;
+        Ok(SessionLog { file, seen: Arc::default() })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.file.path()
+    }
+
+    /// Logs `viewer` unless this token was logged already.
+    pub fn record(&self, token: &str, viewer: &Viewer, client: &str) {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        {
+            let Ok(mut seen) = self.seen.lock() else { return };
+            if seen.len() >= REMEMBERED {
+                seen.clear();
+            }
+            if !seen.insert(digest) {
+                return;
+            }
+        }
+        let record = SessionRecord {
+            time: rfc3339(super::viewer::now_unix()),
+            session: viewer.session,
+            subject: viewer.claims.subject.clone(),
+            content: viewer.claims.content.clone(),
+            client: client.to_owned(),
+            mode: viewer.mode.to_owned(),
+            pattern: hex::encode(&viewer.pattern),
+            pattern_bits: viewer.bits,
+            expires_at: viewer.claims.expires_at,
+        };
+        self.file.append(&record);
+    }
+
+    /// Waits until every line sent so far is on disk.
+    pub fn flush(&self) {
+        self.file.flush();
+    }
+}
+
+/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian, Howard Hinnant's
+/// days-to-civil algorithm).
+pub fn rfc3339(unix: u64) -> String {
+    let days = (unix / 86_400) as i64;
+    let secs = unix % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc3339;
+
+    #[test]
+    fn rfc3339_matches_known_instants() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_435_199), "2026-11-23T11:59:59Z");
+        assert_eq!(rfc3339(4_107_542_400), "2100-03-01T00:00:00Z");
+    }
+}

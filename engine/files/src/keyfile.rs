@@ -1,0 +1,108 @@
+//! The watermark key's file: 32 raw bytes (or 64 hex digits when written by hand), mode 0600,
+//! never overwritten. The key itself and what derives from it are `abmark_wm::key`'s.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use abmark_wm::key::WatermarkKey;
+
+/// Why a key file could not be read or written. Messages name the path, never the key.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyFileError {
+    #[error("cannot read key file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("key file {path} holds {len} bytes; a key is exactly 32 raw bytes or 64 hex digits")]
+    WrongLength { path: PathBuf, len: usize },
+    #[error("cannot write key file {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("key file {path} already exists; refusing to overwrite a key")]
+    Exists { path: PathBuf },
+}
+
+/// Reads a key file: 32 raw bytes, or 64 hex digits with optional surrounding whitespace.
+pub fn load_key(path: &Path) -> Result<WatermarkKey, KeyFileError> {
+    let bytes =
+        fs::read(path).map_err(|source| KeyFileError::Read { path: path.into(), source })?;
+    WatermarkKey::from_file_bytes(&bytes)
+        .ok_or(KeyFileError::WrongLength { path: path.into(), len: bytes.len() })
+}
+
+/// Writes the key as 32 raw bytes to a new file created with mode 0600. The bytes go to a
+/// temporary sibling first, so a crash never leaves a short key file behind.
+pub fn save_new_key(key: &WatermarkKey, path: &Path) -> Result<(), KeyFileError> {
+    if path.exists() {
+        return Err(KeyFileError::Exists { path: path.into() });
+    }
+    let write_err = |source| KeyFileError::Write { path: path.into(), source };
+    let tmp = temp_sibling(path);
+    let result = (|| {
+        let mut file = private_file(&tmp)?;
+        file.write_all(key.secret_bytes())?;
+        file.sync_all()
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(write_err(e));
+    }
+    // hard_link + unlink refuses to replace a file that appeared meanwhile.
+    let linked = fs::hard_link(&tmp, path);
+    let _ = fs::remove_file(&tmp);
+    linked.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            KeyFileError::Exists { path: path.into() }
+        } else {
+            write_err(e)
+        }
+    })
+}
+
+fn temp_sibling(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+#[cfg(unix)]
+fn private_file(path: &Path) -> std::io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)
+}
+
+#[cfg(not(unix))]
+fn private_file(path: &Path) -> std::io::Result<fs::File> {
+    fs::OpenOptions::new().write(true).create_new(true).open(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn save_load_round_trip_is_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wm.key");
+        let key = WatermarkKey::generate().unwrap();
+        save_new_key(&key, &path).unwrap();
+        assert_eq!(load_key(&path).unwrap(), key);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        assert!(matches!(save_new_key(&key, &path), Err(KeyFileError::Exists { .. })));
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "no temp file left");
+    }
+
+    #[test]
+    fn hex_keys_load_and_wrong_lengths_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let hex_path = dir.path().join("hex.key");
+        fs::write(&hex_path, format!("{}\n", "ab".repeat(32))).unwrap();
+        assert_eq!(load_key(&hex_path).unwrap(), WatermarkKey::from_bytes([0xab; 32]));
+        let short = dir.path().join("short.key");
+        fs::write(&short, [1u8; 31]).unwrap();
+        let err = load_key(&short).unwrap_err().to_string();
+        assert!(err.contains("31 bytes") && err.contains("short.key"), "{err}");
+    }
+}
