@@ -13,7 +13,8 @@
 //! derivations), `pattern`, `mask`, `embed`, `upsample`, `score` (the watermark itself),
 //! `register` (a copy's geometry, tone and time offset against the reference), `detector` (the
 //! informed detector's per-frame work), `payload` (session index <-> 64-bit session code),
-//! `quality` (PSNR / SSIM).
+//! `quality` (PSNR / SSIM), `simd` (the hot per-pixel kernels: AVX2 paths beside their scalar
+//! twins, chosen at run time).
 //!
 //! May depend on: numeric and RustCrypto crates, rayon. Must not: open files or sockets, link
 //! FFmpeg or an async runtime. It takes planes and returns statistics, so a batch job, a player
@@ -32,6 +33,7 @@ pub mod payload;
 pub mod quality;
 pub mod register;
 pub mod score;
+pub mod simd;
 mod upsample;
 
 pub use embed::Embedder;

@@ -11,6 +11,7 @@ use rayon::prelude::*;
 
 use super::grid::BlockGrid;
 use crate::frame::Luma;
+use crate::simd::{kernels, ColumnSums};
 
 /// Per-block statistics of one frame on a [`BlockGrid`].
 #[derive(Clone, Debug, Default)]
@@ -57,35 +58,24 @@ struct BlockRow<'a> {
     columns: &'a mut [u16],
 }
 
-/// Statistics of one row of blocks in two steps that both vectorise: accumulate each pixel
-/// column over the block's rows (full-width loops), then sum columns per block. Sums fit in
-/// u16 for blocks up to 64 pixels high.
+/// Statistics of one row of blocks in two steps: accumulate each pixel column over the block's
+/// rows ([`crate::simd::Kernels::block_columns`]), then sum columns per block. Sums fit in u16
+/// for blocks up to 64 pixels high.
 fn block_row_stats(luma: &Luma<'_>, grid: &BlockGrid, r: usize, out: BlockRow<'_>) {
     let BlockRow { mean, full, act, columns } = out;
     let w = luma.width;
     let y0 = r * grid.block;
     let y1 = (y0 + grid.block).min(luma.height);
     columns.fill(0);
-    let (sampled, rest) = columns.split_at_mut(w);
-    let (all, rest) = rest.split_at_mut(w);
-    let (horizontal, vertical) = rest.split_at_mut(w);
-    let mut rows = 0u32;
-    for y in (y0..y1).step_by(2) {
-        let row = luma.row(y);
-        let below = luma.row((y + 1).min(luma.height - 1));
-        let below_counts = u16::from(y + 1 < y1);
-        rows += 1;
-        for (((s, a), &p), &q) in sampled.iter_mut().zip(all.iter_mut()).zip(row).zip(below) {
-            *s += p as u16;
-            *a += p as u16 + below_counts * q as u16;
-        }
-        for ((h, &p), &n) in horizontal.iter_mut().zip(row).zip(&row[1..]) {
-            *h += p.abs_diff(n) as u16;
-        }
-        for ((v, &p), &q) in vertical.iter_mut().zip(row).zip(below) {
-            *v += p.abs_diff(q) as u16;
-        }
-    }
+    let rows = {
+        let (sampled, rest) = columns.split_at_mut(w);
+        let (all, rest) = rest.split_at_mut(w);
+        let (horizontal, vertical) = rest.split_at_mut(w);
+        kernels().block_columns(luma, (y0, y1), ColumnSums { sampled, all, horizontal, vertical })
+    };
+    let (sampled, rest) = columns.split_at(w);
+    let (all, rest) = rest.split_at(w);
+    let (horizontal, vertical) = rest.split_at(w);
     for c in 0..grid.cols {
         let (x0, x1, _, _) = grid.block_rect(c, r);
         let sum = |v: &[u16]| v[x0..x1].iter().map(|&x| x as u32).sum::<u32>() as f32;

@@ -1,16 +1,17 @@
 //! Adding a block-grid signal to a full-resolution luma plane: bilinear upsampling in fixed point.
 //!
 //! The signal (grey levels per block, at block centres) is quantised to Q4 and interpolated with
-//! weights in sixteenths, so the whole path is 16-bit integer arithmetic that compilers turn into
-//! wide SIMD. [`Upsampler::add_reference`] computes every pixel on its own, straight from the
-//! definition; [`Upsampler::add`] expands each grid row horizontally once per frame and then blends
-//! two expanded rows per output row in a loop with no gathers, in parallel over row bands. Both
-//! produce identical bytes (tested).
+//! weights in sixteenths, so the whole path is 16-bit integer arithmetic.
+//! [`Upsampler::add_reference`] computes every pixel on its own, straight from the definition;
+//! [`Upsampler::add`] expands each grid row horizontally once per frame and then blends two
+//! expanded rows per output row, in parallel over row bands, with the kernels of
+//! [`crate::simd`] (`expand_row`, `blend_row`). Both produce identical bytes (tested).
 
 use rayon::prelude::*;
 
 use super::grid::BlockGrid;
 use crate::frame::LumaMut;
+use crate::simd::kernels;
 
 /// Q4 amplitude limit: keeps every intermediate of the blend inside i16.
 const MAX_Q4: i16 = 112;
@@ -43,6 +44,9 @@ fn taps(len: usize, block: usize, samples: usize) -> Vec<Tap> {
 pub struct Upsampler {
     grid: BlockGrid,
     x_taps: Vec<Tap>,
+    /// `x_taps` as the expansion kernel takes them: first sample, and both weights.
+    x_i0: Vec<u32>,
+    x_weights: Vec<[i16; 2]>,
     y_taps: Vec<Tap>,
     q4: Vec<i16>,
     /// Grid rows expanded to full width, Q8.
@@ -51,9 +55,14 @@ pub struct Upsampler {
 
 impl Upsampler {
     pub fn new(grid: BlockGrid) -> Self {
+        let x_taps = taps(grid.width, grid.block, grid.cols);
         Self {
             grid,
-            x_taps: taps(grid.width, grid.block, grid.cols),
+            // `taps` makes i1 = i0 + 1, or i0 with weight 0 at the row's end: what the kernel
+            // assumes.
+            x_i0: x_taps.iter().map(|t| t.i0 as u32).collect(),
+            x_weights: x_taps.iter().map(|t| [16 - t.w1, t.w1]).collect(),
+            x_taps,
             y_taps: taps(grid.height, grid.block, grid.rows),
             q4: vec![0; grid.len()],
             expanded: vec![0; grid.rows * grid.width],
@@ -65,12 +74,10 @@ impl Upsampler {
         for (q, &s) in self.q4.iter_mut().zip(signal) {
             *q = (s * 16.0).round().clamp(-(MAX_Q4 as f32), MAX_Q4 as f32) as i16;
         }
-        let (q4, x_taps, cols, width) = (&self.q4, &self.x_taps, self.grid.cols, self.grid.width);
+        let (q4, cols, width) = (&self.q4, self.grid.cols, self.grid.width);
+        let (i0, weights, k) = (&self.x_i0, &self.x_weights, kernels());
         self.expanded.par_chunks_mut(width).enumerate().for_each(|(r, out)| {
-            let row = &q4[r * cols..(r + 1) * cols];
-            for (o, t) in out.iter_mut().zip(x_taps) {
-                *o = row[t.i0] * (16 - t.w1) + row[t.i1] * t.w1;
-            }
+            k.expand_row(out, &q4[r * cols..(r + 1) * cols], i0, weights);
         });
     }
 
@@ -78,6 +85,7 @@ impl Upsampler {
     pub fn add(&self, luma: &mut LumaMut<'_>, sign: i16) {
         let (width, stride, height) = (luma.width, luma.stride, luma.height);
         assert!(width == self.grid.width && height == self.grid.height, "frame size changed");
+        let k = kernels();
         luma.data.par_chunks_mut(stride * BAND_ROWS).enumerate().for_each(|(band, rows)| {
             for (i, row) in rows.chunks_mut(stride).enumerate() {
                 let y = band * BAND_ROWS + i;
@@ -87,7 +95,7 @@ impl Upsampler {
                 let t = self.y_taps[y];
                 let h0 = &self.expanded[t.i0 * width..(t.i0 + 1) * width];
                 let h1 = &self.expanded[t.i1 * width..(t.i1 + 1) * width];
-                blend_row(&mut row[..width], h0, h1, 16 - t.w1, t.w1, sign);
+                k.blend_row(&mut row[..width], h0, h1, 16 - t.w1, t.w1, sign);
             }
         });
     }
@@ -107,25 +115,6 @@ impl Upsampler {
                 let p = &mut luma.data[y * luma.stride + x];
                 *p = (*p as i32 + sign as i32 * delta).clamp(0, 255) as u8;
             }
-        }
-    }
-}
-
-/// One output row: `pixel += sign * round((h0 * w0 + h1 * w1) / 4096)`, saturated to 0..=255.
-/// Written as two sign-specialised loops over plain slices so that it vectorises.
-#[inline]
-fn blend_row(row: &mut [u8], h0: &[i16], h1: &[i16], w0: i16, w1: i16, sign: i16) {
-    let n = row.len().min(h0.len()).min(h1.len());
-    let (row, h0, h1) = (&mut row[..n], &h0[..n], &h1[..n]);
-    if sign >= 0 {
-        for ((p, &a), &b) in row.iter_mut().zip(h0).zip(h1) {
-            let d = (a * w0 + b * w1 + 2048) >> 12;
-            *p = (*p as i16 + d).clamp(0, 255) as u8;
-        }
-    } else {
-        for ((p, &a), &b) in row.iter_mut().zip(h0).zip(h1) {
-            let d = (a * w0 + b * w1 + 2048) >> 12;
-            *p = (*p as i16 - d).clamp(0, 255) as u8;
         }
     }
 }

@@ -145,43 +145,12 @@ fn correlation(reference: &[f32], copy: &[Option<f32>], min_cells: usize) -> f64
     cov / (vr * vc).sqrt()
 }
 
-/// The sums a Pearson correlation of reference cells with the copy cells present needs.
-pub(crate) struct PairedSums {
-    /// Cells present in the copy.
-    pub n: usize,
-    sr: f64,
-    sc: f64,
-    srr: f64,
-    scc: f64,
-    src: f64,
-}
+pub(crate) use crate::simd::PairedSums;
 
 impl PairedSums {
+    /// The sums over the cells present in `copy` ([`crate::simd::Kernels::paired_sums`]).
     pub(crate) fn of(reference: &[f32], copy: &[Option<f32>]) -> Self {
-        let (mut n, mut sr, mut sc, mut srr, mut scc, mut src) =
-            (0usize, 0f64, 0f64, 0f64, 0f64, 0f64);
-        for (&r, c) in reference.iter().zip(copy) {
-            if let Some(c) = c {
-                let (r, c) = (r as f64, *c as f64);
-                n += 1;
-                sr += r;
-                sc += c;
-                srr += r * r;
-                scc += c * c;
-                src += r * c;
-            }
-        }
-        Self { n, sr, sc, srr, scc, src }
-    }
-
-    /// Covariance and the two variances, each times `n`.
-    pub(crate) fn centred(&self) -> (f64, f64, f64) {
-        let n = self.n as f64;
-        (
-            self.src - self.sr * self.sc / n,
-            self.srr - self.sr * self.sr / n,
-            self.scc - self.sc * self.sc / n,
-        )
+        crate::simd::kernels().paired_sums(reference, copy)
     }
 }
 

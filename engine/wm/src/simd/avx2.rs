@@ -1,0 +1,357 @@
+//! The AVX2 paths of the kernels in [`super::scalar`], for x86-64 CPUs with AVX2 and FMA.
+//!
+//! Each kernel is a safe function compiled with `#[target_feature(enable = "avx2,fma")]`; only
+//! a [`Token`], which exists once the CPU has been asked, may call one. Every remainder that
+//! does not fill a vector goes to the scalar twin (or continues its running sum), so the two
+//! paths differ only in how many lanes they advance at a time. Memory is touched only through
+//! the load and store helpers at the bottom, which take slices and check their length.
+
+use std::arch::x86_64::*;
+
+use super::{scalar, ColumnSums, PairedSums};
+use crate::frame::Luma;
+
+/// Proof that this CPU runs AVX2 and FMA instructions: only [`Token::detect`] makes one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Token(());
+
+impl Token {
+    pub fn detect() -> Option<Self> {
+        (is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")).then_some(Self(()))
+    }
+
+    pub fn blend_row(self, row: &mut [u8], h0: &[i16], h1: &[i16], w0: i16, w1: i16, sign: i16) {
+        // SAFETY: a Token exists only on a CPU with AVX2 and FMA (`detect`).
+        unsafe { blend_row(row, h0, h1, w0, w1, sign) }
+    }
+
+    pub fn expand_row(self, out: &mut [i16], samples: &[i16], i0: &[u32], w: &[[i16; 2]]) {
+        // SAFETY: as in `blend_row`.
+        unsafe { expand_row(out, samples, i0, w) }
+    }
+
+    pub fn block_columns(self, luma: &Luma<'_>, rows: (usize, usize), out: ColumnSums<'_>) -> u32 {
+        // SAFETY: as in `blend_row`.
+        unsafe { block_columns(luma, rows, out) }
+    }
+
+    pub fn integral_row(self, pixels: &[u8], mirrored: bool, above: &[u32], below: &mut [u32]) {
+        // SAFETY: as in `blend_row`.
+        unsafe { integral_row(pixels, mirrored, above, below) }
+    }
+
+    pub fn paired_sums(self, reference: &[f32], copy: &[Option<f32>]) -> PairedSums {
+        // SAFETY: as in `blend_row`.
+        unsafe { paired_sums(reference, copy) }
+    }
+
+    pub fn sum_every_other(self, pixels: &[u8]) -> u64 {
+        // SAFETY: as in `blend_row`.
+        unsafe { sum_every_other(pixels) }
+    }
+}
+
+/// 32 pixels at a time: widen to i16, add the rounded blend of the two expanded rows, pack
+/// back with unsigned saturation (exactly the scalar clamp to 0..=255).
+#[target_feature(enable = "avx2,fma")]
+fn blend_row(row: &mut [u8], h0: &[i16], h1: &[i16], w0: i16, w1: i16, sign: i16) {
+    let n = row.len().min(h0.len()).min(h1.len());
+    let (vw0, vw1) = (_mm256_set1_epi16(w0), _mm256_set1_epi16(w1));
+    let round = _mm256_set1_epi16(2048);
+    // `_mm256_sign_epi16` by +1 or -1: the scalar adds for any sign >= 0, including 0.
+    let direction = _mm256_set1_epi16(if sign >= 0 { 1 } else { -1 });
+    let delta = |x: usize| {
+        let d = _mm256_add_epi16(
+            _mm256_add_epi16(
+                _mm256_mullo_epi16(load_i16x16(&h0[x..]), vw0),
+                _mm256_mullo_epi16(load_i16x16(&h1[x..]), vw1),
+            ),
+            round,
+        );
+        _mm256_sign_epi16(_mm256_srai_epi16::<12>(d), direction)
+    };
+    let mut x = 0;
+    while x + 32 <= n {
+        let p = load_u8x32(&row[x..]);
+        let lo = _mm256_add_epi16(_mm256_cvtepu8_epi16(_mm256_castsi256_si128(p)), delta(x));
+        let hi =
+            _mm256_add_epi16(_mm256_cvtepu8_epi16(_mm256_extracti128_si256::<1>(p)), delta(x + 16));
+        // packus interleaves the 128-bit lanes of its inputs: put the four quarters back in order.
+        let packed = _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_packus_epi16(lo, hi));
+        store_u8x32(&mut row[x..], packed);
+        x += 32;
+    }
+    scalar::blend_row(&mut row[x..n], &h0[x..n], &h1[x..n], w0, w1, sign);
+}
+
+/// 16 outputs at a time: one 32-bit gather at `i0` fetches samples `i0` and `i0 + 1` as a pair,
+/// and `madd` applies both weights. Groups that would read past the row (its last sample has
+/// no right neighbour) go to the scalar twin. Exact as long as the weighted sums fit in i16,
+/// which the upsampler's Q4 limit guarantees (the scalar path would wrap where this saturates).
+#[target_feature(enable = "avx2,fma")]
+fn expand_row(out: &mut [i16], samples: &[i16], i0: &[u32], w: &[[i16; 2]]) {
+    let n = out.len().min(i0.len()).min(w.len());
+    if samples.len() < 2 || samples.len() > i32::MAX as usize {
+        scalar::expand_row(out, samples, i0, w);
+        return;
+    }
+    // Highest index whose pair lies inside the row.
+    let limit = _mm256_set1_epi32((samples.len() - 2) as i32);
+    let base = samples.as_ptr().cast::<i32>();
+    let gather = |x: usize| -> Option<__m256i> {
+        let idx = load_u32x8(&i0[x..]);
+        let inside = _mm256_cmpeq_epi32(_mm256_max_epu32(idx, limit), limit);
+        if _mm256_movemask_epi8(inside) != -1 {
+            return None;
+        }
+        // SAFETY: every index is at most `samples.len() - 2`, so each 4-byte read at
+        // `samples[idx]` covers samples idx and idx + 1, inside the slice; gathers need no
+        // alignment.
+        let pairs = unsafe { _mm256_i32gather_epi32::<2>(base, idx) };
+        Some(_mm256_madd_epi16(pairs, load_pairs_x8(&w[x..])))
+    };
+    let mut x = 0;
+    while x + 16 <= n {
+        match (gather(x), gather(x + 8)) {
+            (Some(a), Some(b)) => {
+                let packed = _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_packs_epi32(a, b));
+                store_i16x16(&mut out[x..], packed);
+            }
+            _ => scalar::expand_row(&mut out[x..x + 16], samples, &i0[x..x + 16], &w[x..x + 16]),
+        }
+        x += 16;
+    }
+    scalar::expand_row(&mut out[x..n], samples, &i0[x..n], &w[x..n]);
+}
+
+/// Strips of 32 columns: the four sums of a strip stay in registers over all the band's rows
+/// and are added to `out` once, instead of loading and storing four arrays per row pair.
+/// Columns without a right neighbour inside a full strip (the last few) go to the scalar twin.
+#[target_feature(enable = "avx2,fma")]
+fn block_columns(luma: &Luma<'_>, (y0, y1): (usize, usize), out: ColumnSums<'_>) -> u32 {
+    let w = luma.width;
+    let zero = _mm256_setzero_si256();
+    let widen = |v: __m256i| {
+        (
+            _mm256_cvtepu8_epi16(_mm256_castsi256_si128(v)),
+            _mm256_cvtepu8_epi16(_mm256_extracti128_si256::<1>(v)),
+        )
+    };
+    let abs_diff =
+        |a: __m256i, b: __m256i| _mm256_or_si256(_mm256_subs_epu8(a, b), _mm256_subs_epu8(b, a));
+    let ColumnSums { sampled, all, horizontal, vertical } = out;
+    let mut x = 0;
+    while x + 33 <= w {
+        let mut sums = [zero; 8];
+        for y in (y0..y1).step_by(2) {
+            let row = luma.row(y);
+            let below = luma.row((y + 1).min(luma.height - 1));
+            let p = load_u8x32(&row[x..]);
+            let q = load_u8x32(&below[x..]);
+            let q_counts = if y + 1 < y1 { q } else { zero };
+            let (p_lo, p_hi) = widen(p);
+            let (q_lo, q_hi) = widen(q_counts);
+            let (h_lo, h_hi) = widen(abs_diff(p, load_u8x32(&row[x + 1..])));
+            let (v_lo, v_hi) = widen(abs_diff(p, q));
+            let parts = [p_lo, p_hi, p_lo, p_hi, h_lo, h_hi, v_lo, v_hi];
+            for (s, part) in sums.iter_mut().zip(parts) {
+                *s = _mm256_add_epi16(*s, part);
+            }
+            sums[2] = _mm256_add_epi16(sums[2], q_lo);
+            sums[3] = _mm256_add_epi16(sums[3], q_hi);
+        }
+        for (k, column) in
+            [&mut *sampled, &mut *all, &mut *horizontal, &mut *vertical].into_iter().enumerate()
+        {
+            let lo = _mm256_add_epi16(load_u16x16(&column[x..]), sums[2 * k]);
+            let hi = _mm256_add_epi16(load_u16x16(&column[x + 16..]), sums[2 * k + 1]);
+            store_u16x16(&mut column[x..], lo);
+            store_u16x16(&mut column[x + 16..], hi);
+        }
+        x += 32;
+    }
+    scalar::block_columns(luma, (y0, y1), (x, w), ColumnSums { sampled, all, horizontal, vertical })
+}
+
+/// 8 pixels at a time: a prefix sum inside the vector (two shifts within each 128-bit lane,
+/// then the low lane's total into the high lane), plus the running total of the row so far.
+/// The running total advances by one add per vector, so rows stream at memory speed.
+#[target_feature(enable = "avx2,fma")]
+fn integral_row(pixels: &[u8], mirrored: bool, above: &[u32], below: &mut [u32]) {
+    let n = pixels.len();
+    assert!(above.len() > n && below.len() > n, "integral row shorter than its pixels");
+    let reverse = _mm256_setr_epi32(7, 6, 5, 4, 3, 2, 1, 0);
+    let last = _mm256_set1_epi32(7);
+    let mut carry = _mm256_setzero_si256();
+    let mut x = 0;
+    while x + 8 <= n {
+        let mut v = if mirrored {
+            _mm256_permutevar8x32_epi32(widen_u8x8(&pixels[n - x - 8..]), reverse)
+        } else {
+            widen_u8x8(&pixels[x..])
+        };
+        v = _mm256_add_epi32(v, _mm256_slli_si256::<4>(v));
+        v = _mm256_add_epi32(v, _mm256_slli_si256::<8>(v));
+        let low_total = _mm256_shuffle_epi32::<0xFF>(v);
+        v = _mm256_add_epi32(v, _mm256_permute2x128_si256::<0x08>(low_total, low_total));
+        let sums = _mm256_add_epi32(v, carry);
+        carry = _mm256_add_epi32(carry, _mm256_permutevar8x32_epi32(v, last));
+        store_u32x8(&mut below[x + 1..], _mm256_add_epi32(sums, load_u32x8(&above[x + 1..])));
+        x += 8;
+    }
+    let mut run = _mm256_extract_epi32::<0>(carry) as u32;
+    for x in x..n {
+        run += u32::from(if mirrored { pixels[n - 1 - x] } else { pixels[x] });
+        below[x + 1] = above[x + 1] + run;
+    }
+}
+
+/// Four partial sums per quantity (one per f64 lane), added together at the end; cells the
+/// copy lacks enter as zeros, which leave every sum unchanged.
+#[target_feature(enable = "avx2,fma")]
+fn paired_sums(reference: &[f32], copy: &[Option<f32>]) -> PairedSums {
+    let len = reference.len().min(copy.len());
+    let mut n = 0usize;
+    let zero = _mm256_setzero_pd();
+    let (mut sr, mut sc, mut srr, mut scc, mut src) = (zero, zero, zero, zero, zero);
+    let mut i = 0;
+    while i + 4 <= len {
+        let (mut r, mut c) = ([0f64; 4], [0f64; 4]);
+        for k in 0..4 {
+            if let Some(v) = copy[i + k] {
+                r[k] = reference[i + k] as f64;
+                c[k] = v as f64;
+                n += 1;
+            }
+        }
+        let (r, c) = (load_f64x4(&r), load_f64x4(&c));
+        sr = _mm256_add_pd(sr, r);
+        sc = _mm256_add_pd(sc, c);
+        // Products of two f32 are exact in f64, so fusing them with the add rounds once, as the
+        // scalar twin's separate multiply and add do.
+        srr = _mm256_fmadd_pd(r, r, srr);
+        scc = _mm256_fmadd_pd(c, c, scc);
+        src = _mm256_fmadd_pd(r, c, src);
+        i += 4;
+    }
+    let tail = scalar::paired_sums(&reference[i..len], &copy[i..len]);
+    PairedSums {
+        n: n + tail.n,
+        sr: sum_lanes(sr) + tail.sr,
+        sc: sum_lanes(sc) + tail.sc,
+        srr: sum_lanes(srr) + tail.srr,
+        scc: sum_lanes(scc) + tail.scc,
+        src: sum_lanes(src) + tail.src,
+    }
+}
+
+/// Even-indexed bytes kept by a mask, summed eight at a time by `sad` against zero.
+#[target_feature(enable = "avx2,fma")]
+fn sum_every_other(pixels: &[u8]) -> u64 {
+    let even = _mm256_set1_epi16(0x00FF);
+    let zero = _mm256_setzero_si256();
+    let mut acc = zero;
+    let mut x = 0;
+    while x + 32 <= pixels.len() {
+        let v = _mm256_and_si256(load_u8x32(&pixels[x..]), even);
+        acc = _mm256_add_epi64(acc, _mm256_sad_epu8(v, zero));
+        x += 32;
+    }
+    let mut lanes = [0u64; 4];
+    store_u64x4(&mut lanes, acc);
+    // `x` is a multiple of 32, so the tail starts on an even index like the whole.
+    lanes.iter().sum::<u64>() + scalar::sum_every_other(&pixels[x..])
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn sum_lanes(v: __m256d) -> f64 {
+    let mut lanes = [0f64; 4];
+    // SAFETY: `lanes` is 32 writable bytes; storeu needs no alignment.
+    unsafe { _mm256_storeu_pd(lanes.as_mut_ptr(), v) };
+    (lanes[0] + lanes[1]) + (lanes[2] + lanes[3])
+}
+
+// Loads and stores: each checks that the slice holds a whole vector (the check vanishes where
+// the caller's loop bound already implies it), then reads or writes it unaligned.
+
+#[target_feature(enable = "avx2,fma")]
+fn load_u8x32(src: &[u8]) -> __m256i {
+    let src = &src[..32];
+    // SAFETY: `src` is 32 readable bytes; loadu needs no alignment.
+    unsafe { _mm256_loadu_si256(src.as_ptr().cast()) }
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn store_u8x32(dst: &mut [u8], v: __m256i) {
+    let dst = &mut dst[..32];
+    // SAFETY: `dst` is 32 writable bytes; storeu needs no alignment.
+    unsafe { _mm256_storeu_si256(dst.as_mut_ptr().cast(), v) }
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn widen_u8x8(src: &[u8]) -> __m256i {
+    let src = &src[..8];
+    // SAFETY: `src` is 8 readable bytes, exactly what loadl reads; it needs no alignment.
+    _mm256_cvtepu8_epi32(unsafe { _mm_loadl_epi64(src.as_ptr().cast()) })
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn load_i16x16(src: &[i16]) -> __m256i {
+    let src = &src[..16];
+    // SAFETY: `src` is 32 readable bytes; loadu needs no alignment.
+    unsafe { _mm256_loadu_si256(src.as_ptr().cast()) }
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn store_i16x16(dst: &mut [i16], v: __m256i) {
+    let dst = &mut dst[..16];
+    // SAFETY: `dst` is 32 writable bytes; storeu needs no alignment.
+    unsafe { _mm256_storeu_si256(dst.as_mut_ptr().cast(), v) }
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn load_u16x16(src: &[u16]) -> __m256i {
+    let src = &src[..16];
+    // SAFETY: `src` is 32 readable bytes; loadu needs no alignment.
+    unsafe { _mm256_loadu_si256(src.as_ptr().cast()) }
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn store_u16x16(dst: &mut [u16], v: __m256i) {
+    let dst = &mut dst[..16];
+    // SAFETY: `dst` is 32 writable bytes; storeu needs no alignment.
+    unsafe { _mm256_storeu_si256(dst.as_mut_ptr().cast(), v) }
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn load_pairs_x8(src: &[[i16; 2]]) -> __m256i {
+    let src = &src[..8];
+    // SAFETY: eight `[i16; 2]` are 32 contiguous readable bytes; loadu needs no alignment.
+    unsafe { _mm256_loadu_si256(src.as_ptr().cast()) }
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn load_u32x8(src: &[u32]) -> __m256i {
+    let src = &src[..8];
+    // SAFETY: `src` is 32 readable bytes; loadu needs no alignment.
+    unsafe { _mm256_loadu_si256(src.as_ptr().cast()) }
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn store_u32x8(dst: &mut [u32], v: __m256i) {
+    let dst = &mut dst[..8];
+    // SAFETY: `dst` is 32 writable bytes; storeu needs no alignment.
+    unsafe { _mm256_storeu_si256(dst.as_mut_ptr().cast(), v) }
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn store_u64x4(dst: &mut [u64; 4], v: __m256i) {
+    // SAFETY: `dst` is 32 writable bytes; storeu needs no alignment.
+    unsafe { _mm256_storeu_si256(dst.as_mut_ptr().cast(), v) }
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn load_f64x4(src: &[f64; 4]) -> __m256d {
+    // SAFETY: `src` is 32 readable bytes; loadu needs no alignment.
+    unsafe { _mm256_loadu_pd(src.as_ptr()) }
+}

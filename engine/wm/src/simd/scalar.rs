@@ -1,0 +1,119 @@
+//! The scalar twins: each hot kernel written plainly, straight from its definition. They are
+//! the reference the SIMD paths are tested against, and the code every CPU without AVX2 runs
+//! (on aarch64 the compiler vectorises them with NEON, its baseline, as it does with SSE2 on
+//! x86-64). Nothing here may change behaviour: these are the loops the engine ran before it had
+//! explicit SIMD, moved here unchanged apart from taking their inputs as plain slices.
+
+use super::{ColumnSums, PairedSums};
+use crate::frame::Luma;
+
+/// `pixel += sign * round((h0 * w0 + h1 * w1) / 4096)`, saturated to 0..=255, over the shortest
+/// of the three slices. Written as two sign-specialised loops so that it vectorises.
+pub fn blend_row(row: &mut [u8], h0: &[i16], h1: &[i16], w0: i16, w1: i16, sign: i16) {
+    let n = row.len().min(h0.len()).min(h1.len());
+    let (row, h0, h1) = (&mut row[..n], &h0[..n], &h1[..n]);
+    if sign >= 0 {
+        for ((p, &a), &b) in row.iter_mut().zip(h0).zip(h1) {
+            let d = (a * w0 + b * w1 + 2048) >> 12;
+            *p = (*p as i16 + d).clamp(0, 255) as u8;
+        }
+    } else {
+        for ((p, &a), &b) in row.iter_mut().zip(h0).zip(h1) {
+            let d = (a * w0 + b * w1 + 2048) >> 12;
+            *p = (*p as i16 - d).clamp(0, 255) as u8;
+        }
+    }
+}
+
+/// One grid row expanded horizontally: `out[x] = s[i0[x]] * w[x][0] + s[i0[x] + 1] * w[x][1]`,
+/// where the second sample is clamped to the row (its weight is then zero). Over the shortest
+/// of `out`, `i0` and `w`.
+pub fn expand_row(out: &mut [i16], samples: &[i16], i0: &[u32], w: &[[i16; 2]]) {
+    let last = samples.len().saturating_sub(1);
+    for ((o, &i), &[w0, w1]) in out.iter_mut().zip(i0).zip(w) {
+        let i = i as usize;
+        *o = samples[i] * w0 + samples[(i + 1).min(last)] * w1;
+    }
+}
+
+/// Adds the column sums of rows `y0, y0 + 2, ...` below `y1` (and each one's lower neighbour)
+/// for pixel columns `xa..xb` to `out`; returns how many rows were sampled. Per column:
+/// sampled rows, all rows of the band, |horizontal difference| to the right neighbour (none
+/// for the last column) and |vertical difference| to the row below (the last row of the plane
+/// is its own neighbour).
+pub fn block_columns(
+    luma: &Luma<'_>,
+    (y0, y1): (usize, usize),
+    (xa, xb): (usize, usize),
+    out: ColumnSums<'_>,
+) -> u32 {
+    let ColumnSums { sampled, all, horizontal, vertical } = out;
+    let w = luma.width;
+    let xb = xb.min(w);
+    let mut rows = 0u32;
+    if xa >= xb {
+        return (y0..y1).step_by(2).count() as u32;
+    }
+    let (sampled, all) = (&mut sampled[xa..xb], &mut all[xa..xb]);
+    let (horizontal, vertical) = (&mut horizontal[xa..xb], &mut vertical[xa..xb]);
+    for y in (y0..y1).step_by(2) {
+        let row = luma.row(y);
+        let below = luma.row((y + 1).min(luma.height - 1));
+        let below_counts = u16::from(y + 1 < y1);
+        rows += 1;
+        let (right, row, below) = (&row[xa + 1..], &row[xa..xb], &below[xa..xb]);
+        for (((s, a), &p), &q) in sampled.iter_mut().zip(all.iter_mut()).zip(row).zip(below) {
+            *s += p as u16;
+            *a += p as u16 + below_counts * q as u16;
+        }
+        for ((h, &p), &n) in horizontal.iter_mut().zip(row).zip(right) {
+            *h += p.abs_diff(n) as u16;
+        }
+        for ((v, &p), &q) in vertical.iter_mut().zip(row).zip(below) {
+            *v += p.abs_diff(q) as u16;
+        }
+    }
+    rows
+}
+
+/// One row of an integral image: `below[x + 1] = above[x + 1] + pixels[0] + ... + pixels[x]`,
+/// with the pixels taken right to left when `mirrored`. `below[0]` is left alone.
+pub fn integral_row(pixels: &[u8], mirrored: bool, above: &[u32], below: &mut [u32]) {
+    // Two monomorphic loops rather than a boxed iterator: this runs for every frame.
+    if mirrored {
+        accumulate_row(pixels.iter().rev(), above, below);
+    } else {
+        accumulate_row(pixels.iter(), above, below);
+    }
+}
+
+#[inline]
+fn accumulate_row<'a>(pixels: impl Iterator<Item = &'a u8>, above: &[u32], below: &mut [u32]) {
+    let mut run = 0u32;
+    for (x, &p) in pixels.enumerate() {
+        run += p as u32;
+        below[x + 1] = above[x + 1] + run;
+    }
+}
+
+/// The sums of a Pearson correlation over the pairs whose copy value is present, in order.
+pub fn paired_sums(reference: &[f32], copy: &[Option<f32>]) -> PairedSums {
+    let (mut n, mut sr, mut sc, mut srr, mut scc, mut src) = (0usize, 0f64, 0f64, 0f64, 0f64, 0f64);
+    for (&r, c) in reference.iter().zip(copy) {
+        if let Some(c) = c {
+            let (r, c) = (r as f64, *c as f64);
+            n += 1;
+            sr += r;
+            sc += c;
+            srr += r * r;
+            scc += c * c;
+            src += r * c;
+        }
+    }
+    PairedSums { n, sr, sc, srr, scc, src }
+}
+
+/// Sum of `pixels[0] + pixels[2] + pixels[4] + ...`.
+pub fn sum_every_other(pixels: &[u8]) -> u64 {
+    pixels.iter().step_by(2).map(|&p| u64::from(p)).sum()
+}
