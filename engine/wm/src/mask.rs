@@ -23,8 +23,10 @@ pub struct BlockStats {
     /// Mean absolute horizontal plus vertical luma difference (sampled rows).
     pub activity: Vec<f32>,
     /// Per-pixel-column running sums for each row of blocks (`COLUMN_SUMS` arrays of `width`
-    /// each), kept between frames so that no frame allocates.
+    /// each), and their per-block totals (`COLUMN_SUMS` arrays of `cols`), kept between frames
+    /// so that no frame allocates.
     columns: Vec<u16>,
+    totals: Vec<u32>,
 }
 
 /// Column sums kept per row of blocks: sampled pixels, all pixels, horizontal and vertical
@@ -38,14 +40,16 @@ impl BlockStats {
         self.full_mean.resize(grid.len(), 0.0);
         self.activity.resize(grid.len(), 0.0);
         self.columns.resize(grid.rows * COLUMN_SUMS * luma.width, 0);
+        self.totals.resize(grid.rows * COLUMN_SUMS * grid.cols, 0);
         self.mean
             .par_chunks_mut(grid.cols)
             .zip(self.full_mean.par_chunks_mut(grid.cols))
             .zip(self.activity.par_chunks_mut(grid.cols))
             .zip(self.columns.par_chunks_mut(COLUMN_SUMS * luma.width))
+            .zip(self.totals.par_chunks_mut(COLUMN_SUMS * grid.cols))
             .enumerate()
-            .for_each(|(r, (((mean, full), act), columns))| {
-                block_row_stats(luma, grid, r, BlockRow { mean, full, act, columns })
+            .for_each(|(r, ((((mean, full), act), columns), totals))| {
+                block_row_stats(luma, grid, r, BlockRow { mean, full, act, columns, totals })
             });
     }
 }
@@ -56,33 +60,33 @@ struct BlockRow<'a> {
     full: &'a mut [f32],
     act: &'a mut [f32],
     columns: &'a mut [u16],
+    totals: &'a mut [u32],
 }
 
-/// Statistics of one row of blocks in two steps: accumulate each pixel column over the block's
-/// rows ([`crate::simd::Kernels::block_columns`]), then sum columns per block. Sums fit in u16
-/// for blocks up to 64 pixels high.
+/// Statistics of one row of blocks in two steps: sum each pixel column over the block's rows
+/// ([`crate::simd::Kernels::block_columns`]), then sum columns per block
+/// ([`crate::simd::Kernels::block_sums`]). Sums fit in u16 for blocks up to 64 pixels high.
 fn block_row_stats(luma: &Luma<'_>, grid: &BlockGrid, r: usize, out: BlockRow<'_>) {
-    let BlockRow { mean, full, act, columns } = out;
-    let w = luma.width;
+    let BlockRow { mean, full, act, columns, totals } = out;
+    let (w, k) = (luma.width, kernels());
     let y0 = r * grid.block;
     let y1 = (y0 + grid.block).min(luma.height);
-    columns.fill(0);
-    let rows = {
-        let (sampled, rest) = columns.split_at_mut(w);
-        let (all, rest) = rest.split_at_mut(w);
-        let (horizontal, vertical) = rest.split_at_mut(w);
-        kernels().block_columns(luma, (y0, y1), ColumnSums { sampled, all, horizontal, vertical })
-    };
-    let (sampled, rest) = columns.split_at(w);
-    let (all, rest) = rest.split_at(w);
-    let (horizontal, vertical) = rest.split_at(w);
+    let (sampled, rest) = columns.split_at_mut(w);
+    let (all, rest) = rest.split_at_mut(w);
+    let (horizontal, vertical) = rest.split_at_mut(w);
+    let rows = k.block_columns(luma, (y0, y1), ColumnSums { sampled, all, horizontal, vertical });
+    for (column, total) in columns.chunks_exact(w).zip(totals.chunks_exact_mut(grid.cols)) {
+        k.block_sums(column, grid.block, total);
+    }
+    let mut totals = totals.chunks_exact(grid.cols);
+    let mut next = || totals.next().unwrap_or_default();
+    let (sampled, all, horizontal, vertical) = (next(), next(), next(), next());
     for c in 0..grid.cols {
         let (x0, x1, _, _) = grid.block_rect(c, r);
-        let sum = |v: &[u16]| v[x0..x1].iter().map(|&x| x as u32).sum::<u32>() as f32;
         let n = (rows as usize * (x1 - x0)).max(1) as f32;
-        mean[c] = sum(sampled) / n;
-        full[c] = sum(all) / ((y1 - y0) * (x1 - x0)) as f32;
-        act[c] = (sum(horizontal) + sum(vertical)) / n;
+        mean[c] = sampled[c] as f32 / n;
+        full[c] = all[c] as f32 / ((y1 - y0) * (x1 - x0)) as f32;
+        act[c] = (horizontal[c] as f32 + vertical[c] as f32) / n;
     }
 }
 

@@ -9,6 +9,7 @@ use crate::embed::frame_gain;
 use crate::frame::Luma;
 use crate::key::WatermarkKey;
 use crate::register::refine::PairedSums;
+use crate::register::sample::rows_read;
 use crate::register::{sample_grid, ToneCurve, Transform};
 use crate::{BlockGrid, PatternBank, SegmentAccumulator, SegmentScore, WatermarkParams};
 
@@ -22,10 +23,19 @@ pub struct FrameScorer {
     patterns: PatternBank,
     segments: BTreeMap<u64, SegmentAccumulator>,
     copy_integral: IntegralImage,
+    /// The integral-image rows sampling reads, once worked out for a copy size.
+    rows_read: Option<RowsRead>,
     copy_cells: Vec<Option<f32>>,
     residual: Vec<Option<f32>>,
     /// Scratch for the residual's robust spread.
     spread: Vec<f32>,
+}
+
+/// The integral-image rows sampling reads from copy frames of one size (`rows: None`: the
+/// transform reads anywhere, so the whole table is built).
+struct RowsRead {
+    size: (usize, usize),
+    rows: Option<Vec<usize>>,
 }
 
 /// Residuals further than this many robust standard deviations from the frame's median are
@@ -49,6 +59,7 @@ impl FrameScorer {
             patterns: PatternBank::new(key, grid),
             segments: BTreeMap::new(),
             copy_integral: IntegralImage::new(),
+            rows_read: None,
             copy_cells: Vec::with_capacity(grid.len()),
             residual: Vec::with_capacity(grid.len()),
             spread: Vec::with_capacity(grid.len()),
@@ -66,19 +77,21 @@ impl FrameScorer {
     /// Returns how well the frame matched that reference frame ([`block_correlation`]), or
     /// `None` for a frame too flat to tell.
     pub fn add(&mut self, luma: &Luma<'_>, candidates: &[Reference]) -> Option<f64> {
-        if self.mirrored {
-            self.copy_integral.fill_mirrored(luma);
-        } else {
-            self.copy_integral.fill(luma);
-        }
         let cells = super::reference::region_grid(&self.grid);
-        sample_grid(
-            &self.copy_integral,
-            &cells,
-            (self.grid.width, self.grid.height),
-            &self.transform,
-            &mut self.copy_cells,
-        );
+        let clip = (self.grid.width, self.grid.height);
+        // The transform is fixed, so the rows sampling reads depend only on the copy's size:
+        // build only those (a fifth of the table at 1080p, with the same sums).
+        let size = (luma.width, luma.height);
+        if self.rows_read.as_ref().is_none_or(|r| r.size != size) {
+            let rows = rows_read(&cells, clip, &self.transform, luma.height);
+            self.rows_read = Some(RowsRead { size, rows });
+        }
+        match self.rows_read.as_ref().and_then(|r| r.rows.as_deref()) {
+            Some(rows) => self.copy_integral.fill_rows_only(luma, self.mirrored, rows),
+            None if self.mirrored => self.copy_integral.fill_mirrored(luma),
+            None => self.copy_integral.fill(luma),
+        }
+        sample_grid(&self.copy_integral, &cells, clip, &self.transform, &mut self.copy_cells);
         let (best, curve) = candidates
             .iter()
             .map(|r| {

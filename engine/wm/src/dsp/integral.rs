@@ -13,6 +13,10 @@ pub struct IntegralImage {
     pub width: usize,
     pub height: usize,
     sums: Vec<u32>,
+    /// After [`IntegralImage::fill_rows_only`]: which table rows hold sums (empty: all do).
+    valid: Vec<bool>,
+    /// Scratch of `fill_rows_only`: per pixel column, the sum of the rows added so far.
+    columns: Vec<u32>,
 }
 
 impl IntegralImage {
@@ -39,6 +43,7 @@ impl IntegralImage {
         // whole table (8 MB at 1080p, as much memory traffic as filling it).
         self.sums.resize(w1 * (luma.height + 1), 0);
         self.sums[..w1].fill(0);
+        self.valid.clear();
         let k = kernels();
         for y in 0..luma.height {
             let (above, below) = self.sums.split_at_mut((y + 1) * w1);
@@ -48,9 +53,64 @@ impl IntegralImage {
         }
     }
 
+    /// Like [`IntegralImage::fill`] (or [`IntegralImage::fill_mirrored`]), but builds only the
+    /// table rows listed in `rows` (ascending; rows past the picture are ignored): a reader that
+    /// knows which rows it will look up, such as a scorer whose separable transform is fixed
+    /// ([`crate::register::sample::rows_read`]), needs a few hundred of a 1080p table's 1081
+    /// rows, and writing the whole table costs more memory traffic than all the rest of the
+    /// frame's work. Each pixel row is added to per-column sums once; a listed row is the prefix
+    /// sum of those columns — the same integers `fill` writes. Other rows must not be read
+    /// (checked in debug builds).
+    pub fn fill_rows_only(&mut self, luma: &Luma<'_>, mirrored: bool, rows: &[usize]) {
+        let w1 = luma.width + 1;
+        self.width = luma.width;
+        self.height = luma.height;
+        self.sums.resize(w1 * (luma.height + 1), 0);
+        self.valid.clear();
+        self.valid.resize(luma.height + 1, false);
+        self.columns.clear();
+        self.columns.resize(luma.width, 0);
+        let k = kernels();
+        let mut added = 0;
+        for &r in rows.iter().filter(|&&r| r <= luma.height) {
+            debug_assert!(r >= added, "rows must ascend");
+            while added < r {
+                k.add_columns(&mut self.columns, luma.row(added), mirrored);
+                added += 1;
+            }
+            let row = &mut self.sums[r * w1..(r + 1) * w1];
+            row[0] = 0;
+            k.prefix_sums(&self.columns, &mut row[1..]);
+            self.valid[r] = true;
+        }
+    }
+
+    /// The table rows [`IntegralImage::at_real`] reads for the coordinates `ys` (sorted,
+    /// without repeats), in a picture `height` rows high.
+    pub fn rows_read(ys: &[f32], height: usize) -> Vec<usize> {
+        let mut rows: Vec<usize> = ys
+            .iter()
+            .flat_map(|&y| {
+                let y0 = Self::row_below(y, height);
+                [y0, y0 + 1]
+            })
+            .collect();
+        rows.sort_unstable();
+        rows.dedup();
+        rows
+    }
+
+    /// The table row at or just above `y` that `at_real` interpolates from (with the next).
+    #[inline]
+    fn row_below(y: f32, height: usize) -> usize {
+        let y = y.clamp(0.0, height as f32) as f64;
+        (y as usize).min(height.saturating_sub(1))
+    }
+
     /// The table of the picture mirrored left to right, from this one: column sums of a mirror
     /// are the original's taken from the right edge.
     pub fn mirrored(&self) -> IntegralImage {
+        debug_assert!(self.valid.is_empty(), "mirroring a partly built table");
         let (w, w1) = (self.width, self.width + 1);
         let mut sums = vec![0u32; self.sums.len()];
         for (row, out) in self.sums.chunks_exact(w1).zip(sums.chunks_exact_mut(w1)) {
@@ -58,11 +118,12 @@ impl IntegralImage {
                 out[x] = row[w] - row[w - x];
             }
         }
-        IntegralImage { width: self.width, height: self.height, sums }
+        IntegralImage { width: self.width, height: self.height, sums, ..Default::default() }
     }
 
     #[inline]
     fn at(&self, x: usize, y: usize) -> f64 {
+        debug_assert!(self.valid.is_empty() || self.valid[y], "table row {y} was not built");
         self.sums[y * (self.width + 1) + x] as f64
     }
 
@@ -73,9 +134,9 @@ impl IntegralImage {
     /// levels on a 1080p frame.
     fn at_real(&self, x: f32, y: f32) -> f64 {
         let x = x.clamp(0.0, self.width as f32) as f64;
+        let y0 = Self::row_below(y, self.height);
         let y = y.clamp(0.0, self.height as f32) as f64;
         let x0 = (x as usize).min(self.width.saturating_sub(1));
-        let y0 = (y as usize).min(self.height.saturating_sub(1));
         let fx = x - x0 as f64;
         let fy = y - y0 as f64;
         let a = self.at(x0, y0);
@@ -202,6 +263,41 @@ mod tests {
         assert_eq!(a.sums, b.sums);
         assert_eq!(a.sums, c.sums);
         assert_ne!(a.sums, plain.sums);
+    }
+
+    #[test]
+    fn rows_built_alone_equal_the_full_table() {
+        let (w, h, stride) = (45, 19, 52);
+        let data: Vec<u8> = (0..(h - 1) * stride + w).map(|i| (i * 73 % 256) as u8).collect();
+        let luma = Luma::new(&data, w, h, stride).expect("layout");
+        for mirrored in [false, true] {
+            let mut full = IntegralImage::new();
+            if mirrored {
+                full.fill_mirrored(&luma);
+            } else {
+                full.fill(&luma);
+            }
+            let rows = [0, 1, 2, 7, 8, 18, 19, 40];
+            let mut part = IntegralImage::new();
+            part.fill(&luma); // stale rows from an earlier frame must not matter
+            part.fill_rows_only(&luma, mirrored, &rows);
+            for r in rows.into_iter().filter(|&r| r <= h) {
+                let span = r * (w + 1)..(r + 1) * (w + 1);
+                assert_eq!(part.sums[span.clone()], full.sums[span], "row {r} mirrored {mirrored}");
+            }
+            // The rows at_real reads for some coordinates are what grid_means then needs.
+            let ys = [-2.0f32, 0.0, 3.5, 3.9, 12.25, 19.0, 30.0];
+            let xs = [-1.0f32, 0.0, 10.5, 44.9, 45.0];
+            part.fill_rows_only(&luma, mirrored, &IntegralImage::rows_read(&ys, h));
+            let (mut table, mut a, mut b) = (Vec::new(), Vec::new(), Vec::new());
+            part.grid_means(&xs, &ys, 0.0, &mut table, &mut a);
+            full.grid_means(&xs, &ys, 0.0, &mut table, &mut b);
+            // Bits, not values: zero-area cells are NaN on both sides.
+            let bits =
+                |v: &[Option<f32>]| v.iter().map(|m| m.map(f32::to_bits)).collect::<Vec<_>>();
+            assert_eq!(bits(&a), bits(&b));
+            assert!(a.iter().flatten().any(|v| v.is_finite()));
+        }
     }
 
     #[test]

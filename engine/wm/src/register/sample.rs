@@ -62,6 +62,25 @@ pub fn sample_grid(
     });
 }
 
+/// The integral-image rows [`sample_grid`] reads from a copy `copy_height` pixels high, when
+/// it reads the cells through their shared edges (a separable transform, no inner edge clipped):
+/// then a scorer may build only those rows ([`IntegralImage::fill_rows_only`]). `None` when it
+/// reads cell by cell, anywhere in the table.
+pub fn rows_read(
+    grid: &RegionGrid,
+    clip: (usize, usize),
+    t: &Transform,
+    copy_height: usize,
+) -> Option<Vec<usize>> {
+    let (mut xs, mut ys) = (Vec::new(), Vec::new());
+    let x_of = |x: f64| t.apply(x, 0.0).0 as f32;
+    let y_of = |y: f64| t.apply(0.0, y).1 as f32;
+    (t.is_separable()
+        && shared_edges(grid.cols, grid.cell, clip.0 as f64, x_of, &mut xs)
+        && shared_edges(grid.rows, grid.cell, clip.1 as f64, y_of, &mut ys))
+    .then(|| IntegralImage::rows_read(&ys, copy_height))
+}
+
 /// The copy coordinates of the `n + 1` cell edges along one axis (the last clipped to `clip`).
 /// False if clipping cut an inner edge too, so cells no longer share edges.
 fn shared_edges(
@@ -170,6 +189,38 @@ mod tests {
         sample_grid(&ii, &grid, (60, 44), &t, &mut fast);
         sample_cells(&ii, &grid, (60, 44), &t, &mut slow);
         assert_eq!(fast, slow);
+    }
+
+    #[test]
+    fn sampling_from_the_rows_read_equals_sampling_from_the_full_table() {
+        let (w, h) = (83, 57);
+        let mut img = OwnedLuma::new(w, h);
+        for (i, p) in img.data.iter_mut().enumerate() {
+            *p = (i * 29 % 251) as u8;
+        }
+        let mut full = IntegralImage::new();
+        full.fill(&img.view());
+        let grid = RegionGrid { cols: 10, rows: 7, cell: 8.0 };
+        let clip = (80, 56);
+        for t in [
+            Transform::identity(clip.0, clip.1),
+            Transform::axis_aligned(0.73, 0.81, (40.0, 28.0), (31.2, 22.7)),
+            Transform::axis_aligned(1.3, 1.1, (40.0, 28.0), (45.0, 25.5)),
+        ] {
+            let rows = rows_read(&grid, clip, &t, h).expect("separable, shared edges");
+            assert!(rows.len() < h, "{} rows of {h}", rows.len());
+            let mut part = IntegralImage::new();
+            part.fill_rows_only(&img.view(), false, &rows);
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            sample_grid(&part, &grid, clip, &t, &mut a);
+            sample_grid(&full, &grid, clip, &t, &mut b);
+            let bits =
+                |v: &[Option<f32>]| v.iter().map(|m| m.map(f32::to_bits)).collect::<Vec<_>>();
+            assert_eq!(bits(&a), bits(&b), "{t:?}");
+        }
+        let mut turned = Transform::identity(clip.0, clip.1);
+        turned.kx = 0.01;
+        assert!(rows_read(&grid, clip, &turned, h).is_none());
     }
 
     #[test]

@@ -35,9 +35,24 @@ impl Token {
         unsafe { block_columns(luma, rows, out) }
     }
 
+    pub fn block_sums(self, columns: &[u16], block: usize, out: &mut [u32]) {
+        // SAFETY: as in `blend_row`.
+        unsafe { block_sums(columns, block, out) }
+    }
+
     pub fn integral_row(self, pixels: &[u8], mirrored: bool, above: &[u32], below: &mut [u32]) {
         // SAFETY: as in `blend_row`.
         unsafe { integral_row(pixels, mirrored, above, below) }
+    }
+
+    pub fn add_columns(self, columns: &mut [u32], pixels: &[u8], mirrored: bool) {
+        // SAFETY: as in `blend_row`.
+        unsafe { add_columns(columns, pixels, mirrored) }
+    }
+
+    pub fn prefix_sums(self, values: &[u32], out: &mut [u32]) {
+        // SAFETY: as in `blend_row`.
+        unsafe { prefix_sums(values, out) }
     }
 
     pub fn paired_sums(self, reference: &[f32], copy: &[Option<f32>]) -> PairedSums {
@@ -125,7 +140,7 @@ fn expand_row(out: &mut [i16], samples: &[i16], i0: &[u32], w: &[[i16; 2]]) {
 }
 
 /// Strips of 32 columns: the four sums of a strip stay in registers over all the band's rows
-/// and are added to `out` once, instead of loading and storing four arrays per row pair.
+/// and are stored once, instead of loading and storing four arrays per row pair.
 /// Columns without a right neighbour inside a full strip (the last few) go to the scalar twin.
 #[target_feature(enable = "avx2,fma")]
 fn block_columns(luma: &Luma<'_>, (y0, y1): (usize, usize), out: ColumnSums<'_>) -> u32 {
@@ -163,19 +178,70 @@ fn block_columns(luma: &Luma<'_>, (y0, y1): (usize, usize), out: ColumnSums<'_>)
         for (k, column) in
             [&mut *sampled, &mut *all, &mut *horizontal, &mut *vertical].into_iter().enumerate()
         {
-            let lo = _mm256_add_epi16(load_u16x16(&column[x..]), sums[2 * k]);
-            let hi = _mm256_add_epi16(load_u16x16(&column[x + 16..]), sums[2 * k + 1]);
-            store_u16x16(&mut column[x..], lo);
-            store_u16x16(&mut column[x + 16..], hi);
+            store_u16x16(&mut column[x..], sums[2 * k]);
+            store_u16x16(&mut column[x + 16..], sums[2 * k + 1]);
         }
         x += 32;
     }
     scalar::block_columns(luma, (y0, y1), (x, w), ColumnSums { sampled, all, horizontal, vertical })
 }
 
-/// 8 pixels at a time: a prefix sum inside the vector (two shifts within each 128-bit lane,
-/// then the low lane's total into the high lane), plus the running total of the row so far.
-/// The running total advances by one add per vector, so rows stream at memory speed.
+/// Eight blocks at a time: each block's columns (up to 32) loaded, masked to the block, and
+/// summed in pairs by `madd` against ones; a tree of horizontal adds then turns the eight
+/// vectors into eight totals. `madd` reads u16 as i16, so the values must stay below 32768:
+/// true for the block statistics (at most 64 rows x 255), and checked, falling back to the
+/// scalar twin otherwise. Blocks wider than 32, and the last few, go to the twin.
+#[target_feature(enable = "avx2,fma")]
+fn block_sums(columns: &[u16], block: usize, out: &mut [u32]) {
+    if block == 0 || block > 32 {
+        scalar::block_sums(columns, block, out);
+        return;
+    }
+    let lanes = |n: usize| {
+        let mut m = [0u16; 16];
+        m.iter_mut().take(n).for_each(|v| *v = u16::MAX);
+        load_u16x16(&m)
+    };
+    let (first, second) = (lanes(block.min(16)), lanes(block.saturating_sub(16)));
+    let span = if block > 16 { 32 } else { 16 };
+    let ones = _mm256_set1_epi16(1);
+    let mut seen = _mm256_setzero_si256();
+    let mut c = 0;
+    while c + 8 <= out.len() && (c + 7) * block + span <= columns.len() {
+        let mut pairs = [_mm256_setzero_si256(); 8];
+        for (j, p) in pairs.iter_mut().enumerate() {
+            let x0 = (c + j) * block;
+            let v = _mm256_and_si256(load_u16x16(&columns[x0..]), first);
+            seen = _mm256_or_si256(seen, v);
+            *p = _mm256_madd_epi16(v, ones);
+            if block > 16 {
+                let v = _mm256_and_si256(load_u16x16(&columns[x0 + 16..]), second);
+                seen = _mm256_or_si256(seen, v);
+                *p = _mm256_add_epi32(*p, _mm256_madd_epi16(v, ones));
+            }
+        }
+        // hadd works within 128-bit lanes: after two levels, lane 0 holds the low halves'
+        // totals of four blocks and lane 1 their high halves'.
+        let h = |a: usize| _mm256_hadd_epi32(pairs[a], pairs[a + 1]);
+        let (q0, q1) = (_mm256_hadd_epi32(h(0), h(2)), _mm256_hadd_epi32(h(4), h(6)));
+        let totals = _mm256_add_epi32(
+            _mm256_permute2x128_si256::<0x20>(q0, q1),
+            _mm256_permute2x128_si256::<0x31>(q0, q1),
+        );
+        store_u32x8(&mut out[c..], totals);
+        c += 8;
+    }
+    if _mm256_testz_si256(seen, _mm256_set1_epi16(i16::MIN)) == 0 {
+        // A value of 32768 or more was read as negative: redo all of it exactly.
+        scalar::block_sums(columns, block, out);
+        return;
+    }
+    let start = (c * block).min(columns.len());
+    scalar::block_sums(&columns[start..], block, &mut out[c..]);
+}
+
+/// 8 pixels at a time: [`prefix8`] plus the running total of the row so far, which advances by
+/// one add per vector, so rows stream at memory speed.
 #[target_feature(enable = "avx2,fma")]
 fn integral_row(pixels: &[u8], mirrored: bool, above: &[u32], below: &mut [u32]) {
     let n = pixels.len();
@@ -185,15 +251,11 @@ fn integral_row(pixels: &[u8], mirrored: bool, above: &[u32], below: &mut [u32])
     let mut carry = _mm256_setzero_si256();
     let mut x = 0;
     while x + 8 <= n {
-        let mut v = if mirrored {
+        let v = prefix8(if mirrored {
             _mm256_permutevar8x32_epi32(widen_u8x8(&pixels[n - x - 8..]), reverse)
         } else {
             widen_u8x8(&pixels[x..])
-        };
-        v = _mm256_add_epi32(v, _mm256_slli_si256::<4>(v));
-        v = _mm256_add_epi32(v, _mm256_slli_si256::<8>(v));
-        let low_total = _mm256_shuffle_epi32::<0xFF>(v);
-        v = _mm256_add_epi32(v, _mm256_permute2x128_si256::<0x08>(low_total, low_total));
+        });
         let sums = _mm256_add_epi32(v, carry);
         carry = _mm256_add_epi32(carry, _mm256_permutevar8x32_epi32(v, last));
         store_u32x8(&mut below[x + 1..], _mm256_add_epi32(sums, load_u32x8(&above[x + 1..])));
@@ -203,6 +265,62 @@ fn integral_row(pixels: &[u8], mirrored: bool, above: &[u32], below: &mut [u32])
     for x in x..n {
         run += u32::from(if mirrored { pixels[n - 1 - x] } else { pixels[x] });
         below[x + 1] = above[x + 1] + run;
+    }
+}
+
+/// Prefix sums of eight u32 lanes: two shifts within each 128-bit lane, then the low lane's
+/// total added to the high lane.
+#[target_feature(enable = "avx2,fma")]
+fn prefix8(v: __m256i) -> __m256i {
+    let v = _mm256_add_epi32(v, _mm256_slli_si256::<4>(v));
+    let v = _mm256_add_epi32(v, _mm256_slli_si256::<8>(v));
+    let low_total = _mm256_shuffle_epi32::<0xFF>(v);
+    _mm256_add_epi32(v, _mm256_permute2x128_si256::<0x08>(low_total, low_total))
+}
+
+/// 16 pixels at a time, reversed within the vector when mirrored, widened to u32 and added.
+#[target_feature(enable = "avx2,fma")]
+fn add_columns(columns: &mut [u32], pixels: &[u8], mirrored: bool) {
+    let n = columns.len().min(pixels.len());
+    let len = pixels.len();
+    let reverse = _mm_setr_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    let mut x = 0;
+    while x + 16 <= n {
+        let p = if mirrored {
+            _mm_shuffle_epi8(load_u8x16(&pixels[len - x - 16..]), reverse)
+        } else {
+            load_u8x16(&pixels[x..])
+        };
+        let lo = _mm256_add_epi32(load_u32x8(&columns[x..]), _mm256_cvtepu8_epi32(p));
+        let hi = _mm256_add_epi32(
+            load_u32x8(&columns[x + 8..]),
+            _mm256_cvtepu8_epi32(_mm_srli_si128::<8>(p)),
+        );
+        store_u32x8(&mut columns[x..], lo);
+        store_u32x8(&mut columns[x + 8..], hi);
+        x += 16;
+    }
+    let tail = if mirrored { &pixels[..len - x] } else { &pixels[x..] };
+    scalar::add_columns(&mut columns[x..], tail, mirrored);
+}
+
+/// [`prefix8`] per vector plus the running total, as in `integral_row`.
+#[target_feature(enable = "avx2,fma")]
+fn prefix_sums(values: &[u32], out: &mut [u32]) {
+    let n = values.len().min(out.len());
+    let last = _mm256_set1_epi32(7);
+    let mut carry = _mm256_setzero_si256();
+    let mut x = 0;
+    while x + 8 <= n {
+        let v = prefix8(load_u32x8(&values[x..]));
+        store_u32x8(&mut out[x..], _mm256_add_epi32(v, carry));
+        carry = _mm256_add_epi32(carry, _mm256_permutevar8x32_epi32(v, last));
+        x += 8;
+    }
+    let mut run = _mm256_extract_epi32::<0>(carry) as u32;
+    for (o, &v) in out[x..n].iter_mut().zip(&values[x..n]) {
+        run += v;
+        *o = run;
     }
 }
 
@@ -286,6 +404,13 @@ fn store_u8x32(dst: &mut [u8], v: __m256i) {
     let dst = &mut dst[..32];
     // SAFETY: `dst` is 32 writable bytes; storeu needs no alignment.
     unsafe { _mm256_storeu_si256(dst.as_mut_ptr().cast(), v) }
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn load_u8x16(src: &[u8]) -> __m128i {
+    let src = &src[..16];
+    // SAFETY: `src` is 16 readable bytes; loadu needs no alignment.
+    unsafe { _mm_loadu_si128(src.as_ptr().cast()) }
 }
 
 #[target_feature(enable = "avx2,fma")]

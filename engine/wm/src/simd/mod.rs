@@ -1,6 +1,12 @@
 //! Explicit SIMD for the watermark's hot kernels, and the one place that decides which
 //! implementation runs.
 //!
+//! The kernels: the embed's add into luma (`blend_row`) and the upsampler's expansion
+//! (`expand_row`); the block statistics behind the mask and the reference means
+//! (`block_columns`, `block_sums`); integral images, whole (`integral_row`) or only the rows a
+//! scorer reads (`add_columns`, `prefix_sums`); the Pearson sums of registration and scoring
+//! (`paired_sums`); the temporal fingerprint's subsampled cell sums (`sum_every_other`).
+//!
 //! Every kernel has exactly two implementations: a scalar twin ([`scalar`], the reference, plain
 //! Rust) and an AVX2 path (`avx2`, `std::arch` intrinsics for x86-64 CPUs with AVX2 and FMA).
 //! The CPU is asked once per process ([`Kernels::detect`]); the binary itself stays portable
@@ -127,6 +133,16 @@ impl Kernels {
         }
     }
 
+    /// [`scalar::block_sums`]: column sums to block totals.
+    #[inline]
+    pub fn block_sums(&self, columns: &[u16], block: usize, out: &mut [u32]) {
+        match self.isa {
+            Isa::Scalar => scalar::block_sums(columns, block, out),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2(t) => t.block_sums(columns, block, out),
+        }
+    }
+
     /// [`scalar::integral_row`]: one row of an integral image.
     #[inline]
     pub fn integral_row(&self, pixels: &[u8], mirrored: bool, above: &[u32], below: &mut [u32]) {
@@ -134,6 +150,26 @@ impl Kernels {
             Isa::Scalar => scalar::integral_row(pixels, mirrored, above, below),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2(t) => t.integral_row(pixels, mirrored, above, below),
+        }
+    }
+
+    /// [`scalar::add_columns`]: integral-image rows built alone, step one.
+    #[inline]
+    pub fn add_columns(&self, columns: &mut [u32], pixels: &[u8], mirrored: bool) {
+        match self.isa {
+            Isa::Scalar => scalar::add_columns(columns, pixels, mirrored),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2(t) => t.add_columns(columns, pixels, mirrored),
+        }
+    }
+
+    /// [`scalar::prefix_sums`]: integral-image rows built alone, step two.
+    #[inline]
+    pub fn prefix_sums(&self, values: &[u32], out: &mut [u32]) {
+        match self.isa {
+            Isa::Scalar => scalar::prefix_sums(values, out),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2(t) => t.prefix_sums(values, out),
         }
     }
 

@@ -36,11 +36,11 @@ pub fn expand_row(out: &mut [i16], samples: &[i16], i0: &[u32], w: &[[i16; 2]]) 
     }
 }
 
-/// Adds the column sums of rows `y0, y0 + 2, ...` below `y1` (and each one's lower neighbour)
-/// for pixel columns `xa..xb` to `out`; returns how many rows were sampled. Per column:
-/// sampled rows, all rows of the band, |horizontal difference| to the right neighbour (none
-/// for the last column) and |vertical difference| to the row below (the last row of the plane
-/// is its own neighbour).
+/// The column sums of rows `y0, y0 + 2, ...` below `y1` (and each one's lower neighbour) for
+/// pixel columns `xa..xb`, written to `out` (which they replace); returns how many rows were
+/// sampled. Per column: sampled rows, all rows of the band, |horizontal difference| to the
+/// right neighbour (none for the last column) and |vertical difference| to the row below (the
+/// last row of the plane is its own neighbour).
 pub fn block_columns(
     luma: &Luma<'_>,
     (y0, y1): (usize, usize),
@@ -49,19 +49,19 @@ pub fn block_columns(
 ) -> u32 {
     let ColumnSums { sampled, all, horizontal, vertical } = out;
     let w = luma.width;
-    let xb = xb.min(w);
-    let mut rows = 0u32;
-    if xa >= xb {
-        return (y0..y1).step_by(2).count() as u32;
-    }
+    let (xa, xb) = (xa.min(w), xb.min(w));
     let (sampled, all) = (&mut sampled[xa..xb], &mut all[xa..xb]);
     let (horizontal, vertical) = (&mut horizontal[xa..xb], &mut vertical[xa..xb]);
+    for sums in [&mut *sampled, &mut *all, &mut *horizontal, &mut *vertical] {
+        sums.fill(0);
+    }
+    let mut rows = 0u32;
     for y in (y0..y1).step_by(2) {
         let row = luma.row(y);
         let below = luma.row((y + 1).min(luma.height - 1));
         let below_counts = u16::from(y + 1 < y1);
         rows += 1;
-        let (right, row, below) = (&row[xa + 1..], &row[xa..xb], &below[xa..xb]);
+        let (right, row, below) = (&row[(xa + 1).min(w)..], &row[xa..xb], &below[xa..xb]);
         for (((s, a), &p), &q) in sampled.iter_mut().zip(all.iter_mut()).zip(row).zip(below) {
             *s += p as u16;
             *a += p as u16 + below_counts * q as u16;
@@ -74,6 +74,16 @@ pub fn block_columns(
         }
     }
     rows
+}
+
+/// Per-block totals of column sums: `out[c]` is the sum of `columns[c * block..]`, `block`
+/// columns or up to the end, for every `c` of `out`.
+pub fn block_sums(columns: &[u16], block: usize, out: &mut [u32]) {
+    for (c, o) in out.iter_mut().enumerate() {
+        let x1 = ((c + 1) * block).min(columns.len());
+        let x0 = (c * block).min(x1);
+        *o = columns[x0..x1].iter().map(|&x| x as u32).sum::<u32>();
+    }
 }
 
 /// One row of an integral image: `below[x + 1] = above[x + 1] + pixels[0] + ... + pixels[x]`,
@@ -93,6 +103,29 @@ fn accumulate_row<'a>(pixels: impl Iterator<Item = &'a u8>, above: &[u32], below
     for (x, &p) in pixels.enumerate() {
         run += p as u32;
         below[x + 1] = above[x + 1] + run;
+    }
+}
+
+/// Adds one row of pixels to per-column sums: `columns[x] += pixels[x]`, or
+/// `pixels[len - 1 - x]` when `mirrored`; over the shorter of the two.
+pub fn add_columns(columns: &mut [u32], pixels: &[u8], mirrored: bool) {
+    if mirrored {
+        for (c, &p) in columns.iter_mut().zip(pixels.iter().rev()) {
+            *c += p as u32;
+        }
+    } else {
+        for (c, &p) in columns.iter_mut().zip(pixels) {
+            *c += p as u32;
+        }
+    }
+}
+
+/// Running sums: `out[x] = values[0] + ... + values[x]`, over the shorter of the two.
+pub fn prefix_sums(values: &[u32], out: &mut [u32]) {
+    let mut run = 0u32;
+    for (o, &v) in out.iter_mut().zip(values) {
+        run += v;
+        *o = run;
     }
 }
 

@@ -105,14 +105,32 @@ fn block_columns_equal_scalar() {
         for (y0, y1) in
             [(0, h), (0, h.min(12)), (h / 3, h), (h - 1, h), (h / 2, (h / 2 + 5).min(h))]
         {
-            // Sums already in the outputs must be added to, not replaced.
+            // Whatever the outputs held before is replaced.
             let start: Vec<u16> = (0..4 * w).map(|_| uniform(&mut r, 0, 900) as u16).collect();
             let (mut a, mut b) = (start.clone(), start.clone());
             let rows_a = k.block_columns(&luma, (y0, y1), split(&mut a, w));
             let rows_b = scalar::block_columns(&luma, (y0, y1), (0, w), split(&mut b, w));
             assert_eq!(rows_a, rows_b);
             assert_eq!(a, b, "{w}x{h} stride {stride}, rows {y0}..{y1}");
-            assert_ne!(a, start, "no sums added for {w}x{h} rows {y0}..{y1}");
+            assert_ne!(a, start, "no sums written for {w}x{h} rows {y0}..{y1}");
+        }
+    }
+}
+
+#[test]
+fn block_sums_equal_scalar() {
+    let (k, mut r) = (fast(), rng(9));
+    for block in [1usize, 2, 3, 7, 8, 12, 16, 17, 24, 32, 33, 40] {
+        for n in lengths() {
+            // Column sums of up to 64 rows of 255, and, once, values past i16::MAX.
+            for top in [64 * 255, 65_535] {
+                let columns: Vec<u16> = (0..n).map(|_| uniform(&mut r, 0, top) as u16).collect();
+                let blocks = n.div_ceil(block);
+                let (mut a, mut b) = (vec![9u32; blocks + 1], vec![9u32; blocks + 1]);
+                k.block_sums(&columns, block, &mut a[..blocks]);
+                scalar::block_sums(&columns, block, &mut b[..blocks]);
+                assert_eq!(a, b, "block {block}, {n} columns, values up to {top}");
+            }
         }
     }
 }
@@ -138,6 +156,36 @@ fn integral_row_equals_scalar() {
             assert_eq!(a, b, "length {n} mirrored {mirrored}");
             assert_eq!((a[0], a[n + 1]), (u32::MAX, u32::MAX), "wrote outside the row");
         }
+    }
+}
+
+#[test]
+fn add_columns_equals_scalar() {
+    let (k, mut r) = (fast(), rng(7));
+    for n in lengths() {
+        let pixels = bytes(&mut r, n);
+        let start: Vec<u32> = (0..n + 1).map(|_| uniform(&mut r, 0, 1 << 24) as u32).collect();
+        for mirrored in [false, true] {
+            let (mut a, mut b) = (start.clone(), start.clone());
+            // One column more than pixels: it must be left alone.
+            k.add_columns(&mut a, &pixels, mirrored);
+            scalar::add_columns(&mut b, &pixels, mirrored);
+            assert_eq!(a, b, "length {n} mirrored {mirrored}");
+            assert_eq!(a[n], start[n]);
+        }
+    }
+}
+
+#[test]
+fn prefix_sums_equal_scalar() {
+    let (k, mut r) = (fast(), rng(8));
+    for n in lengths() {
+        let values: Vec<u32> = (0..n).map(|_| uniform(&mut r, 0, 1 << 20) as u32).collect();
+        let (mut a, mut b) = (vec![u32::MAX; n + 1], vec![u32::MAX; n + 1]);
+        k.prefix_sums(&values, &mut a);
+        scalar::prefix_sums(&values, &mut b);
+        assert_eq!(a, b, "length {n}");
+        assert_eq!(a[n], u32::MAX, "wrote past the values");
     }
 }
 
