@@ -111,7 +111,7 @@ pub fn mask_from_stats(
     scratch.clear();
     scratch.extend(stats.mean.iter().zip(&stats.activity).map(|(&m, &a)| block_gain(m, a)));
     out.resize(grid.len(), 0.0);
-    box3(scratch, grid.cols, grid.rows, out);
+    kernels().box3(scratch, grid.cols, grid.rows, out);
 }
 
 #[inline]
@@ -119,23 +119,6 @@ fn block_gain(mean: f32, activity: f32) -> f32 {
     let act = (activity / NOMINAL_ACTIVITY).sqrt().clamp(MIN_ACTIVITY_GAIN, MAX_ACTIVITY_GAIN);
     let t = ((mean - DARK_LUMA) / (MID_LUMA - DARK_LUMA)).clamp(0.0, 1.0);
     act * (DARK_GAIN + (1.0 - DARK_GAIN) * t)
-}
-
-/// 3x3 box mean with edge clamping.
-fn box3(src: &[f32], cols: usize, rows: usize, dst: &mut [f32]) {
-    for r in 0..rows {
-        let rs = [r.saturating_sub(1), r, (r + 1).min(rows - 1)];
-        for c in 0..cols {
-            let cs = [c.saturating_sub(1), c, (c + 1).min(cols - 1)];
-            let mut s = 0.0;
-            for &rr in &rs {
-                for &cc in &cs {
-                    s += src[rr * cols + cc];
-                }
-            }
-            dst[r * cols + c] = s / 9.0;
-        }
-    }
 }
 
 #[cfg(test)]

@@ -71,11 +71,10 @@ impl Upsampler {
 
     /// Loads a new block signal (grey levels) and expands it for [`Upsampler::add`].
     pub fn load(&mut self, signal: &[f32]) {
-        for (q, &s) in self.q4.iter_mut().zip(signal) {
-            *q = (s * 16.0).round().clamp(-(MAX_Q4 as f32), MAX_Q4 as f32) as i16;
-        }
+        let k = kernels();
+        k.round_to_i16(signal, 16.0, MAX_Q4 as f32, &mut self.q4);
         let (q4, cols, width) = (&self.q4, self.grid.cols, self.grid.width);
-        let (i0, weights, k) = (&self.x_i0, &self.x_weights, kernels());
+        let (i0, weights) = (&self.x_i0, &self.x_weights);
         self.expanded.par_chunks_mut(width).enumerate().for_each(|(r, out)| {
             k.expand_row(out, &q4[r * cols..(r + 1) * cols], i0, weights);
         });

@@ -25,6 +25,16 @@ impl Token {
         unsafe { blend_row(row, h0, h1, w0, w1, sign) }
     }
 
+    pub fn round_to_i16(self, values: &[f32], scale: f32, limit: f32, out: &mut [i16]) {
+        // SAFETY: as in `blend_row`.
+        unsafe { round_to_i16(values, scale, limit, out) }
+    }
+
+    pub fn box3(self, src: &[f32], cols: usize, rows: usize, dst: &mut [f32]) {
+        // SAFETY: as in `blend_row`.
+        unsafe { box3(src, cols, rows, dst) }
+    }
+
     pub fn expand_row(self, out: &mut [i16], samples: &[i16], i0: &[u32], w: &[[i16; 2]]) {
         // SAFETY: as in `blend_row`.
         unsafe { expand_row(out, samples, i0, w) }
@@ -97,6 +107,64 @@ fn blend_row(row: &mut [u8], h0: &[i16], h1: &[i16], w0: i16, w1: i16, sign: i16
         x += 32;
     }
     scalar::blend_row(&mut row[x..n], &h0[x..n], &h1[x..n], w0, w1, sign);
+}
+
+/// 16 values at a time. `f32::round` (halves away from zero) has no single instruction:
+/// truncate, and step one away from zero where the dropped fraction (exact) is at least a half.
+/// NaN becomes 0, as `as i16` makes it; the clamp keeps every value inside i16.
+#[target_feature(enable = "avx2,fma")]
+fn round_to_i16(values: &[f32], scale: f32, limit: f32, out: &mut [i16]) {
+    let n = values.len().min(out.len());
+    let (by, high, low) = (_mm256_set1_ps(scale), _mm256_set1_ps(limit), _mm256_set1_ps(-limit));
+    let (half, one, sign) = (_mm256_set1_ps(0.5), _mm256_set1_ps(1.0), _mm256_set1_ps(-0.0));
+    let rounded = |x: usize| {
+        let v = _mm256_mul_ps(load_f32x8(&values[x..]), by);
+        let t = _mm256_round_ps::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(v);
+        let fraction = _mm256_andnot_ps(sign, _mm256_sub_ps(v, t));
+        let away = _mm256_or_ps(_mm256_and_ps(sign, v), one);
+        let step = _mm256_and_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(fraction, half), away);
+        let r = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(t, step), low), high);
+        let r = _mm256_and_ps(r, _mm256_cmp_ps::<_CMP_ORD_Q>(v, v));
+        _mm256_cvttps_epi32(r)
+    };
+    // Outside this range the twin panics (a negative limit) or `as` saturates differently.
+    let (limit_ok, mut x) = ((0.0..=i16::MAX as f32).contains(&limit), 0);
+    while limit_ok && x + 16 <= n {
+        let packed = _mm256_packs_epi32(rounded(x), rounded(x + 8));
+        store_i16x16(&mut out[x..], _mm256_permute4x64_epi64::<0b11_01_10_00>(packed));
+        x += 16;
+    }
+    scalar::round_to_i16(&values[x..n], scale, limit, &mut out[x..n]);
+}
+
+/// Eight columns at a time over the interior (every column with both neighbours); the first
+/// and last columns, where the clamp repeats a column, go to the scalar twin. Each output adds
+/// its nine inputs in the twin's order, starting from zero, and divides by 9: the same bits.
+#[target_feature(enable = "avx2,fma")]
+fn box3(src: &[f32], cols: usize, rows: usize, dst: &mut [f32]) {
+    if cols < 3 || rows == 0 || src.len() < cols * rows || dst.len() < cols * rows {
+        scalar::box3(src, cols, rows, dst);
+        return;
+    }
+    let nine = _mm256_set1_ps(9.0);
+    for r in 0..rows {
+        let rs = [r.saturating_sub(1), r, (r + 1).min(rows - 1)];
+        let mut c = 1;
+        while c + 8 < cols {
+            let mut s = _mm256_setzero_ps();
+            for rr in rs {
+                let row = &src[rr * cols..(rr + 1) * cols];
+                for dc in [c - 1, c, c + 1] {
+                    s = _mm256_add_ps(s, load_f32x8(&row[dc..]));
+                }
+            }
+            store_f32x8(&mut dst[r * cols + c..], _mm256_div_ps(s, nine));
+            c += 8;
+        }
+        for c in (c..cols).chain([0]) {
+            dst[r * cols + c] = scalar::box3_at(src, cols, rows, r, c);
+        }
+    }
 }
 
 /// 16 outputs at a time: one 32-bit gather at `i0` fetches samples `i0` and `i0 + 1` as a pair,
@@ -473,6 +541,20 @@ fn store_u32x8(dst: &mut [u32], v: __m256i) {
 fn store_u64x4(dst: &mut [u64; 4], v: __m256i) {
     // SAFETY: `dst` is 32 writable bytes; storeu needs no alignment.
     unsafe { _mm256_storeu_si256(dst.as_mut_ptr().cast(), v) }
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn load_f32x8(src: &[f32]) -> __m256 {
+    let src = &src[..8];
+    // SAFETY: `src` is 32 readable bytes; loadu needs no alignment.
+    unsafe { _mm256_loadu_ps(src.as_ptr()) }
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn store_f32x8(dst: &mut [f32], v: __m256) {
+    let dst = &mut dst[..8];
+    // SAFETY: `dst` is 32 writable bytes; storeu needs no alignment.
+    unsafe { _mm256_storeu_ps(dst.as_mut_ptr(), v) }
 }
 
 #[target_feature(enable = "avx2,fma")]

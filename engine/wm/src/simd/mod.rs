@@ -1,9 +1,9 @@
 //! Explicit SIMD for the watermark's hot kernels, and the one place that decides which
 //! implementation runs.
 //!
-//! The kernels: the embed's add into luma (`blend_row`) and the upsampler's expansion
-//! (`expand_row`); the block statistics behind the mask and the reference means
-//! (`block_columns`, `block_sums`); integral images, whole (`integral_row`) or only the rows a
+//! The kernels: the embed's add into luma (`blend_row`), the upsampler's quantisation and
+//! expansion (`round_to_i16`, `expand_row`); the block statistics behind the mask and the
+//! reference means (`block_columns`, `block_sums`) and the mask's smoothing (`box3`); integral images, whole (`integral_row`) or only the rows a
 //! scorer reads (`add_columns`, `prefix_sums`); the Pearson sums of registration and scoring
 //! (`paired_sums`); the temporal fingerprint's subsampled cell sums (`sum_every_other`).
 //!
@@ -14,7 +14,8 @@
 //! this workspace can only build for x86-64 here, so NEON intrinsics could not even be
 //! type-checked, and the twins, compiled with NEON as aarch64's baseline, are what it runs.
 //!
-//! What the two paths must agree on: integer kernels bit for bit (the embed is fixed point and
+//! What the two paths must agree on: integer kernels bit for bit, and the float kernels that
+//! compute each output on its own (`round_to_i16`, `box3`: same operations in the same order) (the embed is fixed point and
 //! its output bytes are part of the variants), [`Kernels::paired_sums`] to within rounding (it
 //! sums in a different order: see there). `tests.rs` feeds both random inputs of awkward sizes.
 //!
@@ -110,6 +111,26 @@ impl Kernels {
             Isa::Scalar => scalar::blend_row(row, h0, h1, w0, w1, sign),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2(t) => t.blend_row(row, h0, h1, w0, w1, sign),
+        }
+    }
+
+    /// [`scalar::round_to_i16`]: the block signal quantised for the upsampler.
+    #[inline]
+    pub fn round_to_i16(&self, values: &[f32], scale: f32, limit: f32, out: &mut [i16]) {
+        match self.isa {
+            Isa::Scalar => scalar::round_to_i16(values, scale, limit, out),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2(t) => t.round_to_i16(values, scale, limit, out),
+        }
+    }
+
+    /// [`scalar::box3`]: the mask's 3x3 smoothing over the block grid.
+    #[inline]
+    pub fn box3(&self, src: &[f32], cols: usize, rows: usize, dst: &mut [f32]) {
+        match self.isa {
+            Isa::Scalar => scalar::box3(src, cols, rows, dst),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2(t) => t.box3(src, cols, rows, dst),
         }
     }
 

@@ -25,6 +25,14 @@ pub fn blend_row(row: &mut [u8], h0: &[i16], h1: &[i16], w0: i16, w1: i16, sign:
     }
 }
 
+/// `out[i] = round(values[i] * scale)` (halves away from zero), clamped to `-limit..=limit`,
+/// over the shorter of the two: the upsampler's quantisation of the block signal to Q4.
+pub fn round_to_i16(values: &[f32], scale: f32, limit: f32, out: &mut [i16]) {
+    for (q, &v) in out.iter_mut().zip(values) {
+        *q = (v * scale).round().clamp(-limit, limit) as i16;
+    }
+}
+
 /// One grid row expanded horizontally: `out[x] = s[i0[x]] * w[x][0] + s[i0[x] + 1] * w[x][1]`,
 /// where the second sample is clamped to the row (its weight is then zero). Over the shortest
 /// of `out`, `i0` and `w`.
@@ -74,6 +82,30 @@ pub fn block_columns(
         }
     }
     rows
+}
+
+/// 3x3 box mean of a `rows x cols` grid with edge clamping: the mask's smoothing. Each output
+/// adds its nine inputs row by row, left to right, then divides by 9.
+pub fn box3(src: &[f32], cols: usize, rows: usize, dst: &mut [f32]) {
+    for r in 0..rows {
+        for c in 0..cols {
+            dst[r * cols + c] = box3_at(src, cols, rows, r, c);
+        }
+    }
+}
+
+/// One output of [`box3`].
+#[inline]
+pub fn box3_at(src: &[f32], cols: usize, rows: usize, r: usize, c: usize) -> f32 {
+    let rs = [r.saturating_sub(1), r, (r + 1).min(rows - 1)];
+    let cs = [c.saturating_sub(1), c, (c + 1).min(cols - 1)];
+    let mut s = 0.0;
+    for &rr in &rs {
+        for &cc in &cs {
+            s += src[rr * cols + cc];
+        }
+    }
+    s / 9.0
 }
 
 /// Per-block totals of column sums: `out[c]` is the sum of `columns[c * block..]`, `block`

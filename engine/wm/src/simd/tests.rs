@@ -61,6 +61,41 @@ fn blend_row_equals_scalar() {
 }
 
 #[test]
+fn round_to_i16_equals_scalar() {
+    let (k, mut r) = (fast(), rng(10));
+    for n in lengths() {
+        // Around every half, past the limit on both sides, and the odd special value.
+        let mut values: Vec<f32> =
+            (0..n).map(|_| uniform(&mut r, -16_000, 16_000) as f32 / 1000.0).collect();
+        let special = [0.5 / 16.0, -2.5 / 16.0, -0.0, f32::NAN, f32::INFINITY, 1e9, -7.03125];
+        for (i, v) in values.iter_mut().enumerate().filter(|(i, _)| i % 3 == 1) {
+            *v = special[(i / 3) % special.len()];
+        }
+        for (scale, limit) in [(16.0, 112.0), (1.0, 3.0), (16.0, 0.0)] {
+            let (mut a, mut b) = (vec![5i16; n + 1], vec![5i16; n + 1]);
+            k.round_to_i16(&values, scale, limit, &mut a);
+            scalar::round_to_i16(&values, scale, limit, &mut b);
+            assert_eq!(a, b, "length {n} scale {scale} limit {limit}");
+            assert_eq!(a[n], 5);
+        }
+    }
+}
+
+#[test]
+fn box3_equals_scalar_bit_for_bit() {
+    let (k, mut r) = (fast(), rng(11));
+    for (cols, rows) in [(1, 1), (2, 3), (3, 1), (9, 2), (10, 5), (17, 4), (160, 90), (161, 7)] {
+        let src: Vec<f32> =
+            (0..cols * rows).map(|_| uniform(&mut r, 1, 3_000_000) as f32 / 1e6).collect();
+        let (mut a, mut b) = (vec![0f32; cols * rows], vec![0f32; cols * rows]);
+        k.box3(&src, cols, rows, &mut a);
+        scalar::box3(&src, cols, rows, &mut b);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&a), bits(&b), "{cols} x {rows}");
+    }
+}
+
+#[test]
 fn expand_row_equals_scalar() {
     let (k, mut r) = (fast(), rng(2));
     for cols in [1usize, 2, 3, 9, 17, 160, 161] {
