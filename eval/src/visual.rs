@@ -105,8 +105,8 @@ fn extreme_regions(img: &OwnedLuma) -> ((usize, usize), (usize, usize)) {
             let (mut act, mut mean) = (0.0, 0.0);
             for rr in r..r + n {
                 for cc in c..c + n {
-                    act += stats.activity[rr * grid.cols + cc];
-                    mean += stats.mean[rr * grid.cols + cc];
+                    act += stats.activity[[rr, cc]];
+                    mean += stats.mean[[rr, cc]];
                 }
             }
             let corner = (c * grid.block, r * grid.block);

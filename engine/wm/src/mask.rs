@@ -7,21 +7,24 @@
 //! is a pure function of the frame, so the detector, which holds the reference frames, rebuilds
 //! exactly the mask the embedder used.
 
+use ndarray::{Array2, ArrayViewMut1, Axis};
 use rayon::prelude::*;
 
 use super::grid::BlockGrid;
 use crate::frame::Luma;
 use crate::simd::{kernels, ColumnSums};
 
-/// Per-block statistics of one frame on a [`BlockGrid`].
+/// Per-block statistics of one frame on a [`BlockGrid`], each a `rows x cols` grid (index
+/// `[[row, col]]`; row-major, so `iter` walks blocks in the order the mask and the detector's
+/// flat per-block vectors use).
 #[derive(Clone, Debug, Default)]
 pub struct BlockStats {
     /// Mean luma of the block (sampled rows): what the mask uses.
-    pub mean: Vec<f32>,
+    pub mean: Array2<f32>,
     /// Mean luma of the block over all its pixels: what the detector subtracts.
-    pub full_mean: Vec<f32>,
+    pub full_mean: Array2<f32>,
     /// Mean absolute horizontal plus vertical luma difference (sampled rows).
-    pub activity: Vec<f32>,
+    pub activity: Array2<f32>,
     /// Per-pixel-column running sums for each row of blocks (`COLUMN_SUMS` arrays of `width`
     /// each), and their per-block totals (`COLUMN_SUMS` arrays of `cols`), kept between frames
     /// so that no frame allocates.
@@ -36,15 +39,19 @@ const COLUMN_SUMS: usize = 4;
 impl BlockStats {
     /// Recomputes the statistics of `luma` on `grid`, reusing the buffers.
     pub fn compute(&mut self, luma: &Luma<'_>, grid: &BlockGrid) {
-        self.mean.resize(grid.len(), 0.0);
-        self.full_mean.resize(grid.len(), 0.0);
-        self.activity.resize(grid.len(), 0.0);
+        for stat in [&mut self.mean, &mut self.full_mean, &mut self.activity] {
+            if stat.dim() != (grid.rows, grid.cols) {
+                *stat = Array2::zeros((grid.rows, grid.cols));
+            }
+        }
         self.columns.resize(grid.rows * COLUMN_SUMS * luma.width, 0);
         self.totals.resize(grid.rows * COLUMN_SUMS * grid.cols, 0);
+        // One rayon task per row of blocks: the grids' rows, and that row's scratch.
         self.mean
-            .par_chunks_mut(grid.cols)
-            .zip(self.full_mean.par_chunks_mut(grid.cols))
-            .zip(self.activity.par_chunks_mut(grid.cols))
+            .axis_iter_mut(Axis(0))
+            .into_par_iter()
+            .zip(self.full_mean.axis_iter_mut(Axis(0)))
+            .zip(self.activity.axis_iter_mut(Axis(0)))
             .zip(self.columns.par_chunks_mut(COLUMN_SUMS * luma.width))
             .zip(self.totals.par_chunks_mut(COLUMN_SUMS * grid.cols))
             .enumerate()
@@ -54,11 +61,11 @@ impl BlockStats {
     }
 }
 
-/// The output slices of one row of blocks, and its column-sum scratch.
+/// The output rows of one row of blocks, and its column-sum scratch.
 struct BlockRow<'a> {
-    mean: &'a mut [f32],
-    full: &'a mut [f32],
-    act: &'a mut [f32],
+    mean: ArrayViewMut1<'a, f32>,
+    full: ArrayViewMut1<'a, f32>,
+    act: ArrayViewMut1<'a, f32>,
     columns: &'a mut [u16],
     totals: &'a mut [u32],
 }
@@ -67,7 +74,7 @@ struct BlockRow<'a> {
 /// ([`crate::simd::Kernels::block_columns`]), then sum columns per block
 /// ([`crate::simd::Kernels::block_sums`]). Sums fit in u16 for blocks up to 64 pixels high.
 fn block_row_stats(luma: &Luma<'_>, grid: &BlockGrid, r: usize, out: BlockRow<'_>) {
-    let BlockRow { mean, full, act, columns, totals } = out;
+    let BlockRow { mut mean, mut full, mut act, columns, totals } = out;
     let (w, k) = (luma.width, kernels());
     let y0 = r * grid.block;
     let y1 = (y0 + grid.block).min(luma.height);
@@ -125,6 +132,7 @@ fn block_gain(mean: f32, activity: f32) -> f32 {
 mod tests {
     use super::*;
     use crate::frame::OwnedLuma;
+    use ndarray::s;
 
     #[test]
     fn texture_gets_more_than_flat_and_dark_gets_less() {
@@ -150,15 +158,12 @@ mod tests {
         let at = |x: usize| mask[(h / grid.block / 2) * grid.cols + x / grid.block];
         assert!(at(240) > 1.5 * at(80), "texture {} flat {}", at(240), at(80));
         assert!(at(400) < at(80), "dark {} flat {}", at(400), at(80));
-        assert!((stats.mean[0] - 128.0).abs() < 1e-3);
+        assert!((stats.mean[[0, 0]] - 128.0).abs() < 1e-3);
         // Full means cover every pixel: compare with a direct sum on a busy block.
         let c = 240 / grid.block;
         let (x0, x1, y0, y1) = grid.block_rect(c, 1);
-        let direct: f32 = (y0..y1)
-            .flat_map(|y| (x0..x1).map(move |x| (x, y)))
-            .map(|(x, y)| img.data[y * w + x] as f32)
-            .sum::<f32>()
-            / ((x1 - x0) * (y1 - y0)) as f32;
-        assert!((stats.full_mean[grid.cols + c] - direct).abs() < 1e-3);
+        let block = img.view().array().expect("plane").slice_move(s![y0..y1, x0..x1]);
+        let direct = block.iter().map(|&p| p as f32).sum::<f32>() / block.len() as f32;
+        assert!((stats.full_mean[[1, c]] - direct).abs() < 1e-3);
     }
 }

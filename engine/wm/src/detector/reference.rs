@@ -43,7 +43,7 @@ impl ReferenceReducer {
         self.stats.compute(luma, &self.grid);
         mask_from_stats(&self.stats, &self.grid, &mut out.mask, &mut self.scratch);
         out.means.clear();
-        out.means.extend_from_slice(&self.stats.full_mean);
+        out.means.extend(self.stats.full_mean.iter());
         out.pts = pts;
     }
 }
