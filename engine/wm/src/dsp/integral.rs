@@ -74,10 +74,8 @@ impl IntegralImage {
         let mut added = 0;
         for &r in rows.iter().filter(|&&r| r <= luma.height) {
             debug_assert!(r >= added, "rows must ascend");
-            while added < r {
-                k.add_columns(&mut self.columns, luma.row(added), mirrored);
-                added += 1;
-            }
+            k.add_rows(&mut self.columns, luma, (added, r.max(added)), mirrored);
+            added = r.max(added);
             let row = &mut self.sums[r * w1..(r + 1) * w1];
             row[0] = 0;
             k.prefix_sums(&self.columns, &mut row[1..]);

@@ -55,9 +55,15 @@ impl Token {
         unsafe { integral_row(pixels, mirrored, above, below) }
     }
 
-    pub fn add_columns(self, columns: &mut [u32], pixels: &[u8], mirrored: bool) {
+    pub fn add_rows(
+        self,
+        columns: &mut [u32],
+        luma: &Luma<'_>,
+        rows: (usize, usize),
+        mirrored: bool,
+    ) {
         // SAFETY: as in `blend_row`.
-        unsafe { add_columns(columns, pixels, mirrored) }
+        unsafe { add_rows(columns, luma, rows, mirrored) }
     }
 
     pub fn prefix_sums(self, values: &[u32], out: &mut [u32]) {
@@ -346,30 +352,55 @@ fn prefix8(v: __m256i) -> __m256i {
     _mm256_add_epi32(v, _mm256_permute2x128_si256::<0x08>(low_total, low_total))
 }
 
-/// 16 pixels at a time, reversed within the vector when mirrored, widened to u32 and added.
+/// Strips of 32 columns: the strip's sums over the rows stay in registers as u16 (flushed to
+/// the u32 columns every 256 rows, before 255 x 257 could overflow), instead of loading,
+/// widening and storing the u32 columns for every row. A mirrored strip is the row's bytes
+/// from the other end, reversed in the register. The last columns go to the scalar twin.
 #[target_feature(enable = "avx2,fma")]
-fn add_columns(columns: &mut [u32], pixels: &[u8], mirrored: bool) {
-    let n = columns.len().min(pixels.len());
-    let len = pixels.len();
-    let reverse = _mm_setr_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+fn add_rows(columns: &mut [u32], luma: &Luma<'_>, (y0, y1): (usize, usize), mirrored: bool) {
+    let w = luma.width;
+    let n = columns.len().min(w);
+    let reverse = _mm256_setr_epi8(
+        15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6,
+        5, 4, 3, 2, 1, 0,
+    );
     let mut x = 0;
-    while x + 16 <= n {
-        let p = if mirrored {
-            _mm_shuffle_epi8(load_u8x16(&pixels[len - x - 16..]), reverse)
-        } else {
-            load_u8x16(&pixels[x..])
-        };
-        let lo = _mm256_add_epi32(load_u32x8(&columns[x..]), _mm256_cvtepu8_epi32(p));
-        let hi = _mm256_add_epi32(
-            load_u32x8(&columns[x + 8..]),
-            _mm256_cvtepu8_epi32(_mm_srli_si128::<8>(p)),
-        );
-        store_u32x8(&mut columns[x..], lo);
-        store_u32x8(&mut columns[x + 8..], hi);
-        x += 16;
+    while x + 32 <= n {
+        let mut y = y0;
+        while y < y1 {
+            let (mut lo, mut hi) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+            for row in (y..y1.min(y + 256)).map(|y| luma.row(y)) {
+                let p = if mirrored {
+                    let v = _mm256_shuffle_epi8(load_u8x32(&row[w - x - 32..]), reverse);
+                    _mm256_permute2x128_si256::<0x01>(v, v)
+                } else {
+                    load_u8x32(&row[x..])
+                };
+                lo = _mm256_add_epi16(lo, _mm256_cvtepu8_epi16(_mm256_castsi256_si128(p)));
+                hi = _mm256_add_epi16(hi, _mm256_cvtepu8_epi16(_mm256_extracti128_si256::<1>(p)));
+            }
+            for (k, half) in [lo, hi].into_iter().enumerate() {
+                let at = x + 16 * k;
+                let low = _mm256_cvtepu16_epi32(_mm256_castsi256_si128(half));
+                let high = _mm256_cvtepu16_epi32(_mm256_extracti128_si256::<1>(half));
+                let sums = _mm256_add_epi32(load_u32x8(&columns[at..]), low);
+                store_u32x8(&mut columns[at..], sums);
+                let sums = _mm256_add_epi32(load_u32x8(&columns[at + 8..]), high);
+                store_u32x8(&mut columns[at + 8..], sums);
+            }
+            y += 256;
+        }
+        x += 32;
     }
-    let tail = if mirrored { &pixels[..len - x] } else { &pixels[x..] };
-    scalar::add_columns(&mut columns[x..], tail, mirrored);
+    // The remaining columns: as a plane of their own (for a mirrored one, the row's first bytes).
+    let rest = if mirrored {
+        Luma { width: w - x, ..*luma }
+    } else {
+        Luma { data: luma.data.get(x..).unwrap_or_default(), width: w - x, ..*luma }
+    };
+    if rest.width > 0 {
+        scalar::add_rows(&mut columns[x..], &rest, (y0, y1), mirrored);
+    }
 }
 
 /// [`prefix8`] per vector plus the running total, as in `integral_row`.
@@ -472,13 +503,6 @@ fn store_u8x32(dst: &mut [u8], v: __m256i) {
     let dst = &mut dst[..32];
     // SAFETY: `dst` is 32 writable bytes; storeu needs no alignment.
     unsafe { _mm256_storeu_si256(dst.as_mut_ptr().cast(), v) }
-}
-
-#[target_feature(enable = "avx2,fma")]
-fn load_u8x16(src: &[u8]) -> __m128i {
-    let src = &src[..16];
-    // SAFETY: `src` is 16 readable bytes; loadu needs no alignment.
-    unsafe { _mm_loadu_si128(src.as_ptr().cast()) }
 }
 
 #[target_feature(enable = "avx2,fma")]

@@ -4,7 +4,7 @@
 //! The kernels: the embed's add into luma (`blend_row`), the upsampler's quantisation and
 //! expansion (`round_to_i16`, `expand_row`); the block statistics behind the mask and the
 //! reference means (`block_columns`, `block_sums`) and the mask's smoothing (`box3`); integral images, whole (`integral_row`) or only the rows a
-//! scorer reads (`add_columns`, `prefix_sums`); the Pearson sums of registration and scoring
+//! scorer reads (`add_rows`, `prefix_sums`); the Pearson sums of registration and scoring
 //! (`paired_sums`); the temporal fingerprint's subsampled cell sums (`sum_every_other`).
 //!
 //! Every kernel has exactly two implementations: a scalar twin ([`scalar`], the reference, plain
@@ -174,13 +174,19 @@ impl Kernels {
         }
     }
 
-    /// [`scalar::add_columns`]: integral-image rows built alone, step one.
+    /// [`scalar::add_rows`]: integral-image rows built alone, step one.
     #[inline]
-    pub fn add_columns(&self, columns: &mut [u32], pixels: &[u8], mirrored: bool) {
+    pub fn add_rows(
+        &self,
+        columns: &mut [u32],
+        luma: &Luma<'_>,
+        rows: (usize, usize),
+        mirrored: bool,
+    ) {
         match self.isa {
-            Isa::Scalar => scalar::add_columns(columns, pixels, mirrored),
+            Isa::Scalar => scalar::add_rows(columns, luma, rows, mirrored),
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2(t) => t.add_columns(columns, pixels, mirrored),
+            Isa::Avx2(t) => t.add_rows(columns, luma, rows, mirrored),
         }
     }
 

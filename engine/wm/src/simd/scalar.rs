@@ -138,16 +138,19 @@ fn accumulate_row<'a>(pixels: impl Iterator<Item = &'a u8>, above: &[u32], below
     }
 }
 
-/// Adds one row of pixels to per-column sums: `columns[x] += pixels[x]`, or
-/// `pixels[len - 1 - x]` when `mirrored`; over the shorter of the two.
-pub fn add_columns(columns: &mut [u32], pixels: &[u8], mirrored: bool) {
-    if mirrored {
-        for (c, &p) in columns.iter_mut().zip(pixels.iter().rev()) {
-            *c += p as u32;
-        }
-    } else {
-        for (c, &p) in columns.iter_mut().zip(pixels) {
-            *c += p as u32;
+/// Adds rows `y0..y1` of the plane to per-column sums: `columns[x] += row[x]`, or
+/// `row[width - 1 - x]` when `mirrored`, for every row; over the shorter of `columns` and a row.
+pub fn add_rows(columns: &mut [u32], luma: &Luma<'_>, (y0, y1): (usize, usize), mirrored: bool) {
+    for y in y0..y1 {
+        let pixels = luma.row(y);
+        if mirrored {
+            for (c, &p) in columns.iter_mut().zip(pixels.iter().rev()) {
+                *c += p as u32;
+            }
+        } else {
+            for (c, &p) in columns.iter_mut().zip(pixels) {
+                *c += p as u32;
+            }
         }
     }
 }

@@ -195,18 +195,29 @@ fn integral_row_equals_scalar() {
 }
 
 #[test]
-fn add_columns_equals_scalar() {
+fn add_rows_equals_scalar() {
     let (k, mut r) = (fast(), rng(7));
-    for n in lengths() {
-        let pixels = bytes(&mut r, n);
-        let start: Vec<u32> = (0..n + 1).map(|_| uniform(&mut r, 0, 1 << 24) as u32).collect();
-        for mirrored in [false, true] {
-            let (mut a, mut b) = (start.clone(), start.clone());
-            // One column more than pixels: it must be left alone.
-            k.add_columns(&mut a, &pixels, mirrored);
-            scalar::add_columns(&mut b, &pixels, mirrored);
-            assert_eq!(a, b, "length {n} mirrored {mirrored}");
-            assert_eq!(a[n], start[n]);
+    for (w, h, stride) in [
+        (1, 1, 1),
+        (5, 3, 9),
+        (31, 4, 31),
+        (32, 2, 32),
+        (33, 7, 40),
+        (70, 300, 70),
+        (1920, 3, 1984),
+    ] {
+        let data = bytes(&mut r, (h - 1) * stride + w);
+        let luma = Luma::new(&data, w, h, stride).expect("layout");
+        // Totals of a 16-Mpixel picture at most; one column more than the plane, left alone.
+        let start: Vec<u32> = (0..w + 1).map(|_| uniform(&mut r, 0, 1 << 24) as u32).collect();
+        for rows in [(0, h), (h / 2, h), (1.min(h), 1.min(h)), (0, 1)] {
+            for mirrored in [false, true] {
+                let (mut a, mut b) = (start.clone(), start.clone());
+                k.add_rows(&mut a, &luma, rows, mirrored);
+                scalar::add_rows(&mut b, &luma, rows, mirrored);
+                assert_eq!(a, b, "{w}x{h} stride {stride} rows {rows:?} mirrored {mirrored}");
+                assert_eq!(a[w], start[w]);
+            }
         }
     }
 }
