@@ -19,6 +19,13 @@ pub(super) fn store_u8x32(dst: &mut [u8], v: __m256i) {
 }
 
 #[target_feature(enable = "avx2,fma")]
+pub(super) fn load_u8x16(src: &[u8]) -> __m128i {
+    let src = &src[..16];
+    // SAFETY: `src` is 16 readable bytes; loadu needs no alignment.
+    unsafe { _mm_loadu_si128(src.as_ptr().cast()) }
+}
+
+#[target_feature(enable = "avx2,fma")]
 pub(super) fn widen_u8x8(src: &[u8]) -> __m256i {
     let src = &src[..8];
     // SAFETY: `src` is 8 readable bytes, exactly what loadl reads; it needs no alignment.
