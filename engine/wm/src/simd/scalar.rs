@@ -2,7 +2,9 @@
 //! the reference the SIMD paths are tested against, and the code every CPU without AVX2 runs
 //! (on aarch64 the compiler vectorises them with NEON, its baseline, as it does with SSE2 on
 //! x86-64). Nothing here may change behaviour: these are the loops the engine ran before it had
-//! explicit SIMD, moved here unchanged apart from taking their inputs as plain slices.
+//! explicit SIMD, moved here with their arithmetic unchanged; only their frame changed (plain
+//! slices in, `block_columns` writing its sums rather than adding to zeroed ones, `add_rows`
+//! looping over a range of rows, `box3_at` as one output of `box3`).
 
 use super::{ColumnSums, PairedSums};
 use crate::frame::Luma;
