@@ -1,7 +1,7 @@
 //! `abmark`: the command-line face of the abmark engine.
 //!
 //! Only parsing, opening files, progress and printing live here; every algorithm and format is
-//! in `abmark-engine`. Errors print as one line on stderr and exit with status 1.
+//! in the engine crates (`engine/*`). Errors print as one line on stderr.
 
 mod commands;
 mod progress;
