@@ -133,7 +133,7 @@ fn build(
     let bytes = AtomicU64::new(0);
     let mut outputs = job_file.outputs.clone();
     for output in &mut outputs {
-        let kind = if output.kind == "audio" { TrackKind::Audio } else { TrackKind::Video };
+        let kind = output.kind;
         let sizes = package_output(input, dir, output, kind, plan, job, &|n| {
             bytes.fetch_add(n, Ordering::Relaxed);
             progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);

@@ -11,6 +11,7 @@ use std::path::Path;
 
 use super::DetectReport;
 use abmark_files::output::{write_atomic, OutputError};
+use abmark_wm::Symbol;
 
 const WIDTH: f64 = 960.0;
 const HEIGHT: f64 = 360.0;
@@ -72,7 +73,7 @@ pub fn svg(report: &DetectReport, threshold: f64) -> String {
             seg.z
         );
         if let Some(bit) = seg.expected {
-            let ty = if bit == 0 { mid - 6.0 } else { mid + 2.0 };
+            let ty = if bit == Symbol::Zero { mid - 6.0 } else { mid + 2.0 };
             let _ = writeln!(
                 s,
                 r#"<rect x="{:.1}" y="{ty:.1}" width="{:.1}" height="4" fill="black"/>"#,

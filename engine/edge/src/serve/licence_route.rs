@@ -78,8 +78,8 @@ async fn license(
     let Ok(answer) = answer else {
         return http::server_error("licence service failed");
     };
-    let mut response = Response::new(answer.body.into());
-    *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::FORBIDDEN);
+    let mut response = Response::new(answer.body().into());
+    *response.status_mut() = StatusCode::from_u16(answer.status()).unwrap_or(StatusCode::FORBIDDEN);
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -57,7 +57,7 @@ impl SessionLog {
             subject: viewer.claims.subject.clone(),
             content: viewer.claims.content.clone(),
             client: client.to_owned(),
-            mode: viewer.mode.to_owned(),
+            mode: viewer.mode,
             pattern: hex::encode(&viewer.pattern),
             pattern_bits: viewer.bits,
             expires_at: viewer.claims.expires_at,
