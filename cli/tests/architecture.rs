@@ -13,11 +13,7 @@ fn workspace() -> PathBuf {
 
 fn cargo(args: &[&str]) -> String {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
-        .args(args)
-        .current_dir(workspace())
-        .output()
-        .expect("cargo runs");
+    let out = Command::new(cargo).args(args).current_dir(workspace()).output().expect("cargo runs");
     assert!(out.status.success(), "cargo {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).expect("cargo prints UTF-8")
 }
