@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use base64::Engine as _;
 
 use super::{CpixDocument, B64, CPIX_NS, PSKC_NS};
-use crate::pssh::uuid_string;
+use uuid::Uuid;
 
 /// Serialize `doc` as CPIX 2.3 XML with clear keys (`pskc:PlainValue`). Empty lists are left
 /// out, and so are empty payloads (CPIX has no way to say "empty" apart from "absent"). Control
@@ -26,7 +26,7 @@ pub fn write_cpix(doc: &CpixDocument) -> String {
         w.push_str("  <cpix:ContentKeyList>\n");
         for k in &doc.keys {
             w.push_str("    <cpix:ContentKey");
-            attr(&mut w, "kid", &uuid_string(&k.kid));
+            attr(&mut w, "kid", &Uuid::from_bytes(k.kid).to_string());
             if let Some(iv) = &k.explicit_iv {
                 attr(&mut w, "explicitIV", &B64.encode(iv));
             }
@@ -48,8 +48,8 @@ pub fn write_cpix(doc: &CpixDocument) -> String {
         w.push_str("  <cpix:DRMSystemList>\n");
         for d in &doc.drm_systems {
             w.push_str("    <cpix:DRMSystem");
-            attr(&mut w, "kid", &uuid_string(&d.kid));
-            attr(&mut w, "systemId", &uuid_string(&d.system_id));
+            attr(&mut w, "kid", &Uuid::from_bytes(d.kid).to_string());
+            attr(&mut w, "systemId", &Uuid::from_bytes(d.system_id).to_string());
             w.push_str(">\n");
             // Schema order: PSSH, ContentProtectionData, URIExtXKey, HLSSignalingData.
             payload(&mut w, "PSSH", "", d.pssh.as_deref());
@@ -88,7 +88,7 @@ pub fn write_cpix(doc: &CpixDocument) -> String {
         w.push_str("  <cpix:ContentKeyUsageRuleList>\n");
         for r in &doc.usage_rules {
             w.push_str("    <cpix:ContentKeyUsageRule");
-            attr(&mut w, "kid", &uuid_string(&r.kid));
+            attr(&mut w, "kid", &Uuid::from_bytes(r.kid).to_string());
             if let Some(t) = &r.intended_track_type {
                 attr(&mut w, "intendedTrackKind", t);
             }
