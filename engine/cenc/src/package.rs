@@ -108,7 +108,7 @@ impl PackageReport {
             kids: plan
                 .all_keys()
                 .iter()
-                .map(|k| abmark_delivery::manifest::protection::uuid(&k.kid))
+                .map(|k| uuid::Uuid::from_bytes(k.kid).to_string())
                 .collect(),
             key_periods: plan.video.len(),
             drm_systems: job.drm.systems.iter().map(|d| format!("{d:?}").to_lowercase()).collect(),

@@ -31,7 +31,7 @@ pub fn svg(report: &DetectReport, threshold: f64) -> String {
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" font-family="sans-serif" font-size="12">"#
     );
     let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let title = xml_escape(&report.message);
+    let title = quick_xml::escape::escape(report.message.as_str());
     let _ = writeln!(s, r#"<text x="{MARGIN}" y="20">{title}</text>"#);
     for (y, label) in
         [(mid - threshold * scale, "+z\u{2080}"), (mid + threshold * scale, "\u{2212}z\u{2080}")]
@@ -94,8 +94,4 @@ pub fn svg(report: &DetectReport, threshold: f64) -> String {
 /// Writes the plot to `path` (temp file, then rename).
 pub fn write_svg(report: &DetectReport, path: &Path, threshold: f64) -> Result<(), OutputError> {
     write_atomic(path, svg(report, threshold).as_bytes(), true)
-}
-
-fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
