@@ -1,12 +1,18 @@
 //! `abmark`: the command-line face of the abmark engine.
 //!
 //! Only parsing, opening files, progress and printing live here; every algorithm and format is
-//! in `abmark-engine`. Errors print as one line on stderr and exit with status 1.
+//! in the engine crates (`engine/*`). Errors print as one line on stderr; the exit status says
+//! what kind of failure it was (`exit`, documented in the README).
 
 mod commands;
+mod exit;
 mod progress;
 
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
+
+use exit::Status;
 
 #[derive(Parser)]
 #[command(name = "abmark", version, about = "Forensic A/B video watermarking")]
@@ -39,23 +45,34 @@ enum Command {
     Decrypt(commands::decrypt::Args),
 }
 
-fn main() {
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Keygen(args) => commands::keygen::run(args),
-        Command::Embed(args) => commands::embed::run(args),
-        Command::Symbols(args) => commands::symbols::run(args),
-        Command::Variants(args) => commands::variants::run(args),
-        Command::Detect(args) => commands::detect::run(args),
-        Command::Token(args) => commands::token::run(args),
-        Command::Serve(args) => commands::serve::run(args),
-        Command::Mix(args) => commands::mix::run(args),
-        Command::Package(args) => commands::package::run(args),
-        Command::Decrypt(args) => commands::decrypt::run(args),
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version are not errors; anything else clap refused is a usage error.
+            let _ = e.print();
+            return if e.use_stderr() { Status::Usage.into() } else { Status::Success.into() };
+        }
     };
-    if let Err(err) = result {
-        eprintln!("abmark: error: {}", one_line(&err));
-        std::process::exit(1);
+    let done = |r: anyhow::Result<()>| r.map(|()| Status::Success);
+    let result = match cli.command {
+        Command::Keygen(args) => done(commands::keygen::run(args)),
+        Command::Embed(args) => done(commands::embed::run(args)),
+        Command::Symbols(args) => done(commands::symbols::run(args)),
+        Command::Variants(args) => done(commands::variants::run(args)),
+        Command::Detect(args) => commands::detect::run(args),
+        Command::Token(args) => done(commands::token::run(args)),
+        Command::Serve(args) => done(commands::serve::run(args)),
+        Command::Mix(args) => done(commands::mix::run(args)),
+        Command::Package(args) => done(commands::package::run(args)),
+        Command::Decrypt(args) => done(commands::decrypt::run(args)),
+    };
+    match result {
+        Ok(status) => status.into(),
+        Err(err) => {
+            eprintln!("abmark: error: {}", one_line(&err));
+            exit::status_of(&err).into()
+        }
     }
 }
 

@@ -13,11 +13,7 @@ fn workspace() -> PathBuf {
 
 fn cargo(args: &[&str]) -> String {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
-        .args(args)
-        .current_dir(workspace())
-        .output()
-        .expect("cargo runs");
+    let out = Command::new(cargo).args(args).current_dir(workspace()).output().expect("cargo runs");
     assert!(out.status.success(), "cargo {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).expect("cargo prints UTF-8")
 }
@@ -27,7 +23,8 @@ type Graph = BTreeMap<String, BTreeSet<String>>;
 /// The `crate -> deps` lines between the crate-graph markers of docs/architecture.md.
 fn documented() -> Graph {
     let doc = std::fs::read_to_string(workspace().join("docs/architecture.md")).unwrap();
-    let start = doc.find("<!-- crate-graph:begin -->").expect("begin marker");
+    const BEGIN: &str = "<!-- crate-graph:begin -->";
+    let start = doc.find(BEGIN).expect("begin marker") + BEGIN.len();
     let end = doc.find("<!-- crate-graph:end -->").expect("end marker");
     doc[start..end]
         .lines()

@@ -20,6 +20,7 @@ fn short_clip() -> PathBuf {
 /// Fails unless the command failed with exactly one line on stderr containing `needle`.
 fn assert_one_line_error(out: &Output, needle: &str) {
     assert!(!out.status.success(), "expected failure");
+    assert_ne!(out.status.code(), Some(1), "a known failure gets its own exit status");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
     assert!(err.contains(needle), "'{needle}' not in: {err}");
@@ -52,7 +53,9 @@ fn keygen_writes_a_private_key_and_never_overwrites() {
         assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
     }
     let before = std::fs::read(&key).unwrap();
-    assert_one_line_error(&abmark(&["keygen", "-o", s(&key)]), "already exists");
+    let again = abmark(&["keygen", "-o", s(&key)]);
+    assert_one_line_error(&again, "already exists");
+    assert_eq!(again.status.code(), Some(73), "an existing output");
     assert_eq!(std::fs::read(&key).unwrap(), before);
     let json = abmark(&["keygen", "-o", s(&dir.path().join("k2")), "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
@@ -68,17 +71,20 @@ fn embed_refuses_bad_input_with_one_line_and_no_output() {
     let missing = dir.path().join("nope.mp4");
     let r = abmark(&["embed", s(&missing), "-o", s(&out), "--key", s(&key), "--symbol", "0"]);
     assert_one_line_error(&r, "nope.mp4");
+    assert_eq!(r.status.code(), Some(66), "missing input");
 
     let text = dir.path().join("notes.mp4");
     std::fs::write(&text, "this is not a video\n".repeat(100)).unwrap();
     let r = abmark(&["embed", s(&text), "-o", s(&out), "--key", s(&key), "--symbol", "0"]);
     assert_one_line_error(&r, "notes.mp4");
+    assert_eq!(r.status.code(), Some(65), "not a video");
 
     let bytes = std::fs::read(short_clip()).unwrap();
     let truncated = dir.path().join("truncated.mp4");
     std::fs::write(&truncated, &bytes[..bytes.len() * 2 / 5]).unwrap();
     let r = abmark(&["embed", s(&truncated), "-o", s(&out), "--key", s(&key), "--symbol", "0"]);
     assert_one_line_error(&r, "truncated.mp4");
+    assert_eq!(r.status.code(), Some(65), "truncated video");
 
     let short_key = dir.path().join("short.key");
     std::fs::write(&short_key, [7u8; 16]).unwrap();
@@ -93,11 +99,12 @@ fn embed_refuses_bad_input_with_one_line_and_no_output() {
         "1",
     ]);
     assert_one_line_error(&r, "short.key");
+    assert_eq!(r.status.code(), Some(65), "a key file of the wrong length");
     let secret = String::from_utf8_lossy(&r.stderr).to_string();
     assert!(!secret.contains("0707"), "key bytes leaked: {secret}");
 
     let r = abmark(&["embed", s(&short_clip()), "-o", s(&out), "--key", s(&key), "--symbol", "2"]);
-    assert!(!r.status.success());
+    assert_eq!(r.status.code(), Some(64), "symbol 2 is a usage error");
 
     // Nothing but our inputs is left behind: no output, no temp files.
     assert_eq!(entries(dir.path()), ["notes.mp4", "short.key", "truncated.mp4", "wm.key"]);

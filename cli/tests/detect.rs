@@ -68,7 +68,7 @@ fn fixture() -> &'static Fixture {
                 subject: Some(format!("user-{session}")),
                 content: None,
                 client: "192.0.2.1:40000".into(),
-                mode: "direct".into(),
+                mode: abmark_delivery::sessions::TokenMode::Direct,
                 pattern: hex_of(&coder.encode(session).to_bytes()),
                 pattern_bits: 64,
                 expires_at: 0,
@@ -343,7 +343,7 @@ fn blind_mode_does_not_guess_and_bad_input_fails_in_one_line() {
 
     let missing = f.dir.path().join("nope.mp4");
     let r = abmark(&["detect", s(&missing), "--ref", s(&f.out), "--key", s(&f.key)]);
-    assert_eq!(r.status.code(), Some(1));
+    assert_eq!(r.status.code(), Some(66), "a missing copy is a missing input");
     let err = String::from_utf8_lossy(&r.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("nope.mp4"), "{err}");

@@ -252,6 +252,42 @@ fn backend() -> String {
     format!("http://{addr}")
 }
 
+/// The player page may live on another origin: preflights are answered and every answer,
+/// refusals included, is readable from any origin (bearer tokens are not cookies).
+#[test]
+fn any_origin_may_ask_for_a_licence() {
+    let server = Server::start(&["--state", &tempdir_state()]);
+    let agent: ureq::Agent =
+        ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let url = format!("{}/license", server.base);
+    let preflight = agent
+        .options(&url)
+        .header("Origin", "https://player.example")
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "authorization, content-type")
+        .call()
+        .unwrap();
+    let header = |r: &ureq::http::Response<ureq::Body>, name: &str| {
+        let value = r.headers().get(name).and_then(|v| v.to_str().ok());
+        value.unwrap_or_default().to_ascii_lowercase()
+    };
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    assert_eq!(header(&preflight, "access-control-allow-origin"), "*");
+    assert!(header(&preflight, "access-control-allow-methods").contains("post"));
+    let headers = header(&preflight, "access-control-allow-headers");
+    assert!(headers.contains("authorization") && headers.contains("content-type"), "{headers}");
+    assert_eq!(header(&preflight, "access-control-max-age"), "600");
+    let refused = agent
+        .post(&url)
+        .header("Origin", "https://player.example")
+        .header("Content-Type", "application/json")
+        .send("{}")
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 401);
+    assert_eq!(header(&refused, "access-control-allow-origin"), "*");
+    assert_eq!(header(&refused, "cache-control"), "no-store");
+}
+
 #[test]
 fn the_authorization_backend_decides_and_fails_closed() {
     let url = backend();

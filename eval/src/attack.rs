@@ -267,12 +267,12 @@ fn full_segments(r: &SymbolReport) -> Vec<&SegmentDecision> {
 
 fn score(attack: &Attack, symbol: Symbol, r: &SymbolReport, seconds: f64) -> Cell {
     let sign = symbol.sign() as f64;
-    let truth = symbol.bit();
+    let truth = symbol;
     let segments = full_segments(r);
     let worst = segments.iter().min_by(|a, b| (a.z * sign).total_cmp(&(b.z * sign)));
     Cell {
         attack: attack.name.clone(),
-        symbol: truth,
+        symbol: truth.bit(),
         segments: segments.len(),
         correct: segments.iter().filter(|s| s.symbol == Some(truth)).count(),
         wrong: segments.iter().filter(|s| s.symbol.is_some_and(|b| b != truth)).count(),

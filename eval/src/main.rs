@@ -12,7 +12,6 @@
 mod attack;
 mod bench;
 mod leak;
-mod mix;
 mod peers;
 mod peers_report;
 mod report;
@@ -45,10 +44,6 @@ enum Command {
     /// The open-source watermarkers (invisible-watermark, blind-watermark) on the same clip and
     /// attacks: bit accuracy, PSNR, ms per frame.
     Peers(peers::Args),
-    /// Write a demo viewer manifest: segment i from variant pattern[i mod len].
-    Mix(mix::MixArgs),
-    /// Compare `abmark symbols --json` output with a demo pattern.
-    Compare(mix::CompareArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -58,8 +53,6 @@ fn main() -> anyhow::Result<()> {
         Command::Detect(args) => leak::run(args).context("eval detect"),
         Command::Peers(args) => peers::run(args).context("eval peers"),
         Command::Visual(args) => visual::run(args).context("eval visual"),
-        Command::Mix(args) => mix::mix(args).context("eval mix"),
-        Command::Compare(args) => mix::compare(args).context("eval compare"),
     }
 }
 

@@ -87,7 +87,8 @@ pub struct PeerCell {
     pub extract_ms_per_frame: f64,
 }
 
-/// `eval/report/peers.json` (also read back by `eval bench`).
+/// `peers.json` in the report directory; its committed copy `eval/data/peers.json` is what
+/// `eval bench` reads by default.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct PeersReport {
     pub clip: String,

@@ -1,5 +1,6 @@
 use std::path::PathBuf;
 
+use crate::exit::UsageError;
 use abmark_cenc::{decrypt, load_cpix, ContentKey};
 use anyhow::bail;
 
@@ -33,7 +34,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     if keys.is_empty() {
-        bail!("no keys: give --key KID:KEY or --cpix FILE");
+        bail!(UsageError("no keys: give --key KID:KEY or --cpix FILE".into()));
     }
     let report = decrypt(&args.input, &args.output, &keys, args.force)?;
     if args.json {

@@ -7,7 +7,10 @@ use abmark_detect::{
     detect, load_fingerprints, load_session_log, DetectOptions, Positions, Stage, Verdict,
 };
 use abmark_wm::register::temporal::Timeline;
+use abmark_wm::Symbol;
 use anyhow::{bail, Context};
+
+use crate::exit::Status;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -57,11 +60,14 @@ fn reference(args: &Args) -> anyhow::Result<(PathBuf, Index, Positions)> {
             let tries = [named.to_path_buf(), args.reference.join("..").join(named)];
             match tries.iter().find(|p| p.is_file()) {
                 Some(p) => p.clone(),
-                None => bail!(
-                    "{}: the source named in job.json ({}) is not found; pass --source FILE",
-                    args.reference.display(),
-                    job.source
-                ),
+                None => bail!(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!(
+                        "{}: the source named in job.json ({}) is not found; pass --source FILE",
+                        args.reference.display(),
+                        job.source
+                    )
+                )),
             }
         }
     };
@@ -69,7 +75,7 @@ fn reference(args: &Args) -> anyhow::Result<(PathBuf, Index, Positions)> {
     Ok((source, index, Positions(pace.positions().to_vec())))
 }
 
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(args: Args) -> anyhow::Result<Status> {
     let key = super::load_key(&args.key)?;
     let (source, index, positions) = reference(&args)?;
     let sessions = match &args.sessions {
@@ -112,14 +118,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     } else {
         print_text(&report);
     }
-    if report.verdict == Verdict::Named {
-        Ok(())
-    } else {
-        // Ran fine, named nobody: a distinct status for scripts (the message says why).
-        // `exit` runs no destructors: flush what was printed first.
-        std::io::Write::flush(&mut std::io::stdout()).ok();
-        std::process::exit(2)
-    }
+    // Ran fine but named nobody: a distinct status for scripts (the message says why).
+    Ok(if report.verdict == Verdict::Named { Status::Success } else { Status::NamedNobody })
 }
 
 fn print_text(r: &abmark_detect::DetectReport) {
@@ -174,7 +174,7 @@ fn print_text(r: &abmark_detect::DetectReport) {
         );
         println!("segment  position  frames        z  decided  expected");
         for s in &r.segments {
-            let bit = |b: Option<u8>| b.map_or("-".to_owned(), |b| b.to_string());
+            let bit = |b: Option<Symbol>| b.map_or("-".to_owned(), |b| b.to_string());
             let position = s.position.map_or("-".to_owned(), |p| p.to_string());
             println!(
                 "{:>7}  {:>8}  {:>6}  {:>7.2}  {:>7}  {:>8}",

@@ -16,8 +16,8 @@ pub struct Args {
     #[arg(long)]
     key: PathBuf,
     /// Symbol to embed: 0 or 1.
-    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=1))]
-    symbol: u8,
+    #[arg(long)]
+    symbol: Symbol,
     /// Segment duration in seconds (the pattern changes per segment).
     #[arg(long, default_value_t = 2.0, value_parser = super::positive)]
     segment_seconds: f64,
@@ -40,11 +40,11 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     if args.output.exists() && !args.force {
-        bail!("{} exists; pass --force to replace it", args.output.display());
+        bail!(abmark_files::output::OutputError::Exists(args.output.clone()));
     }
     let key = super::load_key(&args.key)?;
     let info = abmark_media::probe(&args.source)?;
-    let symbol = Symbol::from_bit(args.symbol).unwrap_or(Symbol::Zero);
+    let symbol = args.symbol;
     let params = WatermarkParams { segment_seconds: args.segment_seconds, ..Default::default() };
     let keyint = (args.segment_seconds * info.fps).round().max(1.0) as u32;
     let settings = EncodeSettings {

@@ -1,5 +1,6 @@
 use std::path::PathBuf;
 
+use crate::exit::UsageError;
 use abmark_cenc::{
     load_cpix, package_variants, plan_document, write_cpix_file, ContentKey, Drm, DrmOptions,
     KeyPlan, PackageJob, Scheme,
@@ -63,17 +64,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None => Drm::all_for(scheme),
     };
     if args.generate_keys && args.cpix_out.is_none() {
-        bail!(
+        bail!(UsageError(
             "--generate-keys needs --cpix-out: keys that are not written down cannot be licensed"
-        );
+                .into()
+        ));
     }
     if let Some(cpix_out) = &args.cpix_out {
         let out = std::path::absolute(&args.output)?;
         if std::path::absolute(cpix_out)?.starts_with(&out) {
-            bail!(
+            bail!(UsageError(format!(
                 "--cpix-out {} is inside OUT: keys must not land where the CDN reads",
                 cpix_out.display()
-            );
+            )));
         }
     }
     let rotate_every = args.rotate_every.map(|n| n as usize);
@@ -98,15 +100,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let keys = args.keys.iter().map(|k| ContentKey::parse(k)).collect::<Result<Vec<_>, _>>()?;
         KeyPlan::from_keys(keys, rotate_every)?
     } else {
-        bail!("no keys: give --key KID:KEY, --cpix FILE or --generate-keys");
+        bail!(UsageError("no keys: give --key KID:KEY, --cpix FILE or --generate-keys".into()));
     };
     let needed = KeyPlan::periods_needed(plan.rotate_every, segments);
     if variants.is_some() && plan.rotate_every.is_some() && plan.video.len() < needed {
-        bail!(
+        bail!(UsageError(format!(
             "rotation every {} segments needs {needed} keys, {} given",
             plan.rotate_every.unwrap_or(0),
             plan.video.len()
-        );
+        )));
     }
     let drm = DrmOptions {
         systems,

@@ -1,6 +1,7 @@
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use abmark_delivery::sessions::TokenMode;
 use abmark_edge::licence::clearkey::SessionType;
 use abmark_edge::licence::token::{self as licence, LicenceKey, DEFAULT_TTL_SECONDS};
 use abmark_edge::serve::viewer::SESSION_CODE_KEY_VERSION;
@@ -109,7 +110,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "issued_at": claims.issued_at,
             "expires_at": claims.expires_at,
             "format": match args.format { Format::Cwt => "cwt", Format::Jwt => "jwt" },
-            "mode": match args.mode { Mode::Direct => "direct", Mode::Indirect => "indirect" },
+            "mode": match args.mode { Mode::Direct => TokenMode::Direct, Mode::Indirect => TokenMode::Indirect },
         }));
     }
     println!("{token}");

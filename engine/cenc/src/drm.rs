@@ -12,8 +12,9 @@
 
 use std::str::FromStr;
 
-use abmark_delivery::manifest::protection::{base64, uuid};
+use abmark_delivery::manifest::protection::base64;
 use abmark_delivery::manifest::{DrmSignal, HlsKey, KeyPeriod, Protection};
+use uuid::Uuid;
 
 use crate::error::CencError;
 use crate::keys::KeyId;
@@ -148,7 +149,7 @@ pub fn protection(scheme: Scheme, periods: &[(usize, KeyId)], opts: &DrmOptions)
         let key_id = kids.first().map(|k| format!("0x{}", hex::encode(k)));
         let (keyformat, uri) = match drm {
             Drm::Widevine => (
-                format!("urn:uuid:{}", uuid(&pssh::WIDEVINE)),
+                Uuid::from_bytes(pssh::WIDEVINE).urn().to_string(),
                 format!(
                     "data:text/plain;base64,{}",
                     base64(&pssh_boxes(scheme, kids, &only(opts, drm))[0])
@@ -162,7 +163,7 @@ pub fn protection(scheme: Scheme, periods: &[(usize, KeyId)], opts: &DrmOptions)
                 ),
             ),
             Drm::ClearKey => (
-                format!("urn:uuid:{}", uuid(&pssh::CLEARKEY)),
+                Uuid::from_bytes(pssh::CLEARKEY).urn().to_string(),
                 format!("data:text/plain;base64,{}", base64(&pssh_box(&pssh::CLEARKEY, kids, &[]))),
             ),
             Drm::FairPlay => (

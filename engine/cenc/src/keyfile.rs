@@ -2,9 +2,9 @@
 //! the keys a packaging run used (`--cpix-out`) — created with mode 0600 through a temporary
 //! file and a rename, never inside the packaged output (which is meant for a CDN).
 
-use std::io::Write as _;
-use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;
+
+use abmark_files::output::{write_private, OutputError};
 
 use crate::cpix::{
     read_cpix, write_cpix, ContentKey as CpixKey, CpixDocument, DrmSystem, KeyPeriod, UsageRule,
@@ -89,29 +89,11 @@ pub fn plan_document(
     doc
 }
 
-/// Writes `doc` to `path` with mode 0600 (temporary file, then rename).
+/// Writes `doc` to `path` with mode 0600 (a private temporary file, then a rename; see
+/// `abmark_files::output::write_private`).
 pub fn write_cpix_file(path: &Path, doc: &CpixDocument, force: bool) -> Result<(), CencError> {
-    if path.exists() && !force {
-        return Err(CencError::input(path, "exists (use --force to replace it)"));
-    }
-    let tmp = path.with_file_name(format!(
-        ".{}.partial-{}",
-        path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-        std::process::id()
-    ));
-    let _ = std::fs::remove_file(&tmp);
-    let result = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .and_then(|mut f| f.write_all(write_cpix(doc).as_bytes()).and_then(|_| f.sync_all()));
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(CencError::io(&tmp, e));
-    }
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        CencError::io(path, e)
+    write_private(path, write_cpix(doc).as_bytes(), force).map_err(|e| match e {
+        OutputError::Exists(_) => CencError::input(path, "exists (use --force to replace it)"),
+        other => CencError::Output(other),
     })
 }

@@ -43,12 +43,11 @@ impl ContentKey {
     pub fn generate() -> Result<Self, CencError> {
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes).map_err(|e| CencError::Random(e.to_string()))?;
-        let (mut kid, mut key) = ([0u8; 16], [0u8; 16]);
-        kid.copy_from_slice(&bytes[..16]);
+        let (mut random_kid, mut key) = ([0u8; 16], [0u8; 16]);
+        random_kid.copy_from_slice(&bytes[..16]);
         key.copy_from_slice(&bytes[16..]);
-        // An RFC 4122 version-4 UUID, as key services issue them.
-        kid[6] = (kid[6] & 0x0f) | 0x40;
-        kid[8] = (kid[8] & 0x3f) | 0x80;
+        // A version-4 (random) UUID, as key services issue them.
+        let kid = uuid::Builder::from_random_bytes(random_kid).into_uuid().into_bytes();
         Ok(Self { kid, key, iv: None })
     }
 

@@ -108,7 +108,7 @@ impl PackageReport {
             kids: plan
                 .all_keys()
                 .iter()
-                .map(|k| abmark_delivery::manifest::protection::uuid(&k.kid))
+                .map(|k| uuid::Uuid::from_bytes(k.kid).to_string())
                 .collect(),
             key_periods: plan.video.len(),
             drm_systems: job.drm.systems.iter().map(|d| format!("{d:?}").to_lowercase()).collect(),
@@ -133,7 +133,7 @@ fn build(
     let bytes = AtomicU64::new(0);
     let mut outputs = job_file.outputs.clone();
     for output in &mut outputs {
-        let kind = if output.kind == "audio" { TrackKind::Audio } else { TrackKind::Video };
+        let kind = output.kind;
         let sizes = package_output(input, dir, output, kind, plan, job, &|n| {
             bytes.fetch_add(n, Ordering::Relaxed);
             progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);

@@ -13,10 +13,28 @@ pub struct SessionRecord {
     pub content: Option<String>,
     /// The peer address of the request (behind a proxy: the proxy's).
     pub client: String,
-    /// `direct` or `indirect` (ETSI TS 104 002 token mode).
-    pub mode: String,
+    /// How the token carried the pattern.
+    pub mode: TokenMode,
     /// The WM pattern in hex and its length in bits: what this viewer's segments follow.
     pub pattern: String,
     pub pattern_bits: usize,
     pub expires_at: u64,
+}
+
+/// How a WM token carries the viewer's pattern (ETSI TS 104 002 5.4): the pattern itself,
+/// encrypted (`direct`), or an id the edge turns into the pattern (`indirect`).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenMode {
+    Direct,
+    Indirect,
+}
+
+impl TokenMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            TokenMode::Direct => "direct",
+            TokenMode::Indirect => "indirect",
+        }
+    }
 }

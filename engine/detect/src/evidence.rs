@@ -47,7 +47,7 @@ impl Readings {
             entry.0 += s.llr;
             entry.2 += 1;
             if let Some(b) = s.symbol {
-                entry.1.push(b);
+                entry.1.push(b.bit());
             }
         }
         let positions = by_position
@@ -157,7 +157,7 @@ mod tests {
             index,
             start_seconds: index as f64 * 2.0,
             frames: 50,
-            symbol: abmark_wm::score::decide(z, 4.5).map(|s| s.bit()),
+            symbol: abmark_wm::score::decide(z, 4.5),
             z,
             llr: 2.0 * 10.0 * z,
             confidence: 1.0,

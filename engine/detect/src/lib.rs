@@ -23,7 +23,7 @@ pub mod symbols;
 mod timeline;
 
 pub use evidence::{Fit, PositionReading, Readings};
-pub use report::{Accusation, DetectReport, SegmentEvidence, Verdict};
+pub use report::{Accusation, AccusationMode, DetectReport, SegmentEvidence, Verdict};
 
 use std::path::{Path, PathBuf};
 
@@ -176,7 +176,15 @@ pub fn detect(
         };
     let readings = Readings::new(&symbols.segments, |i| positions.of(i));
     let blind = evidence::blind(&readings, &coder).map(|(session, bytes, fit)| {
-        Accusation::new("blind", Some(session), None, fit, 2f64.powi(32), bytes.to_vec(), CODE_BITS)
+        Accusation::new(
+            AccusationMode::Blind,
+            Some(session),
+            None,
+            fit,
+            2f64.powi(32),
+            bytes.to_vec(),
+            CODE_BITS,
+        )
     });
     let candidate = sessions.and_then(|list| best_candidate(&readings, list));
     Ok(DetectReport::build(temporal, symbols, readings, blind, candidate, positions, options))
@@ -194,7 +202,7 @@ fn best_candidate(readings: &Readings, list: &[Candidate]) -> Option<Accusation>
     scored.sort_by(|a, b| b.0.total_cmp(&a.0));
     let (_, best, fit) = scored.first()?;
     let mut accusation = Accusation::new(
-        "candidate",
+        AccusationMode::Candidate,
         best.session,
         best.subject.clone(),
         *fit,

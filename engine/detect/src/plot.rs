@@ -11,6 +11,7 @@ use std::path::Path;
 
 use super::DetectReport;
 use abmark_files::output::{write_atomic, OutputError};
+use abmark_wm::Symbol;
 
 const WIDTH: f64 = 960.0;
 const HEIGHT: f64 = 360.0;
@@ -30,7 +31,7 @@ pub fn svg(report: &DetectReport, threshold: f64) -> String {
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" font-family="sans-serif" font-size="12">"#
     );
     let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let title = xml_escape(&report.message);
+    let title = quick_xml::escape::escape(report.message.as_str());
     let _ = writeln!(s, r#"<text x="{MARGIN}" y="20">{title}</text>"#);
     for (y, label) in
         [(mid - threshold * scale, "+z\u{2080}"), (mid + threshold * scale, "\u{2212}z\u{2080}")]
@@ -72,7 +73,7 @@ pub fn svg(report: &DetectReport, threshold: f64) -> String {
             seg.z
         );
         if let Some(bit) = seg.expected {
-            let ty = if bit == 0 { mid - 6.0 } else { mid + 2.0 };
+            let ty = if bit == Symbol::Zero { mid - 6.0 } else { mid + 2.0 };
             let _ = writeln!(
                 s,
                 r#"<rect x="{:.1}" y="{ty:.1}" width="{:.1}" height="4" fill="black"/>"#,
@@ -93,8 +94,4 @@ pub fn svg(report: &DetectReport, threshold: f64) -> String {
 /// Writes the plot to `path` (temp file, then rename).
 pub fn write_svg(report: &DetectReport, path: &Path, threshold: f64) -> Result<(), OutputError> {
     write_atomic(path, svg(report, threshold).as_bytes(), true)
-}
-
-fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }

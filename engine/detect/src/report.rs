@@ -9,6 +9,7 @@ use crate::symbols::{PieceSummary, SymbolReport, VideoSummary};
 use abmark_wm::payload::pattern_bit;
 use abmark_wm::register::temporal::TemporalFit;
 use abmark_wm::register::Transform;
+use abmark_wm::Symbol;
 
 /// The outcome.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -27,11 +28,29 @@ pub enum Verdict {
     NoSession,
 }
 
+/// How a session came to be accused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccusationMode {
+    /// Decoded from the session code alone (any of 2^32 sessions).
+    Blind,
+    /// The best of the session log's sessions.
+    Candidate,
+}
+
+impl std::fmt::Display for AccusationMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AccusationMode::Blind => "blind",
+            AccusationMode::Candidate => "candidate",
+        })
+    }
+}
+
 /// A session and the evidence against it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Accusation {
-    /// `blind` (decoded from the code alone) or `candidate` (best of the session log).
-    pub mode: &'static str,
+    pub mode: AccusationMode,
     pub session: Option<u32>,
     pub subject: Option<String>,
     /// Decided code positions, and how many hold the session's bit.
@@ -55,7 +74,7 @@ pub struct Accusation {
 
 impl Accusation {
     pub fn new(
-        mode: &'static str,
+        mode: AccusationMode,
         session: Option<u32>,
         subject: Option<String>,
         fit: Fit,
@@ -80,9 +99,10 @@ impl Accusation {
         }
     }
 
-    /// The bit this session holds for a segment at `position`.
-    pub fn bit_at(&self, position: u16) -> Option<u8> {
+    /// The symbol this session's stream carries in a segment at `position` (its pattern bit).
+    pub fn symbol_at(&self, position: u16) -> Option<Symbol> {
         pattern_bit(&self.pattern, self.pattern_bits, u64::from(position))
+            .and_then(Symbol::from_bit)
     }
 
     fn convincing(&self, alpha: f64) -> bool {
@@ -101,9 +121,9 @@ pub struct SegmentEvidence {
     pub frames: u32,
     pub z: f64,
     pub llr: f64,
-    pub symbol: Option<u8>,
-    /// The accused session's bit for this segment.
-    pub expected: Option<u8>,
+    pub symbol: Option<Symbol>,
+    /// The symbol the accused session's stream carries in this segment.
+    pub expected: Option<Symbol>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -247,7 +267,7 @@ impl DetectReport {
                     z: s.z,
                     llr: s.llr,
                     symbol: s.symbol,
-                    expected: preferred.zip(position).and_then(|(a, p)| a.bit_at(p)),
+                    expected: preferred.zip(position).and_then(|(a, p)| a.symbol_at(p)),
                 }
             })
             .collect();

@@ -77,7 +77,7 @@ fn detect(copy: &Path) -> SymbolReport {
     .expect("detection runs")
 }
 
-fn assert_all(report: &SymbolReport, symbol: u8, what: &str) {
+fn assert_all(report: &SymbolReport, symbol: Symbol, what: &str) {
     assert_eq!(report.segments.len(), 12, "{what}: segments");
     for s in &report.segments {
         assert_eq!(s.symbol, Some(symbol), "{what}: segment {} z {:.2}", s.index, s.z);
@@ -89,7 +89,7 @@ fn survives_crf28_and_downscale() {
     let copy = attack(&marked().1, "crf28-480p", Some("scale=854:480"), 28);
     let report = detect(&copy);
     assert!((report.transform.sx - 854.0 / 1280.0).abs() < 0.002, "{:?}", report.transform);
-    assert_all(&report, 1, "CRF 28 + 854x480");
+    assert_all(&report, Symbol::One, "CRF 28 + 854x480");
 }
 
 #[test]
@@ -102,7 +102,7 @@ fn survives_frame_rate_change_crop_and_tone() {
     );
     let report = detect(&copy);
     assert!((report.copy.fps - 30.0).abs() < 0.01);
-    assert_all(&report, 1, "30 fps + crop + gamma");
+    assert_all(&report, Symbol::One, "30 fps + crop + gamma");
 }
 
 #[test]

@@ -1,5 +1,7 @@
 //! abmark-edge: the HTTP edge a CDN or origin runs in front of a variants output.
 //!
+//! - `jwt` (crate-private): HS256 JWTs, the one implementation behind the WM token's JWT form
+//!   and the licence token.
 //! - [`token`]: the ETSI TS 104 002 WM token (CWT or JWT): minted by the origin, verified here.
 //! - [`serve`]: personalised manifests, the standard's edge mode, the session log (axum/tokio).
 //! - [`licence`]: the ClearKey licence service behind licence tokens, the customer's
@@ -10,6 +12,7 @@
 //! Must not: link FFmpeg (`cargo tree -p abmark-edge` shows no `ffmpeg-sys-next`; a CDN-side
 //! process carries no codec stack), decode or encode media.
 
+mod jwt;
 pub mod licence;
 pub mod serve;
 pub mod token;

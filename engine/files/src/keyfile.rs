@@ -2,10 +2,11 @@
 //! never overwritten. The key itself and what derives from it are `abmark_wm::key`'s.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use abmark_wm::key::WatermarkKey;
+
+use crate::output::{write_private, OutputError};
 
 /// Why a key file could not be read or written. Messages name the path, never the key.
 #[derive(Debug, thiserror::Error)]
@@ -29,48 +30,14 @@ pub fn load_key(path: &Path) -> Result<WatermarkKey, KeyFileError> {
 }
 
 /// Writes the key as 32 raw bytes to a new file created with mode 0600. The bytes go to a
-/// temporary sibling first, so a crash never leaves a short key file behind.
+/// temporary sibling first (tempfile's, 0600 from its creation), which is then linked to
+/// `path` without replacing anything: a crash never leaves a short key file behind, and a key
+/// file that appeared meanwhile is not overwritten.
 pub fn save_new_key(key: &WatermarkKey, path: &Path) -> Result<(), KeyFileError> {
-    if path.exists() {
-        return Err(KeyFileError::Exists { path: path.into() });
-    }
-    let write_err = |source| KeyFileError::Write { path: path.into(), source };
-    let tmp = temp_sibling(path);
-    let result = (|| {
-        let mut file = private_file(&tmp)?;
-        file.write_all(key.secret_bytes())?;
-        file.sync_all()
-    })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(write_err(e));
-    }
-    // hard_link + unlink refuses to replace a file that appeared meanwhile.
-    let linked = fs::hard_link(&tmp, path);
-    let _ = fs::remove_file(&tmp);
-    linked.map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AlreadyExists {
-            KeyFileError::Exists { path: path.into() }
-        } else {
-            write_err(e)
-        }
+    write_private(path, key.secret_bytes(), false).map_err(|e| match e {
+        OutputError::Exists(_) => KeyFileError::Exists { path: path.into() },
+        OutputError::Io { source, .. } => KeyFileError::Write { path: path.into(), source },
     })
-}
-
-fn temp_sibling(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
-}
-
-#[cfg(unix)]
-fn private_file(path: &Path) -> std::io::Result<fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)
-}
-
-#[cfg(not(unix))]
-fn private_file(path: &Path) -> std::io::Result<fs::File> {
-    fs::OpenOptions::new().write(true).create_new(true).open(path)
 }
 
 #[cfg(test)]

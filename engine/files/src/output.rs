@@ -1,16 +1,19 @@
 //! All-or-nothing output. Everything abmark writes is built under a temporary sibling of its
 //! destination (same directory, so the same file system and an atomic rename) and renamed into
 //! place only when complete, so a failed or interrupted run never leaves something at OUT that
-//! looks finished. This module owns the three shapes of that rule: [`Staging`] for an output
+//! looks finished. This module owns the shapes of that rule: [`Staging`] for an output
 //! directory, [`TempFile`] for a file another writer fills (FFmpeg's muxer, a concatenation),
-//! and [`write_atomic`] for bytes already in memory. Stages wrap [`OutputError`] in their own
-//! error types.
+//! and [`write_atomic`] / [`write_private`] for bytes already in memory (the latter for key
+//! material: mode 0600). Stages wrap [`OutputError`] in their own error types.
 //!
-//! Temporary names start with a dot and carry the process id (`.OUT.partial-PID`), so they are
-//! hidden from listings and a later run can tell an abandoned one from a live one.
+//! Temporary names start with a dot, so they are hidden from listings. Files are `tempfile`'s
+//! (`.NAME.TAG-XXXXXX`, created exclusively, removed on drop unless persisted). A staging
+//! directory is named `.OUT.partial-PID` instead: the next run removes those a dead process
+//! left behind — a variants output is gigabytes — and only the PID tells an abandoned one from
+//! one a live run is still filling.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Why an output could not be put in place.
 #[derive(Debug, thiserror::Error)]
@@ -117,22 +120,19 @@ fn remove_stale(out: &Path) {
 
 /// A file while it is being written: removed on drop unless persisted.
 pub struct TempFile {
-    path: PathBuf,
-    keep: bool,
+    path: tempfile::TempPath,
 }
 
 impl TempFile {
-    /// A fresh name beside `out` (unique within the process, so threads do not collide).
+    /// A fresh, empty file beside `out` (unique, so threads and processes do not collide).
     pub fn beside(out: &Path) -> Result<Self, OutputError> {
         Self::tagged(out, "partial")
     }
 
     /// Like [`TempFile::beside`], with `tag` in the name to tell several scratch files apart.
     pub fn tagged(out: &Path, tag: &str) -> Result<Self, OutputError> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = sibling(out, &format!("{tag}-{n}")).ok_or_else(|| no_file_name(out))?;
-        Ok(Self { path, keep: false })
+        let file = temp_beside(out, tag, Access::Default)?;
+        Ok(Self { path: file.into_temp_path() })
     }
 
     pub fn path(&self) -> &Path {
@@ -140,30 +140,71 @@ impl TempFile {
     }
 
     /// Renames the finished file to `out`.
-    pub fn persist(mut self, out: &Path) -> Result<(), OutputError> {
-        std::fs::rename(&self.path, out).map_err(io(out))?;
-        self.keep = true;
-        Ok(())
+    pub fn persist(self, out: &Path) -> Result<(), OutputError> {
+        self.path.persist(out).map_err(|e| io(out)(e.error))
     }
 }
 
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if !self.keep {
-            // Nothing to report from a destructor: the file may well not exist yet.
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
+/// Who may read a file this module creates.
+#[derive(Clone, Copy)]
+enum Access {
+    /// What `File::create` gives: 0666 less the umask.
+    Default,
+    /// The owner only (0600), whatever the umask: key material.
+    Private,
 }
 
-/// Writes `bytes` to `path` through a temporary sibling; fails if `path` exists and `!replace`.
+/// An empty `.NAME.TAG-XXXXXX` beside `out`, created exclusively.
+fn temp_beside(
+    out: &Path,
+    tag: &str,
+    access: Access,
+) -> Result<tempfile::NamedTempFile, OutputError> {
+    let name = out.file_name().ok_or_else(|| no_file_name(out))?.to_string_lossy();
+    let dir = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let prefix = format!(".{name}.{tag}-");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = match access {
+            Access::Default => 0o666,
+            Access::Private => 0o600,
+        };
+        builder.permissions(std::fs::Permissions::from_mode(mode));
+    }
+    #[cfg(not(unix))]
+    let _ = access;
+    builder.tempfile_in(dir).map_err(io(out))
+}
+
+/// Writes `bytes` to `path` through a temporary sibling; fails if `path` exists and `!replace`
+/// (also when it appears while writing: the final link never replaces a file then).
 pub fn write_atomic(path: &Path, bytes: &[u8], replace: bool) -> Result<(), OutputError> {
+    write_new(path, bytes, replace, Access::Default)
+}
+
+/// [`write_atomic`] for key material: the file is the owner's alone (mode 0600) from its
+/// creation on, and on disk before it takes the name `path`.
+pub fn write_private(path: &Path, bytes: &[u8], replace: bool) -> Result<(), OutputError> {
+    write_new(path, bytes, replace, Access::Private)
+}
+
+fn write_new(path: &Path, bytes: &[u8], replace: bool, access: Access) -> Result<(), OutputError> {
     if !replace && path.exists() {
         return Err(OutputError::Exists(path.to_owned()));
     }
-    let temp = TempFile::beside(path)?;
-    std::fs::write(&temp.path, bytes).map_err(io(path))?;
-    temp.persist(path)
+    let mut temp = temp_beside(path, "partial", access)?;
+    temp.write_all(bytes).and_then(|()| temp.as_file().sync_all()).map_err(io(path))?;
+    let placed = if replace { temp.persist(path) } else { temp.persist_noclobber(path) };
+    placed.map(drop).map_err(|e| match e.error.kind() {
+        std::io::ErrorKind::AlreadyExists => OutputError::Exists(path.to_owned()),
+        _ => io(path)(e.error),
+    })
 }
 
 #[cfg(test)]
@@ -238,5 +279,28 @@ mod tests {
         assert!(matches!(write_atomic(&out, b"w", false), Err(OutputError::Exists(_))));
         assert_eq!(std::fs::read(&out).unwrap(), b"z");
         assert!(matches!(TempFile::beside(Path::new("/")), Err(OutputError::Io { .. })));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn private_files_are_0600_and_public_ones_follow_the_umask() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = dir("private");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let key = d.join("keys.xml");
+        write_private(&key, b"k", false).unwrap();
+        assert_eq!(mode(&key), 0o600);
+        assert!(matches!(write_private(&key, b"x", false), Err(OutputError::Exists(_))));
+        write_private(&key, b"k2", true).unwrap();
+        assert_eq!((mode(&key), std::fs::read(&key).unwrap()), (0o600, b"k2".to_vec()));
+        let plot = d.join("plot.svg");
+        write_atomic(&plot, b"p", false).unwrap();
+        let created = d.join("created");
+        std::fs::write(&created, b"c").unwrap();
+        assert_eq!(mode(&plot), mode(&created), "as if written in place");
+        let t = TempFile::beside(&d.join("f.mp4")).unwrap();
+        assert_eq!(mode(t.path()), mode(&created));
+        drop(t);
+        assert_eq!(names(&d), ["created", "keys.xml", "plot.svg"], "no temporary left");
     }
 }

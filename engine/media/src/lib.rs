@@ -14,7 +14,8 @@
 //! detection logic (that is `abmark-detect`).
 //!
 //! FFmpeg never prints: [`init`] silences its log, and every failure comes back as a
-//! [`MediaError`] naming the file. Rotation metadata is ignored throughout (frames are as coded).
+//! [`MediaError`] naming the file. Decoded frames are turned upright by the
+//! stream's rotation metadata, as players show them (`rotate`).
 
 mod audio;
 mod convert;

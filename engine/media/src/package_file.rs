@@ -68,10 +68,10 @@ fn build(
     let (done, bytes) = (AtomicU64::new(0), AtomicU64::new(0));
     let mut sizes = Vec::new();
     for (track, kind) in &tracks {
-        let name = if *kind == TrackKind::Video { "video" } else { "audio" };
+        let name = kind.name();
         let entry = OutputEntry {
             path: name.into(),
-            kind: name.into(),
+            kind: *kind,
             meta: Default::default(),
             segments: track
                 .segment_durations

@@ -1,8 +1,10 @@
 //! The two things embedder and detector must agree on: the [`Symbol`] a segment carries and
 //! the [`WatermarkParams`] of an output.
 
-/// One of the two watermark symbols a segment carries.
+/// One of the two watermark symbols a segment carries. Written as the number `0` or `1` (JSON
+/// reports, job files, the command line): the same number as the variant that carries it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(into = "u8", try_from = "u8")]
 pub enum Symbol {
     Zero,
     One,
@@ -30,6 +32,38 @@ impl Symbol {
         match self {
             Symbol::Zero => 0,
             Symbol::One => 1,
+        }
+    }
+}
+
+impl From<Symbol> for u8 {
+    fn from(symbol: Symbol) -> u8 {
+        symbol.bit()
+    }
+}
+
+impl TryFrom<u8> for Symbol {
+    type Error = String;
+
+    fn try_from(bit: u8) -> Result<Self, String> {
+        Symbol::from_bit(bit).ok_or_else(|| format!("symbol {bit}: a symbol is 0 or 1"))
+    }
+}
+
+impl std::fmt::Display for Symbol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.bit())
+    }
+}
+
+impl std::str::FromStr for Symbol {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "0" => Ok(Symbol::Zero),
+            "1" => Ok(Symbol::One),
+            other => Err(format!("'{other}' is not a symbol (0 or 1)")),
         }
     }
 }
@@ -85,6 +119,16 @@ impl WatermarkParams {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn symbols_are_written_and_read_as_their_number() {
+        assert_eq!(serde_json::to_string(&Symbol::One).unwrap(), "1");
+        assert_eq!(serde_json::from_str::<Symbol>("0").unwrap(), Symbol::Zero);
+        assert!(serde_json::from_str::<Symbol>("2").is_err());
+        assert_eq!("1".parse::<Symbol>(), Ok(Symbol::One));
+        assert!("one".parse::<Symbol>().is_err());
+        assert_eq!(Symbol::Zero.to_string(), "0");
+    }
 
     #[test]
     fn segments_and_fades_follow_time() {

@@ -12,6 +12,7 @@ use abmark_media::mix::session_choices;
 use abmark_wm::key::WatermarkKey;
 use abmark_wm::payload::SessionCoder;
 use abmark_wm::register::temporal::Timeline;
+use abmark_wm::Symbol;
 
 use super::model::{CellReport, CollusionReport, InnocentReport};
 use crate::leak::{candidate, falsely_accused, named, readings};
@@ -74,7 +75,7 @@ pub fn cell(
     options: &DetectOptions,
 ) -> CellReport {
     let truth = reference.choices(session);
-    let bit = |s: &SegmentEvidence| truth.get(s.index as usize).copied();
+    let bit = |s: &SegmentEvidence| truth.get(s.index as usize).copied().and_then(Symbol::from_bit);
     let mut cell = CellReport {
         clip: reference.clip.clone(),
         attack: attack.to_owned(),
@@ -99,7 +100,7 @@ pub fn cell(
             None => cell.undecided += 1,
         }
         // A positive LLR favours symbol 0.
-        let margin = if truth == 0 { s.llr } else { -s.llr };
+        let margin = if truth == Symbol::Zero { s.llr } else { -s.llr };
         cell.worst_llr_margin = cell.worst_llr_margin.min(margin);
     }
     if cell.segments == 0 {

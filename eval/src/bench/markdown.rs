@@ -46,7 +46,7 @@ fn row_md(cells: &[String]) -> String {
 /// A cell's text made safe inside a pipe table: a `|` would end the cell, a newline the row, and
 /// a `<` could open an HTML tag in renderers that pass HTML through.
 fn cell_md(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('|', "\\|").replace(['\n', '\r'], " ")
+    quick_xml::escape::minimal_escape(text.replace(['\n', '\r'], " ")).replace('|', "\\|")
 }
 
 #[cfg(test)]

@@ -36,8 +36,8 @@ mod tests {
 
     #[test]
     fn reads_the_committed_peers_report() {
-        let file = crate::repo_root().join("eval/report/peers.json");
-        let peers = load(&file).expect("eval/report/peers.json");
+        let file = crate::repo_root().join("eval/data/peers.json");
+        let peers = load(&file).expect("eval/data/peers.json");
         assert_eq!(peers.len(), 3, "three peer methods");
         for p in &peers {
             assert!(p.psnr_y > 30.0 && p.embed_ms_per_frame > 0.0 && p.read_ms_per_frame > 0.0);

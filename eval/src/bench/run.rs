@@ -42,7 +42,7 @@ pub struct Args {
     log_size: usize,
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// `eval peers` JSON to show side by side (default: eval/report/peers.json if it exists;
+    /// `eval peers` JSON to show side by side (default: eval/data/peers.json if it exists;
     /// none in quick runs, whose clip is not the peers').
     #[arg(long)]
     peers: Option<PathBuf>,
@@ -216,7 +216,7 @@ fn plan(args: &Args, root: &Path) -> anyhow::Result<Plan> {
             bail!("{}: no such clip (run datasets/fetch.sh)", clip.display());
         }
     }
-    let default_peers = root.join("eval/report/peers.json");
+    let default_peers = root.join("eval/data/peers.json");
     let name = if args.quick { "benchmark-quick" } else { "benchmark" };
     Ok(Plan {
         clips,

@@ -18,7 +18,9 @@ use base64::Engine as _;
 pub use read::read_cpix;
 pub use write::write_cpix;
 
-use super::pssh::{uuid_string, KeyId, SystemId};
+use uuid::Uuid;
+
+use super::pssh::{KeyId, SystemId};
 
 /// CPIX element namespace.
 pub const CPIX_NS: &str = "urn:dashif:org:cpix";
@@ -72,7 +74,7 @@ impl ContentKey {
 impl fmt::Debug for ContentKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ContentKey")
-            .field("kid", &uuid_string(&self.kid))
+            .field("kid", &Uuid::from_bytes(self.kid))
             .field("key", &"<redacted>")
             .field("explicit_iv", &self.explicit_iv)
             .field("scheme", &self.scheme)
@@ -156,11 +158,11 @@ pub enum CpixError {
     #[error("{element}: duplicate {what}")]
     Duplicate { element: &'static str, what: String },
     /// A reference to a kid that no `cpix:ContentKey` defines.
-    #[error("{element} refers to kid {} which is not in the ContentKeyList", uuid_string(.kid))]
+    #[error("{element} refers to kid {} which is not in the ContentKeyList", Uuid::from_bytes(*.kid))]
     UnknownKid { element: &'static str, kid: KeyId },
     /// A `KeyPeriodFilter` naming a period that no `ContentKeyPeriod` defines.
     #[error("cpix:KeyPeriodFilter (kid {}) refers to period {period:?} which is not in the \
-             ContentKeyPeriodList", uuid_string(.kid))]
+             ContentKeyPeriodList", Uuid::from_bytes(*.kid))]
     UnknownPeriod { kid: KeyId, period: String },
 }
 
@@ -207,7 +209,7 @@ fn decode_b64(s: &str) -> Option<Vec<u8>> {
 }
 
 fn kid_note(kid: &Option<KeyId>) -> String {
-    kid.map(|k| format!(" (kid {})", uuid_string(&k))).unwrap_or_default()
+    kid.map(|k| format!(" (kid {})", Uuid::from_bytes(k))).unwrap_or_default()
 }
 
 /// Cut document-supplied text quoted in an error (ids, playlists) to a bounded length.

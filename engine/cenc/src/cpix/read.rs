@@ -15,7 +15,9 @@ use quick_xml::XmlVersion;
 
 use super::{decode_b64, CPIX_NS, PSKC_NS};
 use super::{short, ContentKey, CpixDocument, CpixError, DrmSystem, KeyPeriod, UsageRule};
-use crate::pssh::{parse_uuid, uuid_string, KeyId};
+use uuid::Uuid;
+
+use crate::pssh::{parse_uuid, KeyId};
 
 /// Deeper than any real CPIX (about 6 levels) but far from recursion or memory trouble.
 const MAX_DEPTH: usize = 64;
@@ -245,7 +247,7 @@ impl Parser {
             attrs(e, EL, None, ["kid", "explicitIV", "commonEncryptionScheme"], pos)?;
         let kid = uuid_attr(kid, EL, "kid", None)?;
         if !self.kids.insert(kid) {
-            let what = format!("kid {}", uuid_string(&kid));
+            let what = format!("kid {}", Uuid::from_bytes(kid));
             return Err(CpixError::Duplicate { element: EL, what });
         }
         let explicit_iv = match iv {
@@ -312,8 +314,8 @@ impl Parser {
                     if !self.drm_pairs.insert((d.kid, d.system_id)) {
                         let what = format!(
                             "kid {} with systemId {}",
-                            uuid_string(&d.kid),
-                            uuid_string(&d.system_id)
+                            Uuid::from_bytes(d.kid),
+                            Uuid::from_bytes(d.system_id)
                         );
                         return Err(CpixError::Duplicate { element: "cpix:DRMSystem", what });
                     }

@@ -1,150 +1,159 @@
 //! Writing CPIX: a deterministic, indented CPIX 2.3 document with the `cpix:` and `pskc:`
-//! prefixes, children in the order the CPIX 2.3 schema's sequences require, every attribute and
-//! text escaped. `read_cpix(&write_cpix(d)) == d` for every document `read_cpix` can produce
-//! (the tests check it); the exceptions are values XML 1.0 cannot carry (see [`write_cpix`]).
-
-use std::fmt::Write as _;
+//! prefixes, children in the order the CPIX 2.3 schema's sequences require, written with
+//! quick-xml's `Writer` (as the MPD is), which escapes every attribute and text.
+//! `read_cpix(&write_cpix(d)) == d` for every document `read_cpix` can produce (the tests check
+//! it); the exceptions are values XML 1.0 cannot carry (see [`write_cpix`]).
 
 use base64::Engine as _;
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+use quick_xml::Writer;
+use uuid::Uuid;
 
-use super::{CpixDocument, B64, CPIX_NS, PSKC_NS};
-use crate::pssh::uuid_string;
+use super::{ContentKey, CpixDocument, DrmSystem, KeyPeriod, UsageRule, B64, CPIX_NS, PSKC_NS};
 
 /// Serialize `doc` as CPIX 2.3 XML with clear keys (`pskc:PlainValue`). Empty lists are left
 /// out, and so are empty payloads (CPIX has no way to say "empty" apart from "absent"). Control
 /// characters that XML 1.0 cannot represent at all (U+0000..U+001F except tab, LF, CR, and
 /// U+FFFE/U+FFFF) are written as U+FFFD so that the output stays well-formed.
 pub fn write_cpix(doc: &CpixDocument) -> String {
-    let mut w = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    w.push_str(&format!("<cpix:CPIX xmlns:cpix=\"{CPIX_NS}\" xmlns:pskc=\"{PSKC_NS}\""));
-    if let Some(id) = &doc.content_id {
-        attr(&mut w, "contentId", id);
-    }
-    w.push_str(" version=\"2.3\">\n");
-
-    if !doc.keys.is_empty() {
-        w.push_str("  <cpix:ContentKeyList>\n");
-        for k in &doc.keys {
-            w.push_str("    <cpix:ContentKey");
-            attr(&mut w, "kid", &uuid_string(&k.kid));
-            if let Some(iv) = &k.explicit_iv {
-                attr(&mut w, "explicitIV", &B64.encode(iv));
-            }
-            if let Some(s) = &k.scheme {
-                attr(&mut w, "commonEncryptionScheme", s);
-            }
-            let _ = write!(
-                w,
-                ">\n      <cpix:Data>\n        <pskc:Secret>\n          <pskc:PlainValue>{}\
-                 </pskc:PlainValue>\n        </pskc:Secret>\n      </cpix:Data>\n    \
-                 </cpix:ContentKey>\n",
-                B64.encode(k.key)
-            );
-        }
-        w.push_str("  </cpix:ContentKeyList>\n");
-    }
-
-    if !doc.drm_systems.is_empty() {
-        w.push_str("  <cpix:DRMSystemList>\n");
-        for d in &doc.drm_systems {
-            w.push_str("    <cpix:DRMSystem");
-            attr(&mut w, "kid", &uuid_string(&d.kid));
-            attr(&mut w, "systemId", &uuid_string(&d.system_id));
-            w.push_str(">\n");
-            // Schema order: PSSH, ContentProtectionData, URIExtXKey, HLSSignalingData.
-            payload(&mut w, "PSSH", "", d.pssh.as_deref());
-            let cpd = d.content_protection_data.as_deref().map(str::as_bytes);
-            payload(&mut w, "ContentProtectionData", "", cpd);
-            payload(&mut w, "URIExtXKey", "", d.uri_ext_x_key.as_deref().map(str::as_bytes));
-            for (playlist, text) in &d.hls_signaling {
-                let mut a = String::new();
-                attr(&mut a, "playlist", playlist);
-                payload(&mut w, "HLSSignalingData", &a, Some(text.as_bytes()));
-            }
-            w.push_str("    </cpix:DRMSystem>\n");
-        }
-        w.push_str("  </cpix:DRMSystemList>\n");
-    }
-
-    if !doc.periods.is_empty() {
-        w.push_str("  <cpix:ContentKeyPeriodList>\n");
-        for p in &doc.periods {
-            w.push_str("    <cpix:ContentKeyPeriod");
-            attr(&mut w, "id", &p.id);
-            if let Some(i) = p.index {
-                attr(&mut w, "index", &i.to_string());
-            }
-            for (name, v) in [("start", &p.start), ("end", &p.end)] {
-                if let Some(v) = v {
-                    attr(&mut w, name, v);
-                }
-            }
-            w.push_str("/>\n");
-        }
-        w.push_str("  </cpix:ContentKeyPeriodList>\n");
-    }
-
-    if !doc.usage_rules.is_empty() {
-        w.push_str("  <cpix:ContentKeyUsageRuleList>\n");
-        for r in &doc.usage_rules {
-            w.push_str("    <cpix:ContentKeyUsageRule");
-            attr(&mut w, "kid", &uuid_string(&r.kid));
-            if let Some(t) = &r.intended_track_type {
-                attr(&mut w, "intendedTrackKind", t);
-            }
-            if r.period_ids.is_empty() {
-                w.push_str("/>\n");
-                continue;
-            }
-            w.push_str(">\n");
-            for id in &r.period_ids {
-                w.push_str("      <cpix:KeyPeriodFilter");
-                attr(&mut w, "periodId", id);
-                w.push_str("/>\n");
-            }
-            w.push_str("    </cpix:ContentKeyUsageRule>\n");
-        }
-        w.push_str("  </cpix:ContentKeyUsageRuleList>\n");
-    }
-    w.push_str("</cpix:CPIX>\n");
-    w
+    let mut x = Xml(Writer::new_with_indent(Vec::new(), b' ', 2));
+    x.document(doc);
+    let mut text = String::from_utf8(x.0.into_inner()).expect("quick-xml writes the UTF-8 we give");
+    text.push('\n');
+    text
 }
 
-/// ` name="value"`, escaped so that a reader gets `value` back exactly: besides markup
-/// characters, tab, LF and CR become character references, which attribute-value
-/// normalization would otherwise turn into spaces.
-fn attr(w: &mut String, name: &str, value: &str) {
-    let _ = write!(w, " {name}=\"");
-    for c in value.chars() {
-        match c {
-            '<' => w.push_str("&lt;"),
-            '>' => w.push_str("&gt;"),
-            '&' => w.push_str("&amp;"),
-            '"' => w.push_str("&quot;"),
-            '\t' => w.push_str("&#9;"),
-            '\n' => w.push_str("&#10;"),
-            '\r' => w.push_str("&#13;"),
-            c if xml_char(c) => w.push(c),
-            _ => w.push('\u{FFFD}'),
+/// A `Writer` into memory, which cannot fail: write errors are impossible, so they are dropped.
+struct Xml(Writer<Vec<u8>>);
+
+type Attrs = Vec<(&'static str, String)>;
+
+impl Xml {
+    fn event(&mut self, event: Event<'_>) {
+        let _ = self.0.write_event(event);
+    }
+
+    /// `name` with `attrs`; quick-xml escapes markup, quotes, tab, LF and CR in the values, so
+    /// a reader gets each value back exactly.
+    fn tag(name: &'static str, attrs: Attrs) -> BytesStart<'static> {
+        let mut tag = BytesStart::new(name);
+        for (key, value) in attrs {
+            let value: String =
+                value.chars().map(|c| if xml_char(c) { c } else { '\u{FFFD}' }).collect();
+            tag.push_attribute((key, value.as_str()));
+        }
+        tag
+    }
+
+    fn start(&mut self, name: &'static str, attrs: Attrs) {
+        self.event(Event::Start(Self::tag(name, attrs)));
+    }
+
+    fn end(&mut self, name: &'static str) {
+        self.event(Event::End(BytesEnd::new(name)));
+    }
+
+    fn empty(&mut self, name: &'static str, attrs: Attrs) {
+        self.event(Event::Empty(Self::tag(name, attrs)));
+    }
+
+    /// `<name attrs>base64</name>` for a non-empty payload; nothing otherwise.
+    fn payload(&mut self, name: &'static str, attrs: Attrs, bytes: Option<&[u8]>) {
+        if let Some(b) = bytes.filter(|b| !b.is_empty()) {
+            self.start(name, attrs);
+            self.event(Event::Text(BytesText::new(&B64.encode(b))));
+            self.end(name);
         }
     }
-    w.push('"');
+
+    /// `<name>` around one element per item; nothing for no items.
+    fn list<T>(&mut self, name: &'static str, items: &[T], mut item: impl FnMut(&mut Self, &T)) {
+        if items.is_empty() {
+            return;
+        }
+        self.start(name, vec![]);
+        for i in items {
+            item(self, i);
+        }
+        self.end(name);
+    }
+
+    fn document(&mut self, doc: &CpixDocument) {
+        self.event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)));
+        let mut attrs: Attrs =
+            vec![("xmlns:cpix", CPIX_NS.to_owned()), ("xmlns:pskc", PSKC_NS.to_owned())];
+        attrs.extend(doc.content_id.clone().map(|id| ("contentId", id)));
+        attrs.push(("version", "2.3".to_owned()));
+        self.start("cpix:CPIX", attrs);
+        self.list("cpix:ContentKeyList", &doc.keys, Self::key);
+        self.list("cpix:DRMSystemList", &doc.drm_systems, Self::drm_system);
+        self.list("cpix:ContentKeyPeriodList", &doc.periods, Self::period);
+        self.list("cpix:ContentKeyUsageRuleList", &doc.usage_rules, Self::usage_rule);
+        self.end("cpix:CPIX");
+    }
+
+    fn key(&mut self, k: &ContentKey) {
+        let mut attrs = vec![("kid", Uuid::from_bytes(k.kid).to_string())];
+        attrs.extend(k.explicit_iv.map(|iv| ("explicitIV", B64.encode(iv))));
+        attrs.extend(k.scheme.clone().map(|s| ("commonEncryptionScheme", s)));
+        self.start("cpix:ContentKey", attrs);
+        self.start("cpix:Data", vec![]);
+        self.start("pskc:Secret", vec![]);
+        self.payload("pskc:PlainValue", vec![], Some(&k.key));
+        self.end("pskc:Secret");
+        self.end("cpix:Data");
+        self.end("cpix:ContentKey");
+    }
+
+    fn drm_system(&mut self, d: &DrmSystem) {
+        let attrs = vec![
+            ("kid", Uuid::from_bytes(d.kid).to_string()),
+            ("systemId", Uuid::from_bytes(d.system_id).to_string()),
+        ];
+        self.start("cpix:DRMSystem", attrs);
+        // Schema order: PSSH, ContentProtectionData, URIExtXKey, HLSSignalingData.
+        self.payload("cpix:PSSH", vec![], d.pssh.as_deref());
+        let cpd = d.content_protection_data.as_deref().map(str::as_bytes);
+        self.payload("cpix:ContentProtectionData", vec![], cpd);
+        let uri = d.uri_ext_x_key.as_deref().map(str::as_bytes);
+        self.payload("cpix:URIExtXKey", vec![], uri);
+        for (playlist, text) in &d.hls_signaling {
+            let attrs = vec![("playlist", playlist.clone())];
+            self.payload("cpix:HLSSignalingData", attrs, Some(text.as_bytes()));
+        }
+        self.end("cpix:DRMSystem");
+    }
+
+    fn period(&mut self, p: &KeyPeriod) {
+        let mut attrs = vec![("id", p.id.clone())];
+        attrs.extend(p.index.map(|i| ("index", i.to_string())));
+        attrs.extend(p.start.clone().map(|v| ("start", v)));
+        attrs.extend(p.end.clone().map(|v| ("end", v)));
+        self.empty("cpix:ContentKeyPeriod", attrs);
+    }
+
+    fn usage_rule(&mut self, r: &UsageRule) {
+        let mut attrs = vec![("kid", Uuid::from_bytes(r.kid).to_string())];
+        attrs.extend(r.intended_track_type.clone().map(|t| ("intendedTrackKind", t)));
+        if r.period_ids.is_empty() {
+            self.empty("cpix:ContentKeyUsageRule", attrs);
+            return;
+        }
+        self.start("cpix:ContentKeyUsageRule", attrs);
+        for id in &r.period_ids {
+            self.empty("cpix:KeyPeriodFilter", vec![("periodId", id.clone())]);
+        }
+        self.end("cpix:ContentKeyUsageRule");
+    }
 }
 
 pub(super) fn xml_char(c: char) -> bool {
     !matches!(c, '\u{0}'..='\u{8}' | '\u{B}' | '\u{C}' | '\u{E}'..='\u{1F}' | '\u{FFFE}' | '\u{FFFF}')
 }
 
-/// `<cpix:NAME ATTRS>base64</cpix:NAME>` for a non-empty payload; nothing otherwise.
-fn payload(w: &mut String, name: &str, attrs: &str, bytes: Option<&[u8]>) {
-    if let Some(b) = bytes.filter(|b| !b.is_empty()) {
-        let _ = writeln!(w, "      <cpix:{name}{attrs}>{}</cpix:{name}>", B64.encode(b));
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::super::{read_cpix, ContentKey, DrmSystem, KeyPeriod, UsageRule};
+    use super::super::read_cpix;
     use super::*;
     use crate::pssh::{parse_pssh, parse_uuid, FAIRPLAY, PLAYREADY, WIDEVINE};
 

@@ -1,7 +1,7 @@
 //! Protection System Specific Header ('pssh') boxes (ISO/IEC 23001-7, 8.1) and the system-specific
 //! data we put inside them: the Widevine `WidevinePsshData` protobuf and the PlayReady Object
-//! (PRO) holding a v4.3.0.0 WRMHEADER. Also owns the DRM system ids and UUID text formatting, so
-//! that the CPIX reader and the packager agree on one spelling of a key id. Builders trust their
+//! (PRO) holding a v4.3.0.0 WRMHEADER. Also owns the DRM system ids and which UUID spellings a key
+//! id may be read from ([`parse_uuid`]); writing one is `uuid::Uuid`'s `Display`. Builders trust their
 //! (our own) input; parsers take untrusted bytes and never panic on them.
 
 use base64::engine::general_purpose::STANDARD as B64;
@@ -13,15 +13,15 @@ pub type KeyId = [u8; 16];
 pub type SystemId = [u8; 16];
 
 /// Widevine, edef8ba9-79d6-4ace-a3c8-27dcd51d21ed.
-pub const WIDEVINE: SystemId = hex16(b"edef8ba979d64acea3c827dcd51d21ed");
+pub const WIDEVINE: SystemId = uuid::uuid!("edef8ba9-79d6-4ace-a3c8-27dcd51d21ed").into_bytes();
 /// PlayReady, 9a04f079-9840-4286-ab92-e65be0885f95.
-pub const PLAYREADY: SystemId = hex16(b"9a04f07998404286ab92e65be0885f95");
+pub const PLAYREADY: SystemId = uuid::uuid!("9a04f079-9840-4286-ab92-e65be0885f95").into_bytes();
 /// W3C Common PSSH box format (ClearKey), 1077efec-c0b2-4d02-ace3-3c1e52e2fb4b: a version 1 box
 /// whose KID list is the whole message and whose data is empty.
-pub const CLEARKEY: SystemId = hex16(b"1077efecc0b24d02ace33c1e52e2fb4b");
+pub const CLEARKEY: SystemId = uuid::uuid!("1077efec-c0b2-4d02-ace3-3c1e52e2fb4b").into_bytes();
 /// FairPlay Streaming, 94ce86fb-07ff-4f43-adb8-93d2fa968ca2. FairPlay is signalled in HLS
 /// (`EXT-X-KEY`), so it needs no 'pssh' box; the id is here for CPIX `DRMSystem` matching.
-pub const FAIRPLAY: SystemId = hex16(b"94ce86fb07ff4f43adb893d2fa968ca2");
+pub const FAIRPLAY: SystemId = uuid::uuid!("94ce86fb-07ff-4f43-adb8-93d2fa968ca2").into_bytes();
 
 /// Why a 'pssh' box, Widevine data, PlayReady Object or UUID could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -262,7 +262,8 @@ pub fn playready_object(key_ids: &[KeyId], la_url: Option<&str>, scheme: [u8; 4]
          version=\"4.3.0.0\"><DATA><PROTECTINFO><KIDS>",
     );
     for kid in key_ids {
-        let value = B64.encode(guid_swap(kid));
+        // PlayReady writes KIDs as Microsoft GUIDs: the first three fields little-endian.
+        let value = B64.encode(uuid::Uuid::from_bytes(*kid).to_bytes_le());
         xml.push_str(&format!("<KID ALGID=\"{algid}\" VALUE=\"{value}\"></KID>"));
     }
     xml.push_str("</KIDS></PROTECTINFO>");
@@ -280,16 +281,6 @@ pub fn playready_object(key_ids: &[KeyId], la_url: Option<&str>, scheme: [u8; 4]
     out.extend_from_slice(&record_len.to_le_bytes());
     out.extend_from_slice(&record);
     out
-}
-
-/// PlayReady writes KIDs as Microsoft GUIDs: the first three fields little-endian. The swap is
-/// its own inverse.
-fn guid_swap(k: &KeyId) -> KeyId {
-    let mut g = *k;
-    g[0..4].reverse();
-    g[4..6].reverse();
-    g[6..8].reverse();
-    g
 }
 
 /// The KIDs of every WRM header record in a PlayReady Object, in order. Reads both the v4.0
@@ -357,60 +348,17 @@ fn kid_from_b64(s: &str) -> Result<KeyId, PsshError> {
     let raw = B64.decode(s.trim()).map_err(|_| bad("WRMHEADER", "KID is not valid base64"))?;
     let g = <[u8; 16]>::try_from(raw.as_slice())
         .map_err(|_| bad("WRMHEADER", format!("KID of {} bytes, expected 16", raw.len())))?;
-    Ok(guid_swap(&g))
+    Ok(uuid::Uuid::from_bytes_le(g).into_bytes())
 }
 
-/// Format 16 bytes as a lowercase 8-4-4-4-12 UUID.
-pub fn uuid_string(id: &[u8; 16]) -> String {
-    let mut s = String::with_capacity(36);
-    for (i, b) in id.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            s.push('-');
-        }
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
-}
-
-/// Parse a UUID written as 32 hex digits, either plain or dashed 8-4-4-4-12, in any case.
+/// Parse a UUID written as 32 hex digits, either plain or dashed 8-4-4-4-12, in any case (the
+/// braced and `urn:uuid:` forms that `uuid` also reads are no key-id spelling CPIX uses).
 pub fn parse_uuid(s: &str) -> Result<[u8; 16], PsshError> {
-    let err = PsshError::BadUuid { len: s.chars().count() };
-    let b = s.as_bytes();
-    let digits: Vec<u8> = match b.len() {
-        32 => b.to_vec(),
-        36 if [8, 13, 18, 23].iter().all(|&i| b[i] == b'-') => b
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| ![8, 13, 18, 23].contains(i))
-            .map(|(_, &c)| c)
-            .collect(),
-        _ => return Err(err),
-    };
-    let mut out = [0u8; 16];
-    for (i, pair) in digits.chunks_exact(2).enumerate() {
-        let hi = (pair[0] as char).to_digit(16).ok_or(err.clone())?;
-        let lo = (pair[1] as char).to_digit(16).ok_or(err.clone())?;
-        out[i] = (hi * 16 + lo) as u8;
+    let err = || PsshError::BadUuid { len: s.chars().count() };
+    if !matches!(s.len(), 32 | 36) {
+        return Err(err());
     }
-    Ok(out)
-}
-
-/// `hex16` for the constants above, evaluated at compile time (a bad literal fails the build).
-const fn hex16(s: &[u8; 32]) -> [u8; 16] {
-    const fn nib(c: u8) -> u8 {
-        match c {
-            b'0'..=b'9' => c - b'0',
-            b'a'..=b'f' => c - b'a' + 10,
-            _ => panic!("bad hex in system id constant"),
-        }
-    }
-    let mut out = [0u8; 16];
-    let mut i = 0;
-    while i < 16 {
-        out[i] = nib(s[2 * i]) << 4 | nib(s[2 * i + 1]);
-        i += 1;
-    }
-    out
+    uuid::Uuid::try_parse(s).map(uuid::Uuid::into_bytes).map_err(|_| err())
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 use super::*;
 
-const KID: KeyId = hex16(b"5e2b7a4c1f3d4a6b8c9d0e1f2a3b4c5d");
-const KID2: KeyId = hex16(b"00112233445566778899aabbccddeeff");
+const KID: KeyId = uuid::uuid!("5e2b7a4c-1f3d-4a6b-8c9d-0e1f2a3b4c5d").into_bytes();
+const KID2: KeyId = uuid::uuid!("00112233-4455-6677-8899-aabbccddeeff").into_bytes();
 // Written by Shaka Packager v3.8.0 (raw key, this KID) into init.mp4 for cenc and cbcs.
 const SHAKA_WV_CENC: &str = "000000387073736800000000edef8ba979d64acea3c827dcd51d21ed000000181210\
                              5e2b7a4c1f3d4a6b8c9d0e1f2a3b4c5d48e3dc959b06";
@@ -63,11 +63,21 @@ fn round_trips() {
 
 #[test]
 fn uuids() {
-    assert_eq!(uuid_string(&WIDEVINE), "edef8ba9-79d6-4ace-a3c8-27dcd51d21ed");
+    assert_eq!(
+        uuid::Uuid::from_bytes(WIDEVINE).to_string(),
+        "edef8ba9-79d6-4ace-a3c8-27dcd51d21ed"
+    );
     assert_eq!(parse_uuid("EDEF8BA9-79D6-4ACE-A3C8-27DCD51D21ED").unwrap(), WIDEVINE);
     assert_eq!(parse_uuid("9a04f07998404286ab92e65be0885f95").unwrap(), PLAYREADY);
-    assert_eq!(uuid_string(&FAIRPLAY), "94ce86fb-07ff-4f43-adb8-93d2fa968ca2");
-    assert_eq!(uuid_string(&CLEARKEY), "1077efec-c0b2-4d02-ace3-3c1e52e2fb4b");
+    assert_eq!(WIDEVINE, *b"\xed\xef\x8b\xa9\x79\xd6\x4a\xce\xa3\xc8\x27\xdc\xd5\x1d\x21\xed");
+    assert_eq!(
+        uuid::Uuid::from_bytes(FAIRPLAY).to_string(),
+        "94ce86fb-07ff-4f43-adb8-93d2fa968ca2"
+    );
+    assert_eq!(
+        uuid::Uuid::from_bytes(CLEARKEY).to_string(),
+        "1077efec-c0b2-4d02-ace3-3c1e52e2fb4b"
+    );
     for bad in [
         "",
         "edef8ba979d64acea3c827dcd51d21e",

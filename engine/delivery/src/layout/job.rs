@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use abmark_bmff::cmaf::TrackKind;
+use abmark_wm::Symbol;
 use serde::{Deserialize, Serialize};
 
 use super::LayoutError;
@@ -63,7 +65,7 @@ pub struct RenditionEntry {
 pub struct OutputEntry {
     /// Relative to OUT: `0/720p`, `1/720p`, `audio`.
     pub path: String,
-    pub kind: String,
+    pub kind: TrackKind,
     pub meta: OutputMeta,
     pub segments: Vec<SegmentInfo>,
 }
@@ -75,7 +77,7 @@ pub struct OutputMeta {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub height: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub wm_symbol: Option<u8>,
+    pub wm_symbol: Option<Symbol>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub codecs: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -137,7 +139,7 @@ impl JobFile {
 
     /// The shared audio output, if the source had audio.
     pub fn audio(&self) -> Option<&OutputEntry> {
-        self.outputs.iter().find(|o| o.kind == "audio")
+        self.outputs.iter().find(|o| o.kind == TrackKind::Audio)
     }
 
     /// Recomputes each rendition's mean and peak bit rate from its outputs' segment sizes
@@ -149,7 +151,7 @@ impl JobFile {
             let segments: Vec<&SegmentInfo> = self
                 .outputs
                 .iter()
-                .filter(|o| o.kind != "audio" && o.path.ends_with(&suffix))
+                .filter(|o| o.kind == TrackKind::Video && o.path.ends_with(&suffix))
                 .flat_map(|o| &o.segments)
                 .collect();
             let seconds = |s: &SegmentInfo| s.duration as f64 / timescale;

@@ -30,7 +30,7 @@ pub fn presentation(job: &JobFile) -> Presentation {
         .collect();
     // Manifests conventionally list the lowest rendition first.
     video.sort_by_key(|r| r.height);
-    let audio = job.outputs.iter().find(|o| o.kind == "audio").map(|o| {
+    let audio = job.audio().map(|o| {
         let rate = o.meta.sample_rate.unwrap_or(48_000);
         let seconds: f64 = o.segments.iter().map(|s| s.duration as f64 / rate as f64).sum();
         let bytes: u64 = o.segments.iter().map(|s| s.bytes).sum();

@@ -14,7 +14,9 @@ use super::dash::{
     AdaptationSet, Content, Mpd, Representation, RepresentationMedia, SegmentList, SegmentTemplate,
     TimelineEntry,
 };
-use super::protection::{base64, uuid, Protection};
+use uuid::Uuid;
+
+use super::protection::{base64, Protection};
 
 const MPD_NAMESPACE: &str = "urn:mpeg:dash:schema:mpd:2011";
 /// ISO/IEC 23001-7 11.2: `cenc:default_KID`, `cenc:pssh`.
@@ -137,12 +139,12 @@ fn write_content_protection(x: &mut Xml, p: &Protection) -> io::Result<()> {
         vec![
             ("schemeIdUri", MP4_PROTECTION_SCHEME.to_owned()),
             ("value", p.scheme.clone()),
-            ("cenc:default_KID", uuid(&p.default_kid)),
+            ("cenc:default_KID", Uuid::from_bytes(p.default_kid).to_string()),
         ],
     )?;
     for s in p.systems.iter().filter(|s| s.dash) {
         let attrs = vec![
-            ("schemeIdUri", format!("urn:uuid:{}", uuid(&s.system_id))),
+            ("schemeIdUri", Uuid::from_bytes(s.system_id).urn().to_string()),
             ("value", s.name.clone()),
         ];
         if s.pssh.is_none() && s.playready_pro.is_none() && s.license_url.is_none() {

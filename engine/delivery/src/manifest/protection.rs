@@ -63,12 +63,6 @@ pub struct HlsKey {
     pub key_id: Option<String>,
 }
 
-/// RFC 4122 spelling of a KID / system ID: 8-4-4-4-12 lowercase hex.
-pub fn uuid(id: &[u8; 16]) -> String {
-    let h = hex::encode(id);
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
-}
-
 /// Standard base64 (with padding), as DASH `cenc:pssh` and HLS `data:` URIs carry binary.
 pub fn base64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)

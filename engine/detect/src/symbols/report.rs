@@ -6,7 +6,7 @@ use abmark_media::VideoInfo;
 use abmark_wm::detector::Fit;
 use abmark_wm::register::Transform;
 use abmark_wm::score::{decide, llr, p_unmarked};
-use abmark_wm::SegmentScore;
+use abmark_wm::{SegmentScore, Symbol};
 
 /// Minimal description of an input video.
 #[derive(Clone, Debug, serde::Serialize, PartialEq)]
@@ -37,7 +37,7 @@ pub struct SegmentDecision {
     pub start_seconds: f64,
     pub frames: u32,
     /// 0, 1, or `None` when the evidence is below the threshold.
-    pub symbol: Option<u8>,
+    pub symbol: Option<Symbol>,
     /// Standard-normal score: > 0 favours symbol 0, < 0 symbol 1.
     pub z: f64,
     /// Log-likelihood ratio ln P(symbol 0) / P(symbol 1), calibrated with the copy's median |z|.
@@ -115,7 +115,7 @@ pub(super) fn build(
                 index: s.segment,
                 start_seconds: s.segment as f64 * options.params.segment_seconds,
                 frames: s.frames,
-                symbol: decide(s.z, options.z_threshold).map(|sym| sym.bit()),
+                symbol: decide(s.z, options.z_threshold),
                 z: s.z,
                 llr: l,
                 confidence: 1.0 / (1.0 + (-l.abs()).exp()),

@@ -15,8 +15,7 @@ pub struct LicenceRecord {
     pub subject: Option<String>,
     pub content: Option<String>,
     pub session: Option<u32>,
-    /// `issued` or `refused`.
-    pub decision: String,
+    pub decision: Decision,
     /// Why (for refusals: the check that failed; for issues: `ok`).
     pub reason: String,
     /// KIDs asked for (hex).
@@ -25,3 +24,11 @@ pub struct LicenceRecord {
 }
 
 pub type LicenceLog = JsonlAppender;
+
+/// What became of a licence request.
+#[derive(Clone, Copy, Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    Issued,
+    Refused,
+}

@@ -17,4 +17,4 @@ pub mod service;
 pub mod store;
 pub mod token;
 
-pub use service::{Answer, LicenceError, LicencePolicy, LicenceService};
+pub use service::{Answer, LicenceError, LicencePolicy, LicenceService, Refusal};

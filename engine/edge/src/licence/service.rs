@@ -13,7 +13,7 @@ use crate::serve::session_log::rfc3339;
 
 use super::backend::{AuthBackend, Verdict};
 use super::clearkey::{parse_request, response, SessionType};
-use super::log::{LicenceLog, LicenceRecord};
+use super::log::{Decision, LicenceLog, LicenceRecord};
 use super::sealed::Sealer;
 use super::store::{Admission, Grant, LicenceStore, StreamRequest};
 use super::token::{verify, LicenceKey, LicenceTokenError};
@@ -38,11 +38,93 @@ impl Default for LicencePolicy {
     }
 }
 
-/// An HTTP answer: status and JSON body.
+/// The service's answer to one licence request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Answer {
-    pub status: u16,
-    pub body: String,
+pub enum Answer {
+    /// The keys asked for that this subject may have, as a ClearKey JWK set (JSON).
+    Issued { jwk_set: String },
+    /// Nothing issued, and why.
+    Refused(Refusal),
+}
+
+/// Why a licence request was refused: one HTTP status and one reason (the log's and the
+/// JSON body's) each. Reasons never quote a token or a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// No `Authorization: Bearer` token (401).
+    MissingToken,
+    /// The licence token does not verify, has expired or names other content (403).
+    BadToken(String),
+    /// The body is not a ClearKey licence request (400).
+    BadRequest(String),
+    /// A persistent licence asked for where the policy or the token does not allow one (403).
+    PersistentNotAllowed,
+    /// The subject is on the deny list (403).
+    Denied,
+    /// The customer's authorization backend said no (403), with its reason.
+    Backend(String),
+    /// None of the KIDs asked for has a key here (403).
+    NoKey,
+    /// The subject already has as many active streams as allowed (403).
+    StreamLimit { active: u32, limit: u32 },
+    /// The state store could not be reached or failed (503).
+    StoreUnavailable(String),
+    /// A stored key could not be unsealed with the master key (500).
+    Unsealable(String),
+}
+
+impl Refusal {
+    /// The HTTP status this refusal answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            Refusal::MissingToken => 401,
+            Refusal::BadRequest(_) => 400,
+            Refusal::StoreUnavailable(_) => 503,
+            Refusal::Unsealable(_) => 500,
+            Refusal::BadToken(_)
+            | Refusal::PersistentNotAllowed
+            | Refusal::Denied
+            | Refusal::Backend(_)
+            | Refusal::NoKey
+            | Refusal::StreamLimit { .. } => 403,
+        }
+    }
+
+    /// The reason, as logged and as sent in the JSON body.
+    pub fn reason(&self) -> String {
+        match self {
+            Refusal::MissingToken => LicenceTokenError::Missing.to_string(),
+            Refusal::BadToken(why)
+            | Refusal::BadRequest(why)
+            | Refusal::Backend(why)
+            | Refusal::Unsealable(why) => why.clone(),
+            Refusal::PersistentNotAllowed => "persistent licences are not allowed".into(),
+            Refusal::Denied => "subject is on the deny list".into(),
+            Refusal::NoKey => "no key for the KIDs asked for".into(),
+            Refusal::StreamLimit { active, limit } => {
+                format!("concurrent stream limit: {active} of {limit} streams active")
+            }
+            Refusal::StoreUnavailable(why) => format!("licence store: {why}"),
+        }
+    }
+}
+
+impl Answer {
+    /// The HTTP status: 200 when issued, the refusal's otherwise.
+    pub fn status(&self) -> u16 {
+        match self {
+            Answer::Issued { .. } => 200,
+            Answer::Refused(r) => r.status(),
+        }
+    }
+
+    /// The JSON body: the JWK set, or `{"error": reason}`.
+    pub fn body(&self) -> String {
+        match self {
+            Answer::Issued { jwk_set } => jwk_set.clone(),
+            Answer::Refused(r) => serde_json::json!({ "error": r.reason() }).to_string(),
+        }
+    }
 }
 
 /// Everything a licence request needs; shared by all requests.
@@ -100,16 +182,22 @@ impl LicenceService {
             subject: None,
             content: None,
             session: None,
-            decision: "refused".into(),
+            decision: Decision::Refused,
             reason: String::new(),
             kids: Vec::new(),
             client: client.to_owned(),
         };
-        let answer = self.decide(bearer, body, now, &mut record);
-        if answer.status == 200 {
-            record.decision = "issued".into();
-            record.reason = "ok".into();
-        }
+        let answer = match self.decide(bearer, body, now, &mut record) {
+            Ok(jwk_set) => {
+                record.decision = Decision::Issued;
+                record.reason = "ok".into();
+                Answer::Issued { jwk_set }
+            }
+            Err(refusal) => {
+                record.reason = refusal.reason();
+                Answer::Refused(refusal)
+            }
+        };
         self.log.append(&record);
         answer
     }
@@ -120,38 +208,31 @@ impl LicenceService {
         body: &[u8],
         now: u64,
         record: &mut LicenceRecord,
-    ) -> Answer {
-        let Some(token) = bearer else {
-            return refuse(record, 401, &LicenceTokenError::Missing.to_string());
-        };
-        let claims = match verify(&self.key, token, self.policy.content.as_deref(), now) {
-            Ok(c) => c,
-            Err(e) => return refuse(record, 403, &e.to_string()),
-        };
+    ) -> Result<String, Refusal> {
+        let token = bearer.ok_or(Refusal::MissingToken)?;
+        let claims = verify(&self.key, token, self.policy.content.as_deref(), now)
+            .map_err(|e| Refusal::BadToken(e.to_string()))?;
         record.subject = Some(claims.sub.clone());
         record.content = Some(claims.cid.clone());
         record.session = Some(claims.sid);
-        let request = match parse_request(body) {
-            Ok(r) => r,
-            Err(e) => return refuse(record, 400, &e.to_string()),
-        };
+        let request = parse_request(body).map_err(|e| Refusal::BadRequest(e.to_string()))?;
         record.kids = request.kids.iter().map(hex::encode).collect();
         if request.session_type == SessionType::PersistentLicense
             && !(self.policy.allow_persistent && claims.lic == Some(SessionType::PersistentLicense))
         {
-            return refuse(record, 403, "persistent licences are not allowed");
+            return Err(Refusal::PersistentNotAllowed);
         }
         // With a backend to ask, the deny list is checked before the (slow) call to it; the
         // store checks it again, atomically with the admission, in `grant`.
         if let Some(backend) = &self.backend {
             match self.store.is_denied(&claims.sub) {
                 Ok(false) => {}
-                Ok(true) => return refuse(record, 403, DENIED),
-                Err(e) => return refuse(record, 503, &format!("licence store: {e}")),
+                Ok(true) => return Err(Refusal::Denied),
+                Err(e) => return Err(Refusal::StoreUnavailable(e.to_string())),
             }
             if let Verdict::Deny(reason) = backend.ask(token, &claims.cid, &claims.sub, claims.sid)
             {
-                return refuse(record, 403, &reason);
+                return Err(Refusal::Backend(reason));
             }
         }
         let stream = self.policy.max_streams.map(|limit| StreamRequest {
@@ -161,33 +242,26 @@ impl LicenceService {
             limit,
         });
         let (sealed, admission) = match self.store.grant(&claims.sub, &request.kids, stream) {
-            Ok(Grant::Denied) => return refuse(record, 403, DENIED),
+            Ok(Grant::Denied) => return Err(Refusal::Denied),
             Ok(Grant::Keys { sealed, admission }) => (sealed, admission),
-            Err(e) => return refuse(record, 503, &format!("licence store: {e}")),
+            Err(e) => return Err(Refusal::StoreUnavailable(e.to_string())),
         };
         let mut keys = Vec::with_capacity(request.kids.len());
         for (kid, sealed) in request.kids.iter().zip(sealed) {
             if let Some(sealed) = sealed {
-                match self.sealer.open(kid, &sealed) {
-                    Ok(key) => keys.push((*kid, key)),
-                    Err(e) => return refuse(record, 500, &e.to_string()),
-                }
+                let key = self
+                    .sealer
+                    .open(kid, &sealed)
+                    .map_err(|e| Refusal::Unsealable(e.to_string()))?;
+                keys.push((*kid, key));
             }
         }
         if keys.is_empty() {
-            return refuse(record, 403, "no key for the KIDs asked for");
+            return Err(Refusal::NoKey);
         }
         if let Some(Admission::Refused { active, limit }) = admission {
-            let why = format!("concurrent stream limit: {active} of {limit} streams active");
-            return refuse(record, 403, &why);
+            return Err(Refusal::StreamLimit { active, limit });
         }
-        Answer { status: 200, body: response(&keys, request.session_type) }
+        Ok(response(&keys, request.session_type))
     }
-}
-
-const DENIED: &str = "subject is on the deny list";
-
-fn refuse(record: &mut LicenceRecord, status: u16, reason: &str) -> Answer {
-    record.reason = reason.to_owned();
-    Answer { status, body: serde_json::json!({ "error": reason }).to_string() }
 }

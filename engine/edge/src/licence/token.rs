@@ -4,23 +4,22 @@
 //! licence token or the other way round), short-lived (10 minutes by default), and bound to the
 //! content id, the subject (viewer) and the watermark session that viewer was given.
 //!
-//! Header `{"alg":"HS256","typ":"abmark-licence+jwt"}`. Claims: `sub`, `cid` (content id),
+//! Header `{"typ":"abmark-licence+jwt","alg":"HS256"}`. Claims: `sub`, `cid` (content id),
 //! `sid` (watermark session index), `iat`, `exp`, `jti` (random, base64url) and an optional
-//! `lic` (`temporary` or `persistent-license`, the most the token allows). Any other `alg`
-//! or `typ` is refused before the signature is checked; the signature is compared in constant
-//! time; messages never contain the token.
+//! `lic` (`temporary` or `persistent-license`, the most the token allows). The JWT itself —
+//! size bound, HS256 only, `typ` required, constant-time MAC check — is `crate::jwt`'s, shared
+//! with the WM token; a token is not valid before its `iat`. Messages never contain the token.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 
 use abmark_wm::key::WatermarkKey;
 
 use super::clearkey::SessionType;
+use crate::jwt::{self, JwtError, Kind, Window};
 
-const HEADER: &str = r#"{"alg":"HS256","typ":"abmark-licence+jwt"}"#;
+const KIND: Kind = Kind { typ: "abmark-licence+jwt", typ_required: true };
 const MAC_LABEL: &str = "abmark/licence-token/hs256/v1";
 /// Default lifetime of a licence token.
 pub const DEFAULT_TTL_SECONDS: u64 = 600;
@@ -74,11 +73,6 @@ impl LicenceKey {
     pub fn derive(key: &WatermarkKey) -> Self {
         Self(key.derive(MAC_LABEL, &[]))
     }
-
-    fn mac(&self) -> Hmac<Sha256> {
-        // HMAC takes keys of any length: this cannot fail.
-        <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0).expect("HMAC accepts any key length")
-    }
 }
 
 /// Mints a licence token for `subject` watching `content` with watermark session `session`,
@@ -103,54 +97,27 @@ pub fn mint(
         jti: URL_SAFE_NO_PAD.encode(jti),
         lic,
     };
-    let payload = serde_json::to_vec(&claims).map_err(|_| LicenceTokenError::Malformed)?;
-    let signing_input =
-        format!("{}.{}", URL_SAFE_NO_PAD.encode(HEADER), URL_SAFE_NO_PAD.encode(payload));
-    let mut mac = key.mac();
-    mac.update(signing_input.as_bytes());
-    let signature = mac.finalize().into_bytes();
-    Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature)))
-}
-
-#[derive(Deserialize)]
-struct Header {
-    alg: String,
-    typ: Option<String>,
+    jwt::sign(KIND, &key.0, &claims).map_err(|_| LicenceTokenError::Malformed)
 }
 
 /// Verifies a licence token at `now` for `content` (the content this server licenses; `None`
-/// accepts any). Order: header, signature, then times and content.
+/// accepts any). Order: size and header, signature, then times and content.
 pub fn verify(
     key: &LicenceKey,
     token: &str,
     content: Option<&str>,
     now: u64,
 ) -> Result<LicenceClaims, LicenceTokenError> {
-    let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(LicenceTokenError::Malformed);
-    };
-    let decode = |t: &str| URL_SAFE_NO_PAD.decode(t).map_err(|_| LicenceTokenError::Malformed);
-    let header: Header =
-        serde_json::from_slice(&decode(h)?).map_err(|_| LicenceTokenError::Malformed)?;
-    if header.alg != "HS256" || header.typ.as_deref() != Some("abmark-licence+jwt") {
-        return Err(LicenceTokenError::Malformed);
-    }
-    let mut mac = key.mac();
-    mac.update(h.as_bytes());
-    mac.update(b".");
-    mac.update(p.as_bytes());
-    mac.verify_slice(&decode(s)?).map_err(|_| LicenceTokenError::BadSignature)?;
-    let claims: LicenceClaims =
-        serde_json::from_slice(&decode(p)?).map_err(|_| LicenceTokenError::Malformed)?;
-    if now > claims.exp.saturating_add(LEEWAY_SECONDS) {
-        return Err(LicenceTokenError::Expired);
-    }
-    if claims.iat > now.saturating_add(LEEWAY_SECONDS) {
-        return Err(LicenceTokenError::NotYetValid);
-    }
+    let claims: LicenceClaims = jwt::verify(KIND, &key.0, token).map_err(|e| match e {
+        JwtError::BadSignature => LicenceTokenError::BadSignature,
+        JwtError::TooLong | JwtError::Malformed(_) | JwtError::Unsupported(_) => {
+            LicenceTokenError::Malformed
+        }
+    })?;
+    jwt::check_window(now, claims.exp, Some(claims.iat), LEEWAY_SECONDS).map_err(|w| match w {
+        Window::Expired => LicenceTokenError::Expired,
+        Window::NotYetValid => LicenceTokenError::NotYetValid,
+    })?;
     if content.is_some_and(|c| c != claims.cid) {
         return Err(LicenceTokenError::OtherContent);
     }
@@ -204,6 +171,10 @@ mod tests {
         );
         assert_eq!(verify(&key(), &none, None, 1_000), Err(LicenceTokenError::Malformed));
         assert_eq!(verify(&key(), "garbage", None, 1_000), Err(LicenceTokenError::Malformed));
+        let oversized = format!("{t}{}", "A".repeat(crate::jwt::MAX_TOKEN_BYTES));
+        assert_eq!(verify(&key(), &oversized, None, 1_000), Err(LicenceTokenError::Malformed));
+        let untyped = format!("{}.{}", URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256"}"#), parts[1]);
+        assert_eq!(verify(&key(), &untyped, None, 1_000), Err(LicenceTokenError::Malformed));
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! to [`crate::licence::LicenceService`] on a blocking thread (its store and the customer's
 //! backend block); the answer is the JWK set or a one-line JSON refusal, never cached, and the
 //! token is never echoed. Browsers call it cross-origin when the player page lives elsewhere,
-//! so it answers CORS preflights: bearer tokens are not cookies, so any origin may ask.
+//! so tower-http's [`CorsLayer`] answers CORS preflights and marks answers readable by any
+//! origin: bearer tokens are not cookies, so any origin may ask.
 //!
 //! Only a few answers run at once (see [`concurrent_answers`]); the rest wait in a FIFO queue.
 //! Without the bound every waiting request holds a blocking thread that queues on the store's
@@ -15,10 +16,11 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
+use tower_http::cors::{Any, CorsLayer};
 
 use super::http;
 use super::Edge;
@@ -51,7 +53,16 @@ impl LicenceEndpoint {
 }
 
 pub(crate) fn routes() -> Router<Arc<Edge>> {
-    Router::new().route("/license", post(license).options(preflight))
+    Router::new().route("/license", post(license)).layer(cors())
+}
+
+/// Any origin may POST with a bearer token; browsers may cache the preflight for 10 minutes.
+fn cors() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::POST, Method::OPTIONS])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .max_age(std::time::Duration::from_secs(600))
 }
 
 async fn license(
@@ -78,29 +89,10 @@ async fn license(
     let Ok(answer) = answer else {
         return http::server_error("licence service failed");
     };
-    let mut response = Response::new(answer.body.into());
-    *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::FORBIDDEN);
+    let mut response = Response::new(answer.body().into());
+    *response.status_mut() = StatusCode::from_u16(answer.status()).unwrap_or(StatusCode::FORBIDDEN);
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    cors(h);
     response
-}
-
-async fn preflight() -> Response {
-    let mut response = Response::new(axum::body::Body::empty());
-    *response.status_mut() = StatusCode::NO_CONTENT;
-    let h = response.headers_mut();
-    cors(h);
-    h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("POST, OPTIONS"));
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("authorization, content-type"),
-    );
-    h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
-    response
-}
-
-fn cors(h: &mut HeaderMap) {
-    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
 }

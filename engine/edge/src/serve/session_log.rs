@@ -57,7 +57,7 @@ impl SessionLog {
             subject: viewer.claims.subject.clone(),
             content: viewer.claims.content.clone(),
             client: client.to_owned(),
-            mode: viewer.mode.to_owned(),
+            mode: viewer.mode,
             pattern: hex::encode(&viewer.pattern),
             pattern_bits: viewer.bits,
             expires_at: viewer.claims.expires_at,
@@ -71,26 +71,14 @@ impl SessionLog {
     }
 }
 
-/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian, Howard Hinnant's
-/// days-to-civil algorithm).
+/// Unix seconds as RFC 3339 UTC, `YYYY-MM-DDTHH:MM:SSZ` (whole seconds give no fraction).
+/// An instant past year 9999, which `time` cannot represent, is written as the bare number.
 pub fn rfc3339(unix: u64) -> String {
-    let days = (unix / 86_400) as i64;
-    let secs = unix % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    i64::try_from(unix)
+        .ok()
+        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| unix.to_string())
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::token::{verify_with_leeway, TokenError, WmClaims, WmPattern};
+use abmark_delivery::sessions::TokenMode;
 use abmark_wm::payload::{pattern_bit, CODE_BITS};
 
 use super::Edge;
@@ -42,7 +43,7 @@ pub struct Viewer {
     /// The session index: from an indirect token's `wmid`, else by decoding the pattern (our
     /// 64-bit session codes), else from the token's session claim.
     pub session: Option<u32>,
-    pub mode: &'static str,
+    pub mode: TokenMode,
 }
 
 impl Viewer {
@@ -86,7 +87,7 @@ impl Edge {
                     .flatten()
                     .filter(|d| d.corrected_symbols == 0)
                     .map(|d| d.session);
-                (bytes.clone(), bits, decoded.or(claims.session), "direct")
+                (bytes.clone(), bits, decoded.or(claims.session), TokenMode::Direct)
             }
             WmPattern::Indirect { wmid, keyver, .. } => {
                 if *keyver != SESSION_CODE_KEY_VERSION {
@@ -96,7 +97,7 @@ impl Edge {
                     .parse()
                     .map_err(|_| Refusal::Pattern("wmid is not a session index".into()))?;
                 let code = self.coder.encode(session).to_bytes().to_vec();
-                (code, CODE_BITS, Some(session), "indirect")
+                (code, CODE_BITS, Some(session), TokenMode::Indirect)
             }
         };
         Ok(Viewer { claims, pattern, bits, session, mode })

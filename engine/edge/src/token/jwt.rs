@@ -1,29 +1,22 @@
 //! The JWT form (RFC 7519) of the same claims, HS256 only.
 //!
-//! Header `{"alg":"HS256","typ":"JWT"}`; claim names as in TS 104 002 (`wmver`, `wmpattern`, ...)
-//! plus the registered `iss`/`sub`/`aud`/`exp`/`nbf`/`iat`/`jti` and our `abm_session` and
-//! `abm_content`. `wmpattern` is the base64url of the serialized COSE_Encrypt0 and `jti` the
-//! base64url of the token id bytes. Any `alg` other than HS256 — `none` above all — is refused
-//! before the signature is looked at, and the signature is compared in constant time.
+//! Header `{"typ":"JWT","alg":"HS256"}` (`typ` optional on input); claim names as in TS 104 002
+//! (`wmver`, `wmpattern`, ...) plus the registered `iss`/`sub`/`aud`/`exp`/`nbf`/`iat`/`jti` and
+//! our `abm_session` and `abm_content`. `wmpattern` is the base64url of the serialized
+//! COSE_Encrypt0 and `jti` the base64url of the token id bytes. Signing and checking the JWT —
+//! size bound, HS256 only (`none` above all refused before the signature is looked at),
+//! constant-time MAC comparison — is `crate::jwt`'s, shared with the licence token; this file
+//! maps the claims.
 
-use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 
 use super::claims::{PartialClaims, RawClaims};
 use super::pattern;
 use super::{TokenError, WmClaims, WmPattern};
+use crate::jwt::{self, JwtError, Kind, MAX_TOKEN_BYTES};
 use abmark_delivery::cbor::{b64_decode, b64_encode, decode_exact, encode};
 
-/// The only header we write.
-const HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
-
-#[derive(Deserialize)]
-struct Header {
-    alg: String,
-    typ: Option<String>,
-    crit: Option<serde_json::Value>,
-}
+const KIND: Kind = Kind { typ: "JWT", typ_required: false };
 
 #[derive(Serialize, Deserialize)]
 struct Payload {
@@ -93,49 +86,18 @@ pub(crate) fn mint(
         abm_session: claims.session,
         abm_content: claims.content.clone(),
     };
-    let json = serde_json::to_vec(&payload).map_err(|_| TokenError::Encode("JWT claims".into()))?;
-    let signing_input = format!("{}.{}", b64_encode(HEADER.as_bytes()), b64_encode(&json));
-    let mut mac = hmac(mac_key);
-    mac.update(signing_input.as_bytes());
-    let signature = b64_encode(&mac.finalize().into_bytes());
-    Ok(format!("{signing_input}.{signature}"))
+    jwt::sign(KIND, mac_key, &payload).map_err(TokenError::InvalidClaims)
 }
 
 /// Checks header and signature, then decodes the claims.
 pub(crate) fn open(mac_key: &[u8; 32], token: &str) -> Result<RawClaims, TokenError> {
-    let mut parts = token.split('.');
-    let (Some(header_b64), Some(payload_b64), Some(sig_b64), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(TokenError::malformed("a JWT has exactly three dot-separated parts"));
-    };
-    let header_json = b64_decode(header_b64)
-        .ok_or_else(|| TokenError::malformed("JWT header is not base64url"))?;
-    let header: Header = serde_json::from_slice(&header_json)
-        .map_err(|_| TokenError::malformed("JWT header is not a JSON object with alg"))?;
-    if header.alg == "none" {
-        return Err(TokenError::Unsupported("unsigned JWT (alg none)".into()));
-    }
-    if header.alg != "HS256" {
-        return Err(TokenError::Unsupported("JWT alg other than HS256".into()));
-    }
-    if header.typ.as_deref().is_some_and(|t| !t.eq_ignore_ascii_case("JWT")) {
-        return Err(TokenError::Unsupported("JWT typ other than JWT".into()));
-    }
-    if header.crit.is_some() {
-        return Err(TokenError::Unsupported("JWT with critical header parameters".into()));
-    }
-    let signature = b64_decode(sig_b64)
-        .ok_or_else(|| TokenError::malformed("JWT signature is not base64url"))?;
-    let signing_input = token.rsplit_once('.').map_or("", |(input, _)| input);
-    let mut mac = hmac(mac_key);
-    mac.update(signing_input.as_bytes());
-    mac.verify_slice(&signature).map_err(|_| TokenError::BadSignature)?;
-
-    let json =
-        b64_decode(payload_b64).ok_or_else(|| TokenError::malformed("JWT claims not base64url"))?;
-    let p: Payload = serde_json::from_slice(&json).map_err(|e| {
-        TokenError::Malformed(format!("JWT claims do not fit the schema (column {})", e.column()))
+    let p: Payload = jwt::verify(KIND, mac_key, token).map_err(|e| match e {
+        JwtError::TooLong => {
+            TokenError::Malformed(format!("token longer than {MAX_TOKEN_BYTES} bytes"))
+        }
+        JwtError::Malformed(what) => TokenError::Malformed(what),
+        JwtError::Unsupported(what) => TokenError::Unsupported(what.to_owned()),
+        JwtError::BadSignature => TokenError::BadSignature,
     })?;
     let wmpattern = match p.wmpattern {
         Some(text) => {
@@ -172,8 +134,4 @@ pub(crate) fn open(mac_key: &[u8; 32], token: &str) -> Result<RawClaims, TokenEr
         token_id,
     }
     .finish()
-}
-
-fn hmac(key: &[u8; 32]) -> Hmac<Sha256> {
-    <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC accepts keys of any length")
 }

@@ -4,7 +4,8 @@
 //! Map of the module:
 //! - `claims`: claim keys (300..307, RFC 8392 1..7, our private -65537/-65538) and the CBOR map.
 //! - `cwt`: the COSE_Mac0 (HMAC 256/256) CWT form, tags 61/17.
-//! - `jwt`: the HS256 JWT form of the same claims.
+//! - `jwt`: the HS256 JWT form of the same claims, over `crate::jwt` (shared with the licence
+//!   token).
 //! - `pattern`: the direct-mode pattern sealed in a COSE_Encrypt0 (A256GCM).
 //! - `cbor`: deterministic CBOR and base64url, shared with `abmark_delivery::pace`.
 //!
@@ -21,9 +22,11 @@ use std::fmt;
 
 use abmark_wm::key::WatermarkKey;
 
+pub use crate::jwt::MAX_TOKEN_BYTES;
 pub use cwt::{TAG_COSE_MAC0, TAG_CWT};
 pub use error::TokenError;
 
+use crate::jwt::Window;
 use claims::{PatternClaim, RawClaims};
 use pattern::SealedPattern;
 
@@ -120,14 +123,21 @@ pub fn mint(
         WmPattern::Direct { bytes, .. } => Some(pattern::seal(&keys.pattern, bytes)?),
         WmPattern::Indirect { .. } => None,
     };
-    match format {
-        TokenFormat::Cwt => cwt::seal(&keys.mac, claims::to_cbor(claims, sealed)?),
-        TokenFormat::Jwt => jwt::mint(&keys.mac, claims, sealed),
+    let token = match format {
+        TokenFormat::Cwt => cwt::seal(&keys.mac, claims::to_cbor(claims, sealed)?)?,
+        TokenFormat::Jwt => jwt::mint(&keys.mac, claims, sealed)?,
+    };
+    // Never mint what `verify` would refuse.
+    if token.len() > MAX_TOKEN_BYTES {
+        let why = format!("the token would be longer than {MAX_TOKEN_BYTES} bytes");
+        return Err(TokenError::InvalidClaims(why));
     }
+    Ok(token)
 }
 
 /// Verifies a token with `DEFAULT_LEEWAY_SECS` of clock skew. A JWT is three dot-separated
-/// base64url parts; anything else is read as a CWT. Order: MAC/signature, then `exp`/`nbf`,
+/// base64url parts; anything else is read as a CWT. Order: size (at most [`MAX_TOKEN_BYTES`]),
+/// MAC/signature, then `exp`/`nbf`,
 /// version, pattern length, and last the decryption of `wmpattern`.
 pub fn verify(keys: &TokenKeys, token: &str, now_unix: u64) -> Result<WmClaims, TokenError> {
     verify_with_leeway(keys, token, now_unix, DEFAULT_LEEWAY_SECS)
@@ -140,6 +150,9 @@ pub fn verify_with_leeway(
     now_unix: u64,
     leeway: u64,
 ) -> Result<WmClaims, TokenError> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(TokenError::Malformed(format!("token longer than {MAX_TOKEN_BYTES} bytes")));
+    }
     let raw = if token.contains('.') {
         jwt::open(&keys.mac, token)?
     } else {
@@ -149,11 +162,13 @@ pub fn verify_with_leeway(
 }
 
 fn finish(keys: &TokenKeys, raw: RawClaims, now: u64, leeway: u64) -> Result<WmClaims, TokenError> {
-    if now >= raw.expires_at.saturating_add(leeway) {
-        return Err(TokenError::Expired { expired_at: raw.expires_at, now });
-    }
-    if let Some(not_before) = raw.not_before {
-        if now.saturating_add(leeway) < not_before {
+    match crate::jwt::check_window(now, raw.expires_at, raw.not_before, leeway) {
+        Ok(()) => {}
+        Err(Window::Expired) => {
+            return Err(TokenError::Expired { expired_at: raw.expires_at, now })
+        }
+        Err(Window::NotYetValid) => {
+            let not_before = raw.not_before.unwrap_or_default();
             return Err(TokenError::NotYetValid { not_before, now });
         }
     }

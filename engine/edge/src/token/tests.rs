@@ -297,10 +297,14 @@ fn jwt_alg_none_and_hs512_are_refused() {
     assert!(matches!(verify(&k, &none, NOW), Err(TokenError::Unsupported(_))));
     let hs512 = forge_jwt(r#"{"alg":"HS512","typ":"JWT"}"#, &k.mac, &good);
     assert!(matches!(verify(&k, &hs512, NOW), Err(TokenError::Unsupported(_))));
-    // Header exactly as the spec shows, and a re-signed equivalent still verifies.
-    assert_eq!(good.split('.').next().unwrap(), b64_encode(br#"{"alg":"HS256","typ":"JWT"}"#));
-    let resigned = forge_jwt(r#"{"typ":"JWT","alg":"HS256"}"#, &k.mac, &good);
+    // Header as jsonwebtoken writes it, and an equivalent in another key order still verifies.
+    assert_eq!(good.split('.').next().unwrap(), b64_encode(br#"{"typ":"JWT","alg":"HS256"}"#));
+    let resigned = forge_jwt(r#"{"alg":"HS256","typ":"JWT"}"#, &k.mac, &good);
     assert!(verify(&k, &resigned, NOW).is_ok());
+    let untyped = forge_jwt(r#"{"alg":"HS256"}"#, &k.mac, &good);
+    assert!(verify(&k, &untyped, NOW).is_ok(), "typ is optional in a WM JWT");
+    let crit = forge_jwt(r#"{"alg":"HS256","crit":["exp"],"exp":1}"#, &k.mac, &good);
+    assert!(matches!(verify(&k, &crit, NOW), Err(TokenError::Unsupported(_))));
 }
 
 #[test]
@@ -323,6 +327,23 @@ fn truncated_and_garbage_tokens_are_malformed() {
             matches!(verify(&keys(), garbage, NOW), Err(TokenError::Malformed(_))),
             "{garbage:?}"
         );
+    }
+}
+
+#[test]
+fn oversized_tokens_are_refused_before_parsing() {
+    let k = keys();
+    for format in [TokenFormat::Cwt, TokenFormat::Jwt] {
+        let token = mint(&k, &direct(), format).unwrap();
+        assert!(token.len() < MAX_TOKEN_BYTES / 8, "{format:?} tokens are small");
+        let padded = format!("{token}{}", "A".repeat(MAX_TOKEN_BYTES));
+        let err = verify(&k, &padded, NOW).unwrap_err();
+        assert!(matches!(&err, TokenError::Malformed(m) if m.contains("longer")), "{err:?}");
+    }
+    // Mint refuses claims whose token would be refused.
+    let huge = WmClaims { subject: Some("x".repeat(MAX_TOKEN_BYTES)), ..direct() };
+    for format in [TokenFormat::Cwt, TokenFormat::Jwt] {
+        assert!(matches!(mint(&k, &huge, format), Err(TokenError::InvalidClaims(_))));
     }
 }
 

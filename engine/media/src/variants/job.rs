@@ -3,10 +3,12 @@
 
 use std::path::Path;
 
+use abmark_bmff::cmaf::TrackKind;
 use abmark_delivery::layout::{
     EncodeEntry, JobFile, OutputEntry, OutputMeta, RenditionEntry, SegmentInfo,
 };
 use abmark_wm::key::WatermarkKey;
+use abmark_wm::Symbol;
 
 use super::worker::WorkerResult;
 use super::Rendition;
@@ -54,11 +56,11 @@ pub(super) fn job_file(i: JobInputs<'_>) -> JobFile {
         for (v, res) in [(0u8, a), (1u8, b)] {
             outputs.push(OutputEntry {
                 path: format!("{v}/{}", r.id),
-                kind: "video".into(),
+                kind: TrackKind::Video,
                 meta: OutputMeta {
                     width: Some(r.width),
                     height: Some(r.height),
-                    wm_symbol: Some(v),
+                    wm_symbol: Symbol::from_bit(v),
                     codecs: Some(res.codec.clone()),
                     sample_rate: None,
                     channels: None,
@@ -70,7 +72,7 @@ pub(super) fn job_file(i: JobInputs<'_>) -> JobFile {
     if let Some((segments, codecs, info)) = i.audio {
         outputs.push(OutputEntry {
             path: "audio".into(),
-            kind: "audio".into(),
+            kind: TrackKind::Audio,
             meta: OutputMeta {
                 width: None,
                 height: None,

@@ -543,7 +543,7 @@ fn throughput(label: &str, store: &dyn LicenceStore) {
 }
 
 #[test]
-#[ignore = "throughput figures: cargo test -p abmark-engine --lib licence::store::tests::throughput -- --ignored --nocapture"]
+#[ignore = "throughput figures: cargo test -p abmark-edge --lib licence::store::tests::throughput -- --ignored --nocapture"]
 fn throughput_sqlite() {
     for readers in [0, 1, 2, 4] {
         let dir = tempfile::tempdir().unwrap();
@@ -553,7 +553,7 @@ fn throughput_sqlite() {
 }
 
 #[test]
-#[ignore = "throughput figures: cargo test -p abmark-engine --lib licence::store::tests::throughput -- --ignored --nocapture"]
+#[ignore = "throughput figures: cargo test -p abmark-edge --lib licence::store::tests::throughput -- --ignored --nocapture"]
 fn throughput_redis() {
     for connections in [1, 2, 4] {
         let server = RedisServer::start();
