@@ -179,7 +179,16 @@ fn temp_beside(
     }
     #[cfg(not(unix))]
     let _ = access;
-    builder.tempfile_in(dir).map_err(io(out))
+    builder.tempfile_in(dir).map_err(|e| io(out)(without_temp_name(e, dir)))
+}
+
+/// tempfile's error carries the random temporary name; the caller only ever named `out`, so
+/// keep the reason alone: the directory's own error when it cannot be reached, else the kind.
+fn without_temp_name(e: std::io::Error, dir: &Path) -> std::io::Error {
+    match std::fs::metadata(dir) {
+        Err(reason) => reason,
+        Ok(_) => std::io::Error::from(e.kind()),
+    }
 }
 
 /// Writes `bytes` to `path` through a temporary sibling; fails if `path` exists and `!replace`
@@ -279,6 +288,13 @@ mod tests {
         assert!(matches!(write_atomic(&out, b"w", false), Err(OutputError::Exists(_))));
         assert_eq!(std::fs::read(&out).unwrap(), b"z");
         assert!(matches!(TempFile::beside(Path::new("/")), Err(OutputError::Io { .. })));
+        // A missing directory: the message names the destination, not the random temp name.
+        let dir = tempfile::tempdir().unwrap();
+        let nowhere = dir.path().join("no/such/out.bin");
+        let e = TempFile::beside(&nowhere).err().unwrap();
+        let text = e.to_string();
+        assert!(text.starts_with(&format!("{}: ", nowhere.display())), "{text}");
+        assert!(!text.contains("partial"), "{text}");
     }
 
     #[cfg(unix)]

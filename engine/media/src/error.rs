@@ -69,7 +69,8 @@ pub enum MediaError {
     #[error("cannot write {}: {reason}", path.display())]
     Unsupported { path: PathBuf, reason: String },
 
-    /// A file-system step around the output failed (renaming the finished temp file into place).
+    /// A file-system step around the output failed (creating the temp file beside it, renaming
+    /// the finished one into place).
     #[error("cannot write {}: {error}", path.display())]
     Io { path: PathBuf, error: std::io::Error },
 
