@@ -24,6 +24,8 @@
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "aarch64")]
+mod neon;
 pub mod scalar;
 #[cfg(test)]
 mod tests;
@@ -72,6 +74,8 @@ enum Isa {
     Scalar,
     #[cfg(target_arch = "x86_64")]
     Avx2(avx2::Token),
+    #[cfg(target_arch = "aarch64")]
+    Neon(neon::Token),
 }
 
 /// The kernels of one instruction set. Cheap to copy; [`kernels`] gives the process-wide choice.
@@ -92,15 +96,21 @@ impl Kernels {
         if let Some(token) = avx2::Token::detect() {
             return Self { isa: Isa::Avx2(token) };
         }
+        #[cfg(target_arch = "aarch64")]
+        if let Some(token) = neon::Token::detect() {
+            return Self { isa: Isa::Neon(token) };
+        }
         Self::scalar()
     }
 
-    /// A short name for reports and benchmark labels: `scalar` or `avx2`.
+    /// A short name for reports and benchmark labels: `scalar`, `avx2` or `neon`.
     pub fn name(&self) -> &'static str {
         match self.isa {
             Isa::Scalar => "scalar",
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2(_) => "avx2",
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon(_) => "neon",
         }
     }
 
@@ -111,6 +121,8 @@ impl Kernels {
             Isa::Scalar => scalar::blend_row(row, h0, h1, w0, w1, sign),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2(t) => t.blend_row(row, h0, h1, w0, w1, sign),
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon(t) => t.blend_row(row, h0, h1, w0, w1, sign),
         }
     }
 
@@ -121,6 +133,8 @@ impl Kernels {
             Isa::Scalar => scalar::round_to_i16(values, scale, limit, out),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2(t) => t.round_to_i16(values, scale, limit, out),
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon(t) => t.round_to_i16(values, scale, limit, out),
         }
     }
 
@@ -131,6 +145,8 @@ impl Kernels {
             Isa::Scalar => scalar::box3(src, cols, rows, dst),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2(t) => t.box3(src, cols, rows, dst),
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon(t) => t.box3(src, cols, rows, dst),
         }
     }
 
@@ -141,6 +157,8 @@ impl Kernels {
             Isa::Scalar => scalar::expand_row(out, samples, i0, w),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2(t) => t.expand_row(out, samples, i0, w),
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon(t) => t.expand_row(out, samples, i0, w),
         }
     }
 
@@ -151,6 +169,8 @@ impl Kernels {
             Isa::Scalar => scalar::block_columns(luma, rows, (0, luma.width), out),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2(t) => t.block_columns(luma, rows, out),
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon(t) => t.block_columns(luma, rows, out),
         }
     }
 
@@ -161,6 +181,8 @@ impl Kernels {
             Isa::Scalar => scalar::block_sums(columns, block, out),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2(t) => t.block_sums(columns, block, out),
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon(t) => t.block_sums(columns, block, out),
         }
     }
 
@@ -171,6 +193,8 @@ impl Kernels {
             Isa::Scalar => scalar::integral_row(pixels, mirrored, above, below),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2(t) => t.integral_row(pixels, mirrored, above, below),
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon(t) => t.integral_row(pixels, mirrored, above, below),
         }
     }
 
@@ -187,6 +211,8 @@ impl Kernels {
             Isa::Scalar => scalar::add_rows(columns, luma, rows, mirrored),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2(t) => t.add_rows(columns, luma, rows, mirrored),
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon(t) => t.add_rows(columns, luma, rows, mirrored),
         }
     }
 
@@ -197,6 +223,8 @@ impl Kernels {
             Isa::Scalar => scalar::prefix_sums(values, out),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2(t) => t.prefix_sums(values, out),
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon(t) => t.prefix_sums(values, out),
         }
     }
 
@@ -210,6 +238,8 @@ impl Kernels {
             Isa::Scalar => scalar::paired_sums(reference, copy),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2(t) => t.paired_sums(reference, copy),
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon(t) => t.paired_sums(reference, copy),
         }
     }
 
@@ -220,6 +250,8 @@ impl Kernels {
             Isa::Scalar => scalar::sum_every_other(pixels),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2(t) => t.sum_every_other(pixels),
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon(t) => t.sum_every_other(pixels),
         }
     }
 }
