@@ -5,7 +5,8 @@
 #   bash scripts/test.sh          the whole suite (what .ci/run runs)
 #   bash scripts/test.sh --fast   the same checks and tests, except the tests that drive
 #                                 third-party interoperability tools (Shaka Packager, pymp4 /
-#                                 pywidevine, headless Chromium) and `eval bench --quick`
+#                                 pywidevine, headless Chromium), `eval bench --quick` and the
+#                                 aarch64 (NEON) kernel tests under qemu
 #
 # docs/testing.md says what each tier covers and what --fast leaves out.
 set -euo pipefail
@@ -51,4 +52,6 @@ if ((fast)); then
   cargo test --workspace --locked -- --exact "${skip[@]}"
 else
   cargo test --workspace --locked
+  # The NEON kernels against their scalar twins, cross-compiled and run under qemu-aarch64.
+  ABMARK_AARCH64_OPTIONAL=1 bash scripts/test-aarch64.sh
 fi

@@ -3,27 +3,34 @@
 //!
 //! The kernels: the embed's add into luma (`blend_row`), the upsampler's quantisation and
 //! expansion (`round_to_i16`, `expand_row`); the block statistics behind the mask and the
-//! reference means (`block_columns`, `block_sums`) and the mask's smoothing (`box3`); integral images, whole (`integral_row`) or only the rows a
-//! scorer reads (`add_rows`, `prefix_sums`); the Pearson sums of registration and scoring
-//! (`paired_sums`); the temporal fingerprint's subsampled cell sums (`sum_every_other`).
+//! reference means (`block_columns`, `block_sums`) and the mask's smoothing (`box3`); integral
+//! images, whole (`integral_row`) or only the rows a scorer reads (`add_rows`, `prefix_sums`);
+//! the Pearson sums of registration and scoring (`paired_sums`); the temporal fingerprint's
+//! subsampled cell sums (`sum_every_other`).
 //!
-//! Every kernel has exactly two implementations: a scalar twin ([`scalar`], the reference, plain
-//! Rust) and an AVX2 path (`avx2`, `std::arch` intrinsics for x86-64 CPUs with AVX2 and FMA).
-//! The CPU is asked once per process ([`Kernels::detect`]); the binary itself stays portable
-//! (no `target-cpu` flag): a CPU without AVX2 runs the twins. aarch64 has no hand-written path:
-//! this workspace can only build for x86-64 here, so NEON intrinsics could not even be
-//! type-checked, and the twins, compiled with NEON as aarch64's baseline, are what it runs.
+//! Every kernel has a scalar twin ([`scalar`], the reference, plain Rust) and one hand-written
+//! path per architecture, of which a build compiles only its own: AVX2 on x86-64 (`avx2`,
+//! `std::arch` intrinsics for CPUs with AVX2 and FMA) and NEON on aarch64 (`neon`). The CPU is
+//! asked once per process ([`Kernels::detect`]); the binary itself stays portable (no
+//! `target-cpu` flag): an x86-64 CPU without AVX2, and any other architecture, runs the twins.
+//! NEON is aarch64's baseline, so every aarch64 CPU runs the NEON paths, except `expand_row`,
+//! whose NEON arm is the twin: NEON has no gather, and loading its taps lane by lane gains
+//! nothing over the twin the compiler vectorises. `scripts/test-aarch64.sh` runs `tests.rs`
+//! for aarch64 under qemu on an x86-64 machine.
 //!
-//! What the two paths must agree on: integer kernels bit for bit, and the float kernels that
-//! compute each output on its own (`round_to_i16`, `box3`: same operations in the same order) (the embed is fixed point and
-//! its output bytes are part of the variants), [`Kernels::paired_sums`] to within rounding (it
-//! sums in a different order: see there). `tests.rs` feeds both random inputs of awkward sizes.
+//! What each path must agree on with the twins: integer kernels bit for bit, and the float
+//! kernels that compute each output on its own (`round_to_i16`, `box3`: same operations in the
+//! same order) (the embed is fixed point and its output bytes are part of the variants),
+//! [`Kernels::paired_sums`] to within rounding (it sums in a different order: see there).
+//! `tests.rs` feeds both random inputs of awkward sizes.
 //!
 //! Not here: which rows go to which thread (the callers split frames into row bands with rayon),
 //! and anything that is not a per-pixel or per-block loop.
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "aarch64")]
+mod neon;
 pub mod scalar;
 #[cfg(test)]
 mod tests;
@@ -65,13 +72,15 @@ impl PairedSums {
     }
 }
 
-/// An instruction set the kernels can use. Only [`Kernels::detect`] can name AVX2, so holding a
-/// [`Kernels`] is proof that its instructions exist on this CPU.
+/// An instruction set the kernels can use. Only [`Kernels::detect`] can name AVX2 or NEON, so
+/// holding a [`Kernels`] is proof that its instructions exist on this CPU.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Isa {
     Scalar,
     #[cfg(target_arch = "x86_64")]
     Avx2(avx2::Token),
+    #[cfg(target_arch = "aarch64")]
+    Neon(neon::Token),
 }
 
 /// The kernels of one instruction set. Cheap to copy; [`kernels`] gives the process-wide choice.
@@ -92,15 +101,21 @@ impl Kernels {
         if let Some(token) = avx2::Token::detect() {
             return Self { isa: Isa::Avx2(token) };
         }
+        #[cfg(target_arch = "aarch64")]
+        if let Some(token) = neon::Token::detect() {
+            return Self { isa: Isa::Neon(token) };
+        }
         Self::scalar()
     }
 
-    /// A short name for reports and benchmark labels: `scalar` or `avx2`.
+    /// A short name for reports and benchmark labels: `scalar`, `avx2` or `neon`.
     pub fn name(&self) -> &'static str {
         match self.isa {
             Isa::Scalar => "scalar",
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2(_) => "avx2",
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon(_) => "neon",
         }
     }
 
@@ -111,6 +126,8 @@ impl Kernels {
             Isa::Scalar => scalar::blend_row(row, h0, h1, w0, w1, sign),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2(t) => t.blend_row(row, h0, h1, w0, w1, sign),
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon(t) => t.blend_row(row, h0, h1, w0, w1, sign),
         }
     }
 
@@ -121,6 +138,8 @@ impl Kernels {
             Isa::Scalar => scalar::round_to_i16(values, scale, limit, out),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2(t) => t.round_to_i16(values, scale, limit, out),
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon(t) => t.round_to_i16(values, scale, limit, out),
         }
     }
 
@@ -131,6 +150,8 @@ impl Kernels {
             Isa::Scalar => scalar::box3(src, cols, rows, dst),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2(t) => t.box3(src, cols, rows, dst),
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon(t) => t.box3(src, cols, rows, dst),
         }
     }
 
@@ -141,6 +162,8 @@ impl Kernels {
             Isa::Scalar => scalar::expand_row(out, samples, i0, w),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2(t) => t.expand_row(out, samples, i0, w),
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon(t) => t.expand_row(out, samples, i0, w),
         }
     }
 
@@ -151,6 +174,8 @@ impl Kernels {
             Isa::Scalar => scalar::block_columns(luma, rows, (0, luma.width), out),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2(t) => t.block_columns(luma, rows, out),
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon(t) => t.block_columns(luma, rows, out),
         }
     }
 
@@ -161,6 +186,8 @@ impl Kernels {
             Isa::Scalar => scalar::block_sums(columns, block, out),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2(t) => t.block_sums(columns, block, out),
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon(t) => t.block_sums(columns, block, out),
         }
     }
 
@@ -171,6 +198,8 @@ impl Kernels {
             Isa::Scalar => scalar::integral_row(pixels, mirrored, above, below),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2(t) => t.integral_row(pixels, mirrored, above, below),
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon(t) => t.integral_row(pixels, mirrored, above, below),
         }
     }
 
@@ -187,6 +216,8 @@ impl Kernels {
             Isa::Scalar => scalar::add_rows(columns, luma, rows, mirrored),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2(t) => t.add_rows(columns, luma, rows, mirrored),
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon(t) => t.add_rows(columns, luma, rows, mirrored),
         }
     }
 
@@ -197,19 +228,23 @@ impl Kernels {
             Isa::Scalar => scalar::prefix_sums(values, out),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2(t) => t.prefix_sums(values, out),
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon(t) => t.prefix_sums(values, out),
         }
     }
 
-    /// [`scalar::paired_sums`]. The AVX2 path keeps four partial sums per quantity and adds
-    /// them at the end: each product is exact in f64 (two f32 mantissas fit in 53 bits), so
-    /// the two paths differ only by the rounding of the additions, relatively about 1e-15 per
-    /// term — far below the correlation differences any decision compares.
+    /// [`scalar::paired_sums`]. The AVX2 and NEON paths keep four partial sums per quantity and
+    /// add them at the end: each product is exact in f64 (two f32 mantissas fit in 53 bits), so
+    /// they differ from the twin only by the rounding of the additions, relatively about 1e-15
+    /// per term — far below the correlation differences any decision compares.
     #[inline]
     pub fn paired_sums(&self, reference: &[f32], copy: &[Option<f32>]) -> PairedSums {
         match self.isa {
             Isa::Scalar => scalar::paired_sums(reference, copy),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2(t) => t.paired_sums(reference, copy),
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon(t) => t.paired_sums(reference, copy),
         }
     }
 
@@ -220,6 +255,8 @@ impl Kernels {
             Isa::Scalar => scalar::sum_every_other(pixels),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2(t) => t.sum_every_other(pixels),
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon(t) => t.sum_every_other(pixels),
         }
     }
 }

@@ -1,10 +1,12 @@
 //! The scalar twins: each hot kernel written plainly, straight from its definition. They are
-//! the reference the SIMD paths are tested against, and the code every CPU without AVX2 runs
-//! (on aarch64 the compiler vectorises them with NEON, its baseline, as it does with SSE2 on
-//! x86-64). Nothing here may change behaviour: these are the loops the engine ran before it had
-//! explicit SIMD, moved here with their arithmetic unchanged; only their frame changed (plain
-//! slices in, `block_columns` writing its sums rather than adding to zeroed ones, `add_rows`
-//! looping over a range of rows, `box3_at` as one output of `box3`).
+//! the reference the SIMD paths are tested against, and the code that runs where there is no
+//! SIMD path: on an x86-64 CPU without AVX2 and on architectures other than x86-64 and aarch64
+//! (the compiler vectorises them for the baseline, such as SSE2 on x86-64), and for
+//! `expand_row` on aarch64, whose other kernels have NEON paths. Nothing here may change
+//! behaviour: these are the loops the engine ran before it had explicit SIMD, moved here with
+//! their arithmetic unchanged; only their frame changed (plain slices in, `block_columns`
+//! writing its sums rather than adding to zeroed ones, `add_rows` looping over a range of rows,
+//! `box3_at` as one output of `box3`).
 
 use super::{ColumnSums, PairedSums};
 use crate::frame::Luma;

@@ -8,15 +8,32 @@ use rand_chacha::ChaCha8Rng;
 use super::{scalar, ColumnSums, Kernels};
 use crate::frame::Luma;
 
-/// The kernels under test. On a CPU with AVX2 and FMA this must be the AVX2 path, or every
-/// comparison below would be the twin against itself.
+/// The kernels under test: the path [`expected_name`] names, or every comparison below could
+/// be the twin against itself.
 fn fast() -> Kernels {
     let k = Kernels::detect();
+    assert_eq!(k.name(), expected_name());
+    k
+}
+
+/// The path [`Kernels::detect`] must pick on this CPU: AVX2 on an x86-64 with AVX2 and FMA,
+/// NEON on every aarch64 (its baseline), the twins elsewhere.
+fn expected_name() -> &'static str {
     #[cfg(target_arch = "x86_64")]
     if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-        assert_eq!(k.name(), "avx2");
+        return "avx2";
     }
-    k
+    if cfg!(target_arch = "aarch64") {
+        "neon"
+    } else {
+        "scalar"
+    }
+}
+
+#[test]
+fn detect_picks_avx2_or_neon_where_the_cpu_has_it() {
+    assert_eq!(Kernels::detect().name(), expected_name());
+    assert_eq!(Kernels::scalar().name(), "scalar");
 }
 
 fn rng(seed: u64) -> ChaCha8Rng {
