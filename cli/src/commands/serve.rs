@@ -150,7 +150,7 @@ fn licence_service(
     );
     if let Some(path) = &args.keys {
         let doc = load_cpix(path)?;
-        let keys: Vec<([u8; 16], [u8; 16])> = doc.keys.iter().map(|k| (k.kid, k.key)).collect();
+        let keys: Vec<_> = doc.keys.iter().map(|k| (k.kid, k.key)).collect();
         let n = service.import_keys(&keys)?;
         eprintln!("licence: {n} content keys imported from {} (sealed)", path.display());
     }

@@ -9,6 +9,8 @@
 
 use std::sync::Arc;
 
+use abmark_delivery::ids::Kid;
+
 use crate::serve::session_log::rfc3339;
 
 use super::backend::{AuthBackend, Verdict};
@@ -159,7 +161,7 @@ impl LicenceService {
     }
 
     /// Seals and stores content keys (from the CPIX the packager wrote or the key service sent).
-    pub fn import_keys(&self, keys: &[([u8; 16], [u8; 16])]) -> Result<usize, LicenceError> {
+    pub fn import_keys(&self, keys: &[(Kid, [u8; 16])]) -> Result<usize, LicenceError> {
         for (kid, key) in keys {
             self.store.put_sealed_key(kid, &self.sealer.seal(kid, key)?)?;
         }
@@ -216,7 +218,7 @@ impl LicenceService {
         record.content = Some(claims.cid.clone());
         record.session = Some(claims.sid);
         let request = parse_request(body).map_err(|e| Refusal::BadRequest(e.to_string()))?;
-        record.kids = request.kids.iter().map(hex::encode).collect();
+        record.kids = request.kids.iter().map(Kid::hex).collect();
         if request.session_type == SessionType::PersistentLicense
             && !(self.policy.allow_persistent && claims.lic == Some(SessionType::PersistentLicense))
         {
