@@ -310,6 +310,16 @@ fn missing_bad_expired_and_tampered_tokens_get_no_manifest() {
     assert_eq!(master(&foreign).0, 403);
     assert_eq!(master(&f.token(7, &["--content", "other-film"])).0, 403);
     assert_eq!(master(&f.token(7, &[])).0, 403, "no content claim");
+    // A content id that is none is refused as the argument is read (clap's usage error, 2).
+    for args in [
+        vec!["token", "--key", s(&other_key), "--session", "7", "--content", "two words"],
+        vec!["serve", s(&f.out), "--key", s(&other_key), "--content", ""],
+    ] {
+        let r = abmark(&args);
+        let stderr = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("a content id is"), "{stderr}");
+    }
     // Media playlists are guarded too.
     let rendition = &f.renditions()[0];
     assert_eq!(get(&format!("{}/hls/{rendition}.m3u8", server.base), None).0, 401);

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ids::ContentId;
+
 /// One line of the log.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct SessionRecord {
@@ -10,7 +12,7 @@ pub struct SessionRecord {
     pub time: String,
     pub session: Option<u32>,
     pub subject: Option<String>,
-    pub content: Option<String>,
+    pub content: Option<ContentId>,
     /// The peer address of the request (behind a proxy: the proxy's).
     pub client: String,
     /// How the token carried the pattern.

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use abmark_delivery::ids::Kid;
+use abmark_delivery::ids::{ContentId, Kid};
 
 use crate::serve::session_log::rfc3339;
 
@@ -24,7 +24,7 @@ use super::token::{verify, LicenceKey, LicenceTokenError};
 #[derive(Debug, Clone)]
 pub struct LicencePolicy {
     /// The content id licensed here: a token must name it. `None` = any content.
-    pub content: Option<String>,
+    pub content: Option<ContentId>,
     /// Seconds a stream counts as active after its last licence request (a renewal with the same
     /// token extends it); also the lifetime the licence is meant for.
     pub licence_seconds: u64,
@@ -212,7 +212,7 @@ impl LicenceService {
         record: &mut LicenceRecord,
     ) -> Result<String, Refusal> {
         let token = bearer.ok_or(Refusal::MissingToken)?;
-        let claims = verify(&self.key, token, self.policy.content.as_deref(), now)
+        let claims = verify(&self.key, token, self.policy.content.as_ref(), now)
             .map_err(|e| Refusal::BadToken(e.to_string()))?;
         record.subject = Some(claims.sub.clone());
         record.content = Some(claims.cid.clone());

@@ -65,7 +65,7 @@ impl Edge {
         let token = token.filter(|t| !t.is_empty()).ok_or(Refusal::Missing)?;
         let claims = verify_with_leeway(&self.tokens, token, now_unix(), self.options.leeway)?;
         if let Some(content) = &self.options.content {
-            if claims.content.as_deref() != Some(content.as_str()) {
+            if claims.content.as_ref() != Some(content) {
                 return Err(Refusal::WrongContent);
             }
         }

@@ -84,7 +84,7 @@ pub(crate) fn mint(
         iat: claims.issued_at,
         jti: claims.token_id.as_deref().map(b64_encode),
         abm_session: claims.session,
-        abm_content: claims.content.clone(),
+        abm_content: claims.content.as_ref().map(|c| c.as_str().to_owned()),
     };
     jwt::sign(KIND, mac_key, &payload).map_err(TokenError::InvalidClaims)
 }
