@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use abmark_delivery::ids::ContentId;
+use abmark_delivery::ids::{ContentId, SessionId};
 use abmark_edge::licence::token::{mint, LicenceKey};
 use abmark_wm::key::WatermarkKey;
 
@@ -344,9 +344,16 @@ fn tokens_limits_and_deny_list() {
     assert_eq!(request_licence(&server.base, Some(&tampered)).0, 403);
     let key = abmark_files::keyfile::load_key(&packaged().wm_key).unwrap();
     let content: ContentId = CONTENT.parse().unwrap();
-    let expired =
-        mint(&LicenceKey::derive(&key), "dave@example.com", &content, 5, None, now() - 7200, 600)
-            .unwrap();
+    let expired = mint(
+        &LicenceKey::derive(&key),
+        "dave@example.com",
+        &content,
+        SessionId(5),
+        None,
+        now() - 7200,
+        600,
+    )
+    .unwrap();
     let (status, body) = request_licence(&server.base, Some(&expired));
     assert_eq!(status, 403);
     assert!(body["error"].as_str().unwrap().contains("expired"), "{body}");
@@ -354,7 +361,7 @@ fn tokens_limits_and_deny_list() {
         &LicenceKey::derive(&WatermarkKey::from_bytes([9; 32])),
         "dave@example.com",
         &content,
-        5,
+        SessionId(5),
         None,
         now(),
         600,
@@ -365,7 +372,7 @@ fn tokens_limits_and_deny_list() {
         &LicenceKey::derive(&key),
         "dave@example.com",
         &"film-2".parse().unwrap(),
-        5,
+        SessionId(5),
         None,
         now(),
         600,

@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use abmark_delivery::ids::SessionId;
 use abmark_delivery::pace::find_wmpi;
 use abmark_edge::token::{mint, TokenFormat, TokenKeys, WmClaims, WmPattern};
 use abmark_wm::key::WatermarkKey;
@@ -266,7 +267,7 @@ fn past_token(f: &Fixture, session: u32) -> String {
         issuer: None,
         subject: None,
         audience: None,
-        session: Some(session),
+        session: Some(SessionId(session)),
         content: None,
         issued_at: now - 600,
         not_before: None,

@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use abmark_delivery::ids::ContentId;
+use abmark_delivery::ids::{ContentId, SessionId};
 use abmark_delivery::sessions::TokenMode;
 use abmark_edge::licence::clearkey::SessionType;
 use abmark_edge::licence::token::{self as licence, LicenceKey, DEFAULT_TTL_SECONDS};
@@ -36,7 +36,7 @@ pub struct Args {
     key: PathBuf,
     /// Session index: what detection recovers from a leaked copy.
     #[arg(long)]
-    session: u32,
+    session: SessionId,
     /// Who the session is for (the `sub` claim; written to the session log).
     #[arg(long)]
     subject: Option<String>,
@@ -73,7 +73,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let coder = SessionCoder::new(&key)?;
     let pattern = match args.mode {
         Mode::Direct => WmPattern::Direct {
-            bytes: coder.encode(args.session).to_bytes().to_vec(),
+            bytes: coder.encode(args.session.index()).to_bytes().to_vec(),
             bits: CODE_BITS as u16,
         },
         Mode::Indirect => WmPattern::Indirect {

@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use abmark_delivery::ids::ContentId;
+use abmark_delivery::ids::{ContentId, SessionId};
 
 /// What the backend said.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,7 +48,13 @@ impl AuthBackend {
     }
 
     /// Asks the backend (blocking: call from a blocking task).
-    pub fn ask(&self, token: &str, content: &ContentId, subject: &str, session: u32) -> Verdict {
+    pub fn ask(
+        &self,
+        token: &str,
+        content: &ContentId,
+        subject: &str,
+        session: SessionId,
+    ) -> Verdict {
         let body = serde_json::json!({
             "token": token, "content_id": content.as_str(), "subject": subject, "session": session,
         })

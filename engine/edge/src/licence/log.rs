@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use abmark_delivery::ids::ContentId;
+use abmark_delivery::ids::{ContentId, SessionId};
 use abmark_files::jsonl::JsonlAppender;
 
 /// One line of the licence log.
@@ -15,7 +15,7 @@ pub struct LicenceRecord {
     pub time: String,
     pub subject: Option<String>,
     pub content: Option<ContentId>,
-    pub session: Option<u32>,
+    pub session: Option<SessionId>,
     pub decision: Decision,
     /// Why (for refusals: the check that failed; for issues: `ok`).
     pub reason: String,

@@ -14,7 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-use abmark_delivery::ids::ContentId;
+use abmark_delivery::ids::{ContentId, SessionId};
 use abmark_wm::key::WatermarkKey;
 
 use super::clearkey::SessionType;
@@ -34,7 +34,7 @@ pub struct LicenceClaims {
     /// A token whose `cid` is not a valid [`ContentId`] does not deserialise: it is refused as
     /// malformed.
     pub cid: ContentId,
-    pub sid: u32,
+    pub sid: SessionId,
     pub iat: u64,
     pub exp: u64,
     pub jti: String,
@@ -84,7 +84,7 @@ pub fn mint(
     key: &LicenceKey,
     subject: &str,
     content: &ContentId,
-    session: u32,
+    session: SessionId,
     lic: Option<SessionType>,
     now: u64,
     ttl: u64,
@@ -141,11 +141,12 @@ mod tests {
 
     #[test]
     fn round_trip_and_binding() {
-        let t = mint(&key(), "alice", &film("film-1"), 424242, None, 1_000, 600).unwrap();
+        let t =
+            mint(&key(), "alice", &film("film-1"), SessionId(424242), None, 1_000, 600).unwrap();
         let c = verify(&key(), &t, Some(&film("film-1")), 1_100).unwrap();
         assert_eq!(
             (c.sub.as_str(), c.cid.as_str(), c.sid, c.exp),
-            ("alice", "film-1", 424242, 1_600)
+            ("alice", "film-1", SessionId(424242), 1_600)
         );
         assert_eq!(
             verify(&key(), &t, Some(&film("film-2")), 1_100),
@@ -163,7 +164,7 @@ mod tests {
 
     #[test]
     fn tampering_and_other_keys_fail() {
-        let t = mint(&key(), "alice", &film("film-1"), 1, None, 1_000, 600).unwrap();
+        let t = mint(&key(), "alice", &film("film-1"), SessionId(1), None, 1_000, 600).unwrap();
         let other = LicenceKey::derive(&WatermarkKey::from_bytes([8; 32]));
         assert_eq!(verify(&other, &t, None, 1_000), Err(LicenceTokenError::BadSignature));
         let mut parts: Vec<String> = t.split('.').map(str::to_owned).collect();
@@ -201,7 +202,7 @@ mod tests {
     #[test]
     fn a_wm_token_key_is_not_a_licence_key() {
         let wm = WatermarkKey::from_bytes([7; 32]);
-        let t = mint(&key(), "alice", &film("film-1"), 1, None, 1_000, 600).unwrap();
+        let t = mint(&key(), "alice", &film("film-1"), SessionId(1), None, 1_000, 600).unwrap();
         let as_token_mac = LicenceKey(wm.derive("abmark/token/hmac-256-256/v1", &[]));
         assert_eq!(verify(&as_token_mac, &t, None, 1_000), Err(LicenceTokenError::BadSignature));
     }

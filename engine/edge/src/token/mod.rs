@@ -20,7 +20,7 @@ mod pattern;
 
 use std::fmt;
 
-use abmark_delivery::ids::ContentId;
+use abmark_delivery::ids::{ContentId, SessionId};
 use abmark_wm::key::WatermarkKey;
 
 pub use crate::jwt::MAX_TOKEN_BYTES;
@@ -93,7 +93,7 @@ pub struct WmClaims {
     pub subject: Option<String>,
     pub audience: Option<String>,
     /// Private claim -65537 / `abm_session`.
-    pub session: Option<u32>,
+    pub session: Option<SessionId>,
     /// Private claim -65538 / `abm_content`. A token whose content id is not a valid
     /// [`ContentId`] is refused as malformed.
     pub content: Option<ContentId>,

@@ -29,7 +29,7 @@ fn direct() -> WmClaims {
         issuer: Some("abmark-origin".into()),
         subject: Some("viewer-17".into()),
         audience: Some("edge".into()),
-        session: Some(17),
+        session: Some(SessionId(17)),
         content: Some(ContentId::new("movie-1").unwrap()),
         issued_at: NOW - 10,
         not_before: Some(NOW - 10),
