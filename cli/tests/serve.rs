@@ -311,14 +311,14 @@ fn missing_bad_expired_and_tampered_tokens_get_no_manifest() {
     assert_eq!(master(&foreign).0, 403);
     assert_eq!(master(&f.token(7, &["--content", "other-film"])).0, 403);
     assert_eq!(master(&f.token(7, &[])).0, 403, "no content claim");
-    // A content id that is none is refused as the argument is read (clap's usage error, 2).
+    // A content id that is none is refused as the argument is read (a usage error, 64).
     for args in [
         vec!["token", "--key", s(&other_key), "--session", "7", "--content", "two words"],
         vec!["serve", s(&f.out), "--key", s(&other_key), "--content", ""],
     ] {
         let r = abmark(&args);
         let stderr = String::from_utf8_lossy(&r.stderr);
-        assert_eq!(r.status.code(), Some(2), "{stderr}");
+        assert_eq!(r.status.code(), Some(64), "{stderr}");
         assert!(stderr.contains("a content id is"), "{stderr}");
     }
     // Media playlists are guarded too.
