@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+use abmark_delivery::ids::SessionId;
 use abmark_delivery::sessions::SessionRecord;
 use abmark_wm::payload::SessionCoder;
 
@@ -64,7 +65,7 @@ fn fixture() -> &'static Fixture {
         for session in (0..199u32).map(|k| k * 7_919 + 13).chain([VIEWER]) {
             let record = SessionRecord {
                 time: "2026-11-23T00:00:00Z".into(),
-                session: Some(session),
+                session: Some(SessionId(session)),
                 subject: Some(format!("user-{session}")),
                 content: None,
                 client: "192.0.2.1:40000".into(),

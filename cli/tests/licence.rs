@@ -16,6 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use abmark_delivery::ids::{ContentId, SessionId};
 use abmark_edge::licence::token::{mint, LicenceKey};
 use abmark_wm::key::WatermarkKey;
 
@@ -342,25 +343,41 @@ fn tokens_limits_and_deny_list() {
     tampered.push(if last == 'A' { 'B' } else { 'A' });
     assert_eq!(request_licence(&server.base, Some(&tampered)).0, 403);
     let key = abmark_files::keyfile::load_key(&packaged().wm_key).unwrap();
-    let expired =
-        mint(&LicenceKey::derive(&key), "dave@example.com", CONTENT, 5, None, now() - 7200, 600)
-            .unwrap();
+    let content: ContentId = CONTENT.parse().unwrap();
+    let expired = mint(
+        &LicenceKey::derive(&key),
+        "dave@example.com",
+        &content,
+        SessionId(5),
+        None,
+        now() - 7200,
+        600,
+    )
+    .unwrap();
     let (status, body) = request_licence(&server.base, Some(&expired));
     assert_eq!(status, 403);
     assert!(body["error"].as_str().unwrap().contains("expired"), "{body}");
     let other = mint(
         &LicenceKey::derive(&WatermarkKey::from_bytes([9; 32])),
         "dave@example.com",
-        CONTENT,
-        5,
+        &content,
+        SessionId(5),
         None,
         now(),
         600,
     )
     .unwrap();
     assert_eq!(request_licence(&server.base, Some(&other)).0, 403);
-    let other_content =
-        mint(&LicenceKey::derive(&key), "dave@example.com", "film-2", 5, None, now(), 600).unwrap();
+    let other_content = mint(
+        &LicenceKey::derive(&key),
+        "dave@example.com",
+        &"film-2".parse().unwrap(),
+        SessionId(5),
+        None,
+        now(),
+        600,
+    )
+    .unwrap();
     assert_eq!(request_licence(&server.base, Some(&other_content)).0, 403);
     // Deny list.
     assert_eq!(request_licence(&server.base, Some(&licence_token("eve@example.com", 6))).0, 403);

@@ -154,7 +154,7 @@ fn no_key_and_iv_pair_encrypts_two_plaintexts() {
             let offset = u32::from_be_bytes(body[4..8].try_into().unwrap()) as u64;
             assert_eq!(moof.offset() + offset, senc.offset() + 16, "{}", seg.display());
             for info in parse_senc(&traf, enc.iv_size).unwrap().unwrap() {
-                let mut pair = enc.kid.to_vec();
+                let mut pair = enc.kid.as_bytes().to_vec();
                 pair.extend(&info.iv);
                 assert!(seen.insert(pair), "IV reused in {}", seg.display());
                 samples += 1;
@@ -448,7 +448,7 @@ fn a_key_services_pssh_passes_through() {
     use abmark_cenc::cpix::{write_cpix, ContentKey as CpixKey, CpixDocument, DrmSystem};
     use abmark_cenc::pssh::{pssh_box, widevine_pssh_data, WIDEVINE};
     let f = fixture();
-    let kid: [u8; 16] = hex::decode(KID).unwrap().try_into().unwrap();
+    let kid = abmark_cenc::Kid::parse(KID).unwrap();
     let key: [u8; 16] = hex::decode(KEY).unwrap().try_into().unwrap();
     // What a Widevine key service would send: its own init data (here, a content id we would
     // never write ourselves).

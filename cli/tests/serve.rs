@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use abmark_delivery::ids::SessionId;
 use abmark_delivery::pace::find_wmpi;
 use abmark_edge::token::{mint, TokenFormat, TokenKeys, WmClaims, WmPattern};
 use abmark_wm::key::WatermarkKey;
@@ -266,7 +267,7 @@ fn past_token(f: &Fixture, session: u32) -> String {
         issuer: None,
         subject: None,
         audience: None,
-        session: Some(session),
+        session: Some(SessionId(session)),
         content: None,
         issued_at: now - 600,
         not_before: None,
@@ -310,6 +311,16 @@ fn missing_bad_expired_and_tampered_tokens_get_no_manifest() {
     assert_eq!(master(&foreign).0, 403);
     assert_eq!(master(&f.token(7, &["--content", "other-film"])).0, 403);
     assert_eq!(master(&f.token(7, &[])).0, 403, "no content claim");
+    // A content id that is none is refused as the argument is read (a usage error, 64).
+    for args in [
+        vec!["token", "--key", s(&other_key), "--session", "7", "--content", "two words"],
+        vec!["serve", s(&f.out), "--key", s(&other_key), "--content", ""],
+    ] {
+        let r = abmark(&args);
+        let stderr = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(64), "{stderr}");
+        assert!(stderr.contains("a content id is"), "{stderr}");
+    }
     // Media playlists are guarded too.
     let rendition = &f.renditions()[0];
     assert_eq!(get(&format!("{}/hls/{rendition}.m3u8", server.base), None).0, 401);

@@ -14,6 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use abmark_delivery::ids::SessionId;
 use abmark_delivery::layout::JobFile;
 use abmark_delivery::pace::PaceTable;
 use abmark_detect::symbols::SegmentDecision;
@@ -254,7 +255,7 @@ impl Done {
 
 pub(crate) fn candidate(coder: &SessionCoder, session: u32) -> Candidate {
     Candidate {
-        session: Some(session),
+        session: Some(SessionId(session)),
         subject: None,
         pattern: coder.encode(session).to_bytes().to_vec(),
         bits: CODE_BITS,
@@ -263,7 +264,7 @@ pub(crate) fn candidate(coder: &SessionCoder, session: u32) -> Candidate {
 
 pub(crate) fn named(a: Option<&abmark_detect::Accusation>, session: u32, alpha: f64) -> bool {
     a.is_some_and(|a| {
-        a.session == Some(session)
+        a.session == Some(SessionId(session))
             && a.any_innocent_probability <= alpha
             && a.runner_up_score.is_none_or(|r| r < a.score)
     })

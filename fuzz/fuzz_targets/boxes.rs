@@ -3,7 +3,7 @@
 //! Any panic, hang or runaway allocation is a bug; errors are expected.
 #![no_main]
 
-use abmark_cenc::{clear_init, decrypt_file, parse_senc, parse_seig, parse_sinf, video_subsamples, AvcParams, ContentKey, KeyId};
+use abmark_cenc::{clear_init, decrypt_file, parse_senc, parse_seig, parse_sinf, video_subsamples, AvcParams, ContentKey, Kid};
 use abmark_bmff::boxes::{read_boxes, BoxRef};
 use abmark_bmff::cmaf::{self, read_fragments, read_init, Track};
 use libfuzzer_sys::fuzz_target;
@@ -83,9 +83,9 @@ fuzz_target!(|data: &[u8]| {
     }
 
     let _ = clear_init(data);
-    let key_for = |kid: &KeyId| Some(ContentKey::new(*kid, KEY, None));
+    let key_for = |kid: &Kid| Some(ContentKey::new(*kid, KEY, None));
     let _ = decrypt_file(data, &key_for);
-    let fixed = |_kid: &KeyId| Some(ContentKey::new([0; 16], [1; 16], None));
+    let fixed = |_kid: &Kid| Some(ContentKey::new(Kid::from_bytes([0; 16]), [1; 16], None));
     let _ = decrypt_file(data, &fixed);
 });
 

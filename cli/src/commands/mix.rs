@@ -1,5 +1,6 @@
 use std::path::PathBuf;
 
+use abmark_delivery::ids::SessionId;
 use abmark_delivery::layout::JobFile;
 use abmark_delivery::pace::PaceTable;
 use abmark_media::mix::{mix, session_choices};
@@ -11,7 +12,7 @@ pub struct Args {
     out: PathBuf,
     /// The viewer's session index.
     #[arg(long)]
-    session: u32,
+    session: SessionId,
     /// Watermark key file (the session code derives from it).
     #[arg(long)]
     key: PathBuf,
@@ -31,7 +32,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let coder = SessionCoder::new(&key)?;
     let job = JobFile::load(&args.out)?;
     let pace = PaceTable::load(&args.out, &job)?;
-    let codeword = coder.encode(args.session);
+    let codeword = coder.encode(args.session.index());
     let choices = session_choices(pace.positions(), &codeword);
     let summary = mix(&args.out, &job, args.rendition.as_deref(), &choices, &args.output)?;
     let bits: String = choices.iter().map(|c| char::from(b'0' + c)).collect();

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use abmark_cenc::load_cpix;
+use abmark_delivery::ids::ContentId;
 use abmark_edge::licence::backend::AuthBackend;
 use abmark_edge::licence::sealed::Sealer;
 use abmark_edge::licence::store::{LicenceStore, RedisStore, SqliteStore};
@@ -25,9 +26,10 @@ pub struct Args {
     /// Address to listen on; port 0 picks a free port (the address is printed on start).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: String,
-    /// Serve only tokens whose content claim is this id.
+    /// Serve only tokens whose content claim is this id (1 to 128 printable ASCII characters,
+    /// no spaces).
     #[arg(long)]
-    content: Option<String>,
+    content: Option<ContentId>,
     /// Session log (JSONL, appended, created 0600).
     #[arg(long, default_value = "sessions.jsonl")]
     session_log: PathBuf,
@@ -114,7 +116,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 fn licence_service(
     args: &LicenceArgs,
     key: &WatermarkKey,
-    content: Option<String>,
+    content: Option<ContentId>,
 ) -> anyhow::Result<Option<LicenceService>> {
     let Some(master) = &args.master_key else { return Ok(None) };
     let master = abmark_files::keyfile::load_key(master).context("master key")?;
@@ -150,7 +152,7 @@ fn licence_service(
     );
     if let Some(path) = &args.keys {
         let doc = load_cpix(path)?;
-        let keys: Vec<([u8; 16], [u8; 16])> = doc.keys.iter().map(|k| (k.kid, k.key)).collect();
+        let keys: Vec<_> = doc.keys.iter().map(|k| (k.kid, k.key)).collect();
         let n = service.import_keys(&keys)?;
         eprintln!("licence: {n} content keys imported from {} (sealed)", path.display());
     }

@@ -1,6 +1,7 @@
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use abmark_delivery::ids::{ContentId, SessionId};
 use abmark_delivery::sessions::TokenMode;
 use abmark_edge::licence::clearkey::SessionType;
 use abmark_edge::licence::token::{self as licence, LicenceKey, DEFAULT_TTL_SECONDS};
@@ -35,13 +36,14 @@ pub struct Args {
     key: PathBuf,
     /// Session index: what detection recovers from a leaked copy.
     #[arg(long)]
-    session: u32,
+    session: SessionId,
     /// Who the session is for (the `sub` claim; written to the session log).
     #[arg(long)]
     subject: Option<String>,
-    /// Content id the token is valid for (`serve --content` checks it).
+    /// Content id the token is valid for (`serve --content` checks it): 1 to 128 printable
+    /// ASCII characters, no spaces.
     #[arg(long)]
-    content: Option<String>,
+    content: Option<ContentId>,
     /// Lifetime in seconds (default: 3600 for a WM token, 600 for a licence token).
     #[arg(long)]
     ttl: Option<u64>,
@@ -71,7 +73,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let coder = SessionCoder::new(&key)?;
     let pattern = match args.mode {
         Mode::Direct => WmPattern::Direct {
-            bytes: coder.encode(args.session).to_bytes().to_vec(),
+            bytes: coder.encode(args.session.index()).to_bytes().to_vec(),
             bits: CODE_BITS as u16,
         },
         Mode::Indirect => WmPattern::Indirect {
@@ -120,7 +122,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 fn licence_token(args: &Args, key: &WatermarkKey, now: u64) -> anyhow::Result<()> {
     let ttl = args.ttl.unwrap_or(DEFAULT_TTL_SECONDS);
     let subject = args.subject.as_deref().unwrap_or_default();
-    let content = args.content.as_deref().unwrap_or_default();
+    // clap requires --content with --licence.
+    let content = args.content.as_ref().context("--licence needs --content")?;
     let lic = args.persistent.then_some(SessionType::PersistentLicense);
     let token =
         licence::mint(&LicenceKey::derive(key), subject, content, args.session, lic, now, ttl)?;

@@ -12,7 +12,7 @@ use abmark_bmff::boxes::{find_box, read_boxes, BoxRef, BoxWriter};
 use abmark_bmff::{BmffError, FourCc};
 
 use crate::error::CencError;
-use crate::keys::KeyId;
+use crate::keys::Kid;
 use crate::scheme::Scheme;
 use crate::subsample::Subsample;
 
@@ -22,7 +22,7 @@ pub struct TrackEncryption {
     /// The clear sample entry type (`frma`): `avc1`, `mp4a`...
     pub original_format: [u8; 4],
     pub scheme: Scheme,
-    pub kid: KeyId,
+    pub kid: Kid,
     /// Per-sample IV bytes in `senc`: 8 or 16 for `cenc`, 0 for `cbcs` (constant IV).
     pub iv_size: u8,
     pub constant_iv: Option<[u8; 16]>,
@@ -51,7 +51,7 @@ fn write_tenc(w: &mut BoxWriter, enc: &TrackEncryption) {
         w.u8(if version == 1 { (enc.crypt << 4) | (enc.skip & 0x0f) } else { 0 });
         w.u8(1); // default_isProtected
         w.u8(enc.iv_size);
-        w.bytes(&enc.kid);
+        w.bytes(enc.kid.as_bytes());
         if enc.iv_size == 0 {
             let iv = enc.constant_iv.unwrap_or_default();
             w.u8(16);
@@ -81,6 +81,7 @@ pub fn parse_sinf(sinf: &[u8]) -> Result<TrackEncryption, CencError> {
     }
     let mut kid = [0u8; 16];
     kid.copy_from_slice(&b[4..20]);
+    let kid = Kid::from_bytes(kid);
     let constant_iv = if iv_size == 0 && b[2] != 0 {
         let n = *b.get(20).ok_or_else(|| bad(&tenc, "no constant IV"))? as usize;
         let iv = b

@@ -22,7 +22,7 @@ use crate::boxes::TrackEncryption;
 use crate::error::CencError;
 use crate::files::copy_flat;
 use crate::init::clear_init;
-use crate::keys::{ContentKey, KeyId};
+use crate::keys::{ContentKey, Kid};
 use crate::segment::decrypt_segment;
 use abmark_files::output::write_atomic;
 
@@ -41,7 +41,7 @@ pub fn decrypt(
     keys: &[ContentKey],
     force: bool,
 ) -> Result<DecryptReport, CencError> {
-    let key_for = |kid: &KeyId| keys.iter().find(|k| &k.kid == kid).cloned();
+    let key_for = |kid: &Kid| keys.iter().find(|k| &k.kid == kid).cloned();
     if input.is_file() {
         let bytes = std::fs::read(input).map_err(|e| CencError::io(input, e))?;
         let clear = decrypt_file(&bytes, &key_for).map_err(|e| e.at(input))?;
@@ -73,7 +73,7 @@ pub fn decrypt(
     }
 }
 
-type KeyLookup<'a> = dyn Fn(&KeyId) -> Option<ContentKey> + Sync + 'a;
+type KeyLookup<'a> = dyn Fn(&Kid) -> Option<ContentKey> + Sync + 'a;
 
 /// A whole fragmented MP4: clear header, then each `moof`+`mdat` (with whatever precedes it
 /// since the last `mdat`) decrypted in turn.

@@ -17,7 +17,7 @@ use abmark_delivery::manifest::{DrmSignal, HlsKey, KeyPeriod, Protection};
 use uuid::Uuid;
 
 use crate::error::CencError;
-use crate::keys::KeyId;
+use crate::keys::Kid;
 use crate::pssh::{self, playready_object, pssh_box, widevine_pssh_data, SystemId};
 use crate::scheme::Scheme;
 
@@ -82,12 +82,12 @@ pub struct DrmOptions {
     pub content_id: Option<String>,
     /// PSSH boxes a key service supplied (CPIX `DRMSystemList`): (system, KID, whole box).
     /// They are used as given for that system and KID instead of one abmark would write.
-    pub passthrough: Vec<(SystemId, KeyId, Vec<u8>)>,
+    pub passthrough: Vec<(SystemId, Kid, Vec<u8>)>,
 }
 
 impl DrmOptions {
     /// The key service's PSSH boxes for `system` covering `kids`, if it gave one per KID.
-    fn supplied(&self, system: &SystemId, kids: &[KeyId]) -> Option<Vec<Vec<u8>>> {
+    fn supplied(&self, system: &SystemId, kids: &[Kid]) -> Option<Vec<Vec<u8>>> {
         let boxes: Vec<Vec<u8>> = kids
             .iter()
             .filter_map(|k| self.passthrough.iter().find(|p| &p.0 == system && &p.1 == k))
@@ -107,7 +107,7 @@ fn system_id(drm: Drm) -> SystemId {
 }
 
 /// The `pssh` boxes of a CMAF header for `kids` (every KID the track uses, rotation included).
-pub fn pssh_boxes(scheme: Scheme, kids: &[KeyId], opts: &DrmOptions) -> Vec<Vec<u8>> {
+pub fn pssh_boxes(scheme: Scheme, kids: &[Kid], opts: &DrmOptions) -> Vec<Vec<u8>> {
     let mut boxes = Vec::new();
     for drm in &opts.systems {
         if let Some(supplied) = opts.supplied(&system_id(*drm), kids) {
@@ -137,16 +137,25 @@ pub fn pssh_boxes(scheme: Scheme, kids: &[KeyId], opts: &DrmOptions) -> Vec<Vec<
 }
 
 /// The manifest signalling of a track whose key periods start at the given segment indices
-/// (one period, from 0, when not rotated).
-pub fn protection(scheme: Scheme, periods: &[(usize, KeyId)], opts: &DrmOptions) -> Protection {
-    let kids: Vec<KeyId> = periods.iter().map(|p| p.1).collect();
-    let default_kid = kids.first().copied().unwrap_or_default();
+/// (one period, from 0, when not rotated). The first period's KID is the track's `tenc` KID
+/// (DASH `cenc:default_KID`), so there must be one: an empty list is an error, not a zero KID.
+pub fn protection(
+    scheme: Scheme,
+    periods: &[(usize, Kid)],
+    opts: &DrmOptions,
+) -> Result<Protection, CencError> {
+    let kids: Vec<Kid> = periods.iter().map(|p| p.1).collect();
+    let Some(&default_kid) = kids.first() else {
+        return Err(CencError::Usage("a protected track needs at least one key period".into()));
+    };
     let method = match scheme {
         Scheme::Cenc => "SAMPLE-AES-CTR",
         Scheme::Cbcs => "SAMPLE-AES",
     };
-    let hls_for = |drm: Drm, kids: &[KeyId]| -> Option<HlsKey> {
-        let key_id = kids.first().map(|k| format!("0x{}", hex::encode(k)));
+    // The HLS tags of one key (a period's, or the track's first).
+    let hls_for = |drm: Drm, kid: Kid| -> Option<HlsKey> {
+        let kids = &[kid][..];
+        let key_id = Some(format!("0x{}", kid.hex()));
         let (keyformat, uri) = match drm {
             Drm::Widevine => (
                 Uuid::from_bytes(pssh::WIDEVINE).urn().to_string(),
@@ -166,10 +175,9 @@ pub fn protection(scheme: Scheme, periods: &[(usize, KeyId)], opts: &DrmOptions)
                 Uuid::from_bytes(pssh::CLEARKEY).urn().to_string(),
                 format!("data:text/plain;base64,{}", base64(&pssh_box(&pssh::CLEARKEY, kids, &[]))),
             ),
-            Drm::FairPlay => (
-                "com.apple.streamingkeydelivery".to_owned(),
-                format!("skd://{}", hex::encode(kids.first().copied().unwrap_or_default())),
-            ),
+            Drm::FairPlay => {
+                ("com.apple.streamingkeydelivery".to_owned(), format!("skd://{}", kid.hex()))
+            }
         };
         Some(HlsKey {
             method: method.into(),
@@ -207,7 +215,7 @@ pub fn protection(scheme: Scheme, periods: &[(usize, KeyId)], opts: &DrmOptions)
                 }),
                 license_url: if drm == Drm::ClearKey { opts.license_url.clone() } else { None },
                 dash: drm != Drm::FairPlay,
-                hls: hls_for(drm, &kids[..kids.len().min(1)]),
+                hls: hls_for(drm, default_kid),
             }
         })
         .collect();
@@ -217,15 +225,52 @@ pub fn protection(scheme: Scheme, periods: &[(usize, KeyId)], opts: &DrmOptions)
             .map(|&(first_segment, kid)| KeyPeriod {
                 first_segment,
                 kid,
-                hls: opts.systems.iter().filter_map(|&d| hls_for(d, &[kid])).collect(),
+                hls: opts.systems.iter().filter_map(|&d| hls_for(d, kid)).collect(),
             })
             .collect()
     } else {
         Vec::new()
     };
-    Protection { scheme: scheme.to_string(), default_kid, systems, periods }
+    Ok(Protection { scheme: scheme.to_string(), default_kid, systems, periods })
 }
 
 fn only(opts: &DrmOptions, drm: Drm) -> DrmOptions {
     DrmOptions { systems: vec![drm], ..opts.clone() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::ContentKey;
+    use crate::plan::KeyPlan;
+    use abmark_bmff::cmaf::TrackKind;
+
+    const KID: Kid = Kid::from_bytes([
+        0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd,
+        0xef,
+    ]);
+
+    fn opts() -> DrmOptions {
+        DrmOptions { systems: vec![Drm::ClearKey, Drm::FairPlay], ..DrmOptions::default() }
+    }
+
+    #[test]
+    fn signals_the_first_periods_kid_in_its_text_forms() {
+        let p = protection(Scheme::Cbcs, &[(0, KID)], &opts()).unwrap();
+        assert_eq!(p.default_kid, KID);
+        let fairplay = p.systems[1].hls.as_ref().unwrap();
+        assert_eq!(fairplay.uri, "skd://0123456789abcdef0123456789abcdef");
+        assert_eq!(fairplay.key_id.as_deref(), Some("0x0123456789abcdef0123456789abcdef"));
+        // job.json keeps the KID as its 16 numbers.
+        let json = serde_json::to_value(&p).unwrap();
+        assert_eq!(json["default_kid"], serde_json::json!(KID.as_bytes()));
+    }
+
+    #[test]
+    fn no_key_period_is_an_error_not_a_zero_kid() {
+        assert!(matches!(protection(Scheme::Cenc, &[], &opts()), Err(CencError::Usage(_))));
+        // A rotated track without segments still has the period its tenc KID belongs to.
+        let plan = KeyPlan::from_keys(vec![ContentKey::new(KID, [7; 16], None)], Some(2)).unwrap();
+        assert_eq!(plan.periods(TrackKind::Video, 0), [(0, KID)]);
+    }
 }

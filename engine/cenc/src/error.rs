@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use abmark_bmff::BmffError;
 
 use crate::cpix::CpixError;
+use crate::keys::Kid;
 use crate::pssh::PsshError;
 use crate::subsample::SubsampleError;
 
@@ -26,8 +27,8 @@ pub enum CencError {
     #[error("subsamples cover {covered} bytes but the sample has {sample}")]
     SubsampleMismatch { covered: u64, sample: u64 },
 
-    #[error("no key for KID {kid}")]
-    MissingKey { kid: String },
+    #[error("no key for KID {}", kid.hex())]
+    MissingKey { kid: Kid },
 
     #[error("{path}: {what}")]
     Input { path: PathBuf, what: String },

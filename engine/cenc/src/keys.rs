@@ -6,14 +6,13 @@
 
 use crate::error::CencError;
 
-/// A key ID: public, 16 bytes.
-pub type KeyId = [u8; 16];
+pub use abmark_delivery::ids::Kid;
 
 /// A content key with its ID and, optionally, the IV the key service asked for (CPIX
 /// `explicitIV`; used as the `cbcs` constant IV).
 #[derive(Clone, PartialEq, Eq)]
 pub struct ContentKey {
-    pub kid: KeyId,
+    pub kid: Kid,
     key: [u8; 16],
     pub iv: Option<[u8; 16]>,
 }
@@ -22,7 +21,7 @@ pub struct ContentKey {
 impl std::fmt::Debug for ContentKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ContentKey")
-            .field("kid", &hex::encode(self.kid))
+            .field("kid", &self.kid.hex())
             .field("key", &"<redacted>")
             .field("iv", &self.iv.map(hex::encode))
             .finish()
@@ -30,7 +29,7 @@ impl std::fmt::Debug for ContentKey {
 }
 
 impl ContentKey {
-    pub fn new(kid: KeyId, key: [u8; 16], iv: Option<[u8; 16]>) -> Self {
+    pub fn new(kid: Kid, key: [u8; 16], iv: Option<[u8; 16]>) -> Self {
         Self { kid, key, iv }
     }
 
@@ -47,7 +46,8 @@ impl ContentKey {
         random_kid.copy_from_slice(&bytes[..16]);
         key.copy_from_slice(&bytes[16..]);
         // A version-4 (random) UUID, as key services issue them.
-        let kid = uuid::Builder::from_random_bytes(random_kid).into_uuid().into_bytes();
+        let kid =
+            Kid::from_bytes(uuid::Builder::from_random_bytes(random_kid).into_uuid().into_bytes());
         Ok(Self { kid, key, iv: None })
     }
 
@@ -61,8 +61,9 @@ impl ContentKey {
             [kid, key, iv] => (kid, key, Some(iv)),
             _ => return Err(bad("expected KID:KEY or KID:KEY:IV in hex")),
         };
-        let kid =
-            hex16(&kid.replace('-', "")).ok_or_else(|| bad("the KID is not 16 bytes of hex"))?;
+        let kid = hex16(&kid.replace('-', ""))
+            .map(Kid::from_bytes)
+            .ok_or_else(|| bad("the KID is not 16 bytes of hex"))?;
         let key = hex16(key).ok_or_else(|| bad("the key is not 16 bytes of hex (AES-128)"))?;
         let iv = match iv {
             None => None,
@@ -101,8 +102,8 @@ mod tests {
             "00112233-4455-6677-8899-aabbccddeeff:0f0e0d0c0b0a09080706050403020100:0102030405060708",
         )
         .unwrap();
-        assert_eq!(k.kid[0], 0x00);
-        assert_eq!(k.kid[15], 0xff);
+        assert_eq!(k.kid.as_bytes()[0], 0x00);
+        assert_eq!(k.kid.as_bytes()[15], 0xff);
         assert_eq!(k.key()[0], 0x0f);
         assert_eq!(k.iv.unwrap()[..8], [1, 2, 3, 4, 5, 6, 7, 8]);
         assert_eq!(k.iv.unwrap()[8..], [0; 8]);
@@ -125,6 +126,6 @@ mod tests {
         let (a, b) = (ContentKey::generate().unwrap(), ContentKey::generate().unwrap());
         assert_ne!(a.kid, b.kid);
         assert_ne!(a.key(), b.key());
-        assert_eq!(a.kid[6] >> 4, 4);
+        assert_eq!(a.kid.as_bytes()[6] >> 4, 4);
     }
 }

@@ -47,7 +47,7 @@ pub use encryptor::SegmentEncryptor;
 pub use error::CencError;
 pub use init::clear_init;
 pub use keyfile::{load_cpix, plan_document, write_cpix_file};
-pub use keys::{ContentKey, KeyId};
+pub use keys::{ContentKey, Kid};
 pub use package::{package_output, package_variants, PackageJob, PackageReport};
 pub use plan::KeyPlan;
 pub use rotation::{parse_seig, KeyGroup};

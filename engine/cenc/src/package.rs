@@ -105,11 +105,7 @@ impl PackageReport {
         PackageReport {
             out: out.display().to_string(),
             scheme: job.scheme,
-            kids: plan
-                .all_keys()
-                .iter()
-                .map(|k| uuid::Uuid::from_bytes(k.kid).to_string())
-                .collect(),
+            kids: plan.all_keys().iter().map(|k| k.kid.uuid()).collect(),
             key_periods: plan.video.len(),
             drm_systems: job.drm.systems.iter().map(|d| format!("{d:?}").to_lowercase()).collect(),
             segments,
@@ -151,10 +147,12 @@ fn build(
     let video_segments = job_file.segment_count;
     let audio_segments = job_file.audio().map_or(0, |a| a.segments.len());
     job_file.protection = Some(JobProtection {
-        video: protection(job.scheme, &plan.periods(TrackKind::Video, video_segments), &job.drm),
-        audio: (audio_segments > 0).then(|| {
-            protection(job.scheme, &plan.periods(TrackKind::Audio, audio_segments), &job.drm)
-        }),
+        video: protection(job.scheme, &plan.periods(TrackKind::Video, video_segments), &job.drm)?,
+        audio: (audio_segments > 0)
+            .then(|| {
+                protection(job.scheme, &plan.periods(TrackKind::Audio, audio_segments), &job.drm)
+            })
+            .transpose()?,
     });
     job_file.write(dir)?;
     for (name, variant) in [("0", 0u8), ("1", 1u8)] {

@@ -5,7 +5,7 @@
 
 use crate::cpix::{ContentKey as CpixKey, CpixDocument, KeyPeriod};
 use crate::error::CencError;
-use crate::keys::{ContentKey, KeyId};
+use crate::keys::{ContentKey, Kid};
 
 use abmark_bmff::cmaf::TrackKind;
 
@@ -19,7 +19,7 @@ pub struct KeyPlan {
     /// Segments per key period; `None` = one key for the whole track.
     pub rotate_every: Option<usize>,
     /// PSSH boxes the key service supplied (CPIX `DRMSystemList`), passed through as given.
-    pub supplied_pssh: Vec<(super::pssh::SystemId, KeyId, Vec<u8>)>,
+    pub supplied_pssh: Vec<(super::pssh::SystemId, Kid, Vec<u8>)>,
 }
 
 impl KeyPlan {
@@ -163,7 +163,7 @@ impl KeyPlan {
 
     /// Every `cbcs` constant IV decided once per KID: the key's own IV, else random.
     fn with_constant_ivs(mut self) -> Self {
-        let mut decided: Vec<(KeyId, [u8; 16])> = Vec::new();
+        let mut decided: Vec<(Kid, [u8; 16])> = Vec::new();
         for k in self.video.iter_mut().chain(self.audio.iter_mut()) {
             if let Some(iv) = k.iv {
                 decided.push((k.kid, iv));
@@ -211,9 +211,10 @@ impl KeyPlan {
         }
     }
 
-    /// (first segment, KID) of each period a track of `segments` segments uses.
-    pub fn periods(&self, t: TrackKind, segments: usize) -> Vec<(usize, KeyId)> {
-        let n = Self::periods_needed(self.rotate_every, segments);
+    /// (first segment, KID) of each period a track of `segments` segments uses. Never empty:
+    /// a track without segments still has the period from 0, whose KID its `tenc` carries.
+    pub fn periods(&self, t: TrackKind, segments: usize) -> Vec<(usize, Kid)> {
+        let n = Self::periods_needed(self.rotate_every, segments).max(1);
         (0..n)
             .map(|p| {
                 (
@@ -237,7 +238,7 @@ impl KeyPlan {
 }
 
 /// The PSSH boxes of the document's DRMSystemList (CPIX "PSSH passthrough").
-fn supplied(doc: &CpixDocument) -> Vec<(super::pssh::SystemId, KeyId, Vec<u8>)> {
+fn supplied(doc: &CpixDocument) -> Vec<(super::pssh::SystemId, Kid, Vec<u8>)> {
     doc.drm_systems.iter().filter_map(|d| d.pssh.clone().map(|p| (d.system_id, d.kid, p))).collect()
 }
 
@@ -270,7 +271,7 @@ fn iso_seconds(s: &str) -> Option<f64> {
 fn check_unique(keys: &[ContentKey]) -> Result<(), CencError> {
     for (i, k) in keys.iter().enumerate() {
         if keys[..i].iter().any(|o| o.kid == k.kid) {
-            return Err(CencError::Usage(format!("KID {} is given twice", hex::encode(k.kid))));
+            return Err(CencError::Usage(format!("KID {} is given twice", k.kid.hex())));
         }
     }
     Ok(())

@@ -8,12 +8,12 @@ use abmark_bmff::boxes::{BoxRef, BoxWriter};
 use abmark_bmff::{BmffError, FourCc};
 
 use crate::error::CencError;
-use crate::keys::KeyId;
+use crate::keys::Kid;
 
 /// The encryption parameters a fragment's samples use instead of the `tenc` defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyGroup {
-    pub kid: KeyId,
+    pub kid: Kid,
     pub iv_size: u8,
     pub constant_iv: Option<[u8; 16]>,
     pub crypt: u8,
@@ -41,7 +41,7 @@ pub(crate) fn write_seig(w: &mut BoxWriter, group: &KeyGroup, sample_count: u32)
         w.u8((group.crypt << 4) | (group.skip & 0x0f));
         w.u8(1); // isProtected
         w.u8(group.iv_size);
-        w.bytes(&group.kid);
+        w.bytes(group.kid.as_bytes());
         if constant {
             w.u8(16);
             w.bytes(&group.constant_iv.unwrap_or_default());
@@ -74,6 +74,7 @@ pub fn parse_seig(traf: &[BoxRef<'_>]) -> Result<Option<KeyGroup>, CencError> {
     let e = b.get(pos..pos + 20).ok_or_else(|| bad("truncated seig entry"))?;
     let mut kid = [0u8; 16];
     kid.copy_from_slice(&e[4..20]);
+    let kid = Kid::from_bytes(kid);
     let iv_size = e[3];
     let constant_iv = if iv_size == 0 && e[2] != 0 {
         let n = *b.get(pos + 20).ok_or_else(|| bad("no constant IV"))? as usize;
@@ -98,8 +99,20 @@ mod tests {
     #[test]
     fn seig_round_trips() {
         for group in [
-            KeyGroup { kid: [3; 16], iv_size: 8, constant_iv: None, crypt: 0, skip: 0 },
-            KeyGroup { kid: [4; 16], iv_size: 0, constant_iv: Some([9; 16]), crypt: 1, skip: 9 },
+            KeyGroup {
+                kid: Kid::from_bytes([3; 16]),
+                iv_size: 8,
+                constant_iv: None,
+                crypt: 0,
+                skip: 0,
+            },
+            KeyGroup {
+                kid: Kid::from_bytes([4; 16]),
+                iv_size: 0,
+                constant_iv: Some([9; 16]),
+                crypt: 1,
+                skip: 9,
+            },
         ] {
             let mut w = BoxWriter::new();
             w.boxed(b"traf", |w| write_seig(w, &group, 50));

@@ -13,7 +13,7 @@ use abmark_bmff::FourCc;
 use crate::boxes::{parse_senc, write_sample_info, SampleInfo, TrackEncryption};
 use crate::crypt::SampleCipher;
 use crate::error::CencError;
-use crate::keys::{ContentKey, KeyId};
+use crate::keys::{ContentKey, Kid};
 use crate::rotation::{write_seig, KeyGroup};
 use crate::scheme::{Scheme, CENC_IV_SIZE};
 use crate::subsample::{video_subsamples, AvcParams, Subsample};
@@ -132,7 +132,7 @@ pub(crate) fn encrypt_segment(
 pub(crate) fn decrypt_segment(
     bytes: &[u8],
     enc: &TrackEncryption,
-    key_for: &dyn Fn(&KeyId) -> Option<ContentKey>,
+    key_for: &dyn Fn(&Kid) -> Option<ContentKey>,
 ) -> Result<Vec<u8>, CencError> {
     let Parts { extras, mut fragment, traf } = split(bytes)?;
     let group = super::rotation::parse_seig(&traf)?;
@@ -140,7 +140,7 @@ pub(crate) fn decrypt_segment(
         Some(g) => (g.kid, g.iv_size, g.constant_iv.or(enc.constant_iv)),
         None => (enc.kid, enc.iv_size, enc.constant_iv),
     };
-    let key = key_for(&kid).ok_or_else(|| CencError::MissingKey { kid: hex::encode(kid) })?;
+    let key = key_for(&kid).ok_or(CencError::MissingKey { kid })?;
     let infos = parse_senc(&traf, iv_size)?.unwrap_or_default();
     if !infos.is_empty() && infos.len() != fragment.samples.len() {
         return Err(CencError::Usage(format!(

@@ -3,14 +3,16 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{ContentId, SessionId};
+
 /// One line of the log.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct SessionRecord {
     /// RFC 3339 UTC.
     pub time: String,
-    pub session: Option<u32>,
+    pub session: Option<SessionId>,
     pub subject: Option<String>,
-    pub content: Option<String>,
+    pub content: Option<ContentId>,
     /// The peer address of the request (behind a proxy: the proxy's).
     pub client: String,
     /// How the token carried the pattern.

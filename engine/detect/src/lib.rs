@@ -28,6 +28,7 @@ pub use report::{Accusation, AccusationMode, DetectReport, SegmentEvidence, Verd
 use std::path::{Path, PathBuf};
 
 use crate::symbols::{Progress, SymbolOptions, SymbolsError};
+use abmark_delivery::ids::SessionId;
 use abmark_delivery::sessions::SessionRecord;
 use abmark_media::MediaError;
 use abmark_wm::key::WatermarkKey;
@@ -80,7 +81,7 @@ pub enum DetectError {
 /// One issued session a copy can be matched against.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Candidate {
-    pub session: Option<u32>,
+    pub session: Option<SessionId>,
     pub subject: Option<String>,
     pub pattern: Vec<u8>,
     pub bits: usize,
@@ -178,7 +179,7 @@ pub fn detect(
     let blind = evidence::blind(&readings, &coder).map(|(session, bytes, fit)| {
         Accusation::new(
             AccusationMode::Blind,
-            Some(session),
+            Some(SessionId(session)),
             None,
             fit,
             2f64.powi(32),

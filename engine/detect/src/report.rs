@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::evidence::{positions_needed, Fit, Readings};
 use super::{DetectOptions, Positions};
 use crate::symbols::{PieceSummary, SymbolReport, VideoSummary};
+use abmark_delivery::ids::SessionId;
 use abmark_wm::payload::pattern_bit;
 use abmark_wm::register::temporal::TemporalFit;
 use abmark_wm::register::Transform;
@@ -51,7 +52,7 @@ impl std::fmt::Display for AccusationMode {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Accusation {
     pub mode: AccusationMode,
-    pub session: Option<u32>,
+    pub session: Option<SessionId>,
     pub subject: Option<String>,
     /// Decided code positions, and how many hold the session's bit.
     pub agree: usize,
@@ -75,7 +76,7 @@ pub struct Accusation {
 impl Accusation {
     pub fn new(
         mode: AccusationMode,
-        session: Option<u32>,
+        session: Option<SessionId>,
         subject: Option<String>,
         fit: Fit,
         candidates: f64,

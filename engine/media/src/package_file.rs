@@ -127,7 +127,7 @@ fn write_manifests(
             segment_durations: track.segment_durations.clone(),
         };
         let periods = plan.periods(*kind, t.segment_durations.len());
-        let signal = protection(job.scheme, &periods, &job.drm);
+        let signal = protection(job.scheme, &periods, &job.drm)?;
         match &track.track {
             abmark_bmff::cmaf::Track::Video(v) => {
                 video.push(VideoRendition {

@@ -147,7 +147,7 @@ pub fn collusion(
     others: &[Candidate],
     options: &DetectOptions,
 ) -> CollusionReport {
-    let accused = report.accused.as_ref().and_then(|a| a.session);
+    let accused = report.accused.as_ref().and_then(|a| a.session).map(|s| s.index());
     let readings = readings(report, |_| true);
     let log_size = others.len() as f64 + 2.0;
     let colluder_p = sessions.map(|s| {

@@ -20,7 +20,7 @@ pub use write::write_cpix;
 
 use uuid::Uuid;
 
-use super::pssh::{KeyId, SystemId};
+use super::pssh::{Kid, SystemId};
 
 /// CPIX element namespace.
 pub const CPIX_NS: &str = "urn:dashif:org:cpix";
@@ -52,7 +52,7 @@ pub struct CpixDocument {
 #[derive(Clone, PartialEq, Eq)]
 pub struct ContentKey {
     /// `@kid`.
-    pub kid: KeyId,
+    pub kid: Kid,
     /// The AES-128 key from `cpix:Data/pskc:Secret/pskc:PlainValue`.
     pub key: [u8; 16],
     /// `@explicitIV`: the constant or initial IV to use. An 8-byte IV in the document is read
@@ -74,7 +74,7 @@ impl ContentKey {
 impl fmt::Debug for ContentKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ContentKey")
-            .field("kid", &Uuid::from_bytes(self.kid))
+            .field("kid", &Uuid::from_bytes(*self.kid.as_bytes()))
             .field("key", &"<redacted>")
             .field("explicit_iv", &self.explicit_iv)
             .field("scheme", &self.scheme)
@@ -84,10 +84,10 @@ impl fmt::Debug for ContentKey {
 
 /// Signalling for one key under one DRM system (`cpix:DRMSystem`). Base64 payloads are stored
 /// decoded; an empty payload element (as in CPIX requests) reads as absent.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DrmSystem {
     /// `@kid`.
-    pub kid: KeyId,
+    pub kid: Kid,
     /// `@systemId`.
     pub system_id: SystemId,
     /// `cpix:PSSH`: the full 'pssh' box bytes, unparsed (see `pssh::parse_pssh`).
@@ -99,6 +99,20 @@ pub struct DrmSystem {
     pub hls_signaling: Vec<(String, String)>,
     /// `cpix:URIExtXKey`: the `EXT-X-KEY` URI.
     pub uri_ext_x_key: Option<String>,
+}
+
+impl DrmSystem {
+    /// A `cpix:DRMSystem` for `kid` under `system_id`, with no signalling data yet.
+    pub fn new(kid: Kid, system_id: SystemId) -> Self {
+        DrmSystem {
+            kid,
+            system_id,
+            pssh: None,
+            content_protection_data: None,
+            hls_signaling: Vec::new(),
+            uri_ext_x_key: None,
+        }
+    }
 }
 
 /// A key period (`cpix:ContentKeyPeriod`) for key rotation.
@@ -119,7 +133,7 @@ pub struct KeyPeriod {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageRule {
     /// `@kid`.
-    pub kid: KeyId,
+    pub kid: Kid,
     /// `@intendedTrackKind` (e.g. "VIDEO", "AUDIO", "SD"), as given.
     pub intended_track_type: Option<String>,
     /// `KeyPeriodFilter@periodId` of each filter, in document order.
@@ -139,43 +153,45 @@ pub enum CpixError {
     NotCpix,
     /// The document carries encrypted keys (`DeliveryDataList`, `pskc:EncryptedValue`).
     #[error("encrypted CPIX keys are not supported (found {element}{})", kid_note(.kid))]
-    Encrypted { element: &'static str, kid: Option<KeyId> },
+    Encrypted { element: &'static str, kid: Option<Kid> },
     /// A required attribute is absent.
     #[error("{element}{}: missing attribute {attribute}", kid_note(.kid))]
-    MissingAttribute { element: &'static str, attribute: &'static str, kid: Option<KeyId> },
+    MissingAttribute { element: &'static str, attribute: &'static str, kid: Option<Kid> },
     /// An attribute is present but unusable (bad UUID, base64, length, number, repeated).
     #[error("{element}{}: attribute {attribute} {problem}", kid_note(.kid))]
     BadAttribute {
         element: &'static str,
         attribute: &'static str,
-        kid: Option<KeyId>,
+        kid: Option<Kid>,
         problem: String,
     },
     /// An element's content is unusable (bad base64, wrong length, not UTF-8, repeated, missing).
     #[error("{element}{}: {problem}", kid_note(.kid))]
-    BadContent { element: &'static str, kid: Option<KeyId>, problem: String },
+    BadContent { element: &'static str, kid: Option<Kid>, problem: String },
     /// Two entries that must be unique are not (kids, period ids, kid + systemId pairs).
     #[error("{element}: duplicate {what}")]
     Duplicate { element: &'static str, what: String },
     /// A reference to a kid that no `cpix:ContentKey` defines.
-    #[error("{element} refers to kid {} which is not in the ContentKeyList", Uuid::from_bytes(*.kid))]
-    UnknownKid { element: &'static str, kid: KeyId },
+    #[error("{element} refers to kid {kid} which is not in the ContentKeyList")]
+    UnknownKid { element: &'static str, kid: Kid },
     /// A `KeyPeriodFilter` naming a period that no `ContentKeyPeriod` defines.
-    #[error("cpix:KeyPeriodFilter (kid {}) refers to period {period:?} which is not in the \
-             ContentKeyPeriodList", Uuid::from_bytes(*.kid))]
-    UnknownPeriod { kid: KeyId, period: String },
+    #[error(
+        "cpix:KeyPeriodFilter (kid {kid}) refers to period {period:?} which is not in the \
+             ContentKeyPeriodList"
+    )]
+    UnknownPeriod { kid: Kid, period: String },
 }
 
 impl CpixError {
-    fn missing(element: &'static str, attribute: &'static str, kid: Option<KeyId>) -> Self {
+    fn missing(element: &'static str, attribute: &'static str, kid: Option<Kid>) -> Self {
         CpixError::MissingAttribute { element, attribute, kid }
     }
 
-    fn attr(element: &'static str, attribute: &'static str, kid: Option<KeyId>, p: &str) -> Self {
+    fn attr(element: &'static str, attribute: &'static str, kid: Option<Kid>, p: &str) -> Self {
         CpixError::BadAttribute { element, attribute, kid, problem: p.to_string() }
     }
 
-    fn content(element: &'static str, kid: Option<KeyId>, problem: &str) -> Self {
+    fn content(element: &'static str, kid: Option<Kid>, problem: &str) -> Self {
         CpixError::BadContent { element, kid, problem: problem.to_string() }
     }
 
@@ -208,8 +224,8 @@ fn decode_b64(s: &str) -> Option<Vec<u8>> {
     B64.decode(compact).ok()
 }
 
-fn kid_note(kid: &Option<KeyId>) -> String {
-    kid.map(|k| format!(" (kid {})", Uuid::from_bytes(k))).unwrap_or_default()
+fn kid_note(kid: &Option<Kid>) -> String {
+    kid.map(|k| format!(" (kid {k})")).unwrap_or_default()
 }
 
 /// Cut document-supplied text quoted in an error (ids, playlists) to a bounded length.
@@ -314,7 +330,7 @@ mod tests {
             (cpix(&format!("{k}{k}")), E::Duplicate { element: "cpix:ContentKey", what: format!("kid {KID}") }),
             (cpix(&format!("{k}<cpix:DRMSystemList><cpix:DRMSystem kid=\"{KID}\"/></cpix:DRMSystemList>")), E::missing("cpix:DRMSystem", "systemId", kid)),
             (cpix(&format!("{k}<cpix:DRMSystemList><cpix:DRMSystem kid=\"{KID}\" systemId=\"x\"/></cpix:DRMSystemList>")), E::attr("cpix:DRMSystem", "systemId", kid, "is not a UUID (8-4-4-4-12 hex)")),
-            (cpix(&format!("{k}<cpix:DRMSystemList><cpix:DRMSystem kid=\"00000000-0000-0000-0000-000000000000\" systemId=\"{KID}\"/></cpix:DRMSystemList>")), E::UnknownKid { element: "cpix:DRMSystem", kid: [0; 16] }),
+            (cpix(&format!("{k}<cpix:DRMSystemList><cpix:DRMSystem kid=\"00000000-0000-0000-0000-000000000000\" systemId=\"{KID}\"/></cpix:DRMSystemList>")), E::UnknownKid { element: "cpix:DRMSystem", kid: Kid::from_bytes([0; 16]) }),
             (cpix(&format!("{k}<cpix:DRMSystemList><cpix:DRMSystem kid=\"{KID}\" systemId=\"{KID}\"><cpix:PSSH>%%</cpix:PSSH></cpix:DRMSystem></cpix:DRMSystemList>")), E::content("cpix:PSSH", kid, "is not valid base64")),
             (cpix(&format!("{k}<cpix:DRMSystemList><cpix:DRMSystem kid=\"{KID}\" systemId=\"{KID}\"><cpix:ContentProtectionData>/w==</cpix:ContentProtectionData></cpix:DRMSystem></cpix:DRMSystemList>")), E::content("cpix:ContentProtectionData", kid, "does not decode to UTF-8")),
             (cpix(&format!("{k}<cpix:DRMSystemList><cpix:DRMSystem kid=\"{KID}\" systemId=\"{KID}\"/><cpix:DRMSystem kid=\"{KID}\" systemId=\"{KID}\"/></cpix:DRMSystemList>")), E::Duplicate { element: "cpix:DRMSystem", what: format!("kid {KID} with systemId {KID}") }),
@@ -322,7 +338,7 @@ mod tests {
             (cpix(&format!("{k}<cpix:ContentKeyPeriodList><cpix:ContentKeyPeriod id=\"p\" index=\"-1\"/></cpix:ContentKeyPeriodList>")), E::attr("cpix:ContentKeyPeriod", "index", None, "of period \"p\" is not an unsigned integer")),
             (cpix(&format!("{k}<cpix:ContentKeyPeriodList><cpix:ContentKeyPeriod id=\"p\"/><cpix:ContentKeyPeriod id=\"p\"/></cpix:ContentKeyPeriodList>")), E::Duplicate { element: "cpix:ContentKeyPeriod", what: "id \"p\"".into() }),
             (cpix(&format!("{k}<cpix:ContentKeyUsageRuleList><cpix:ContentKeyUsageRule/></cpix:ContentKeyUsageRuleList>")), E::missing("cpix:ContentKeyUsageRule", "kid", None)),
-            (cpix(&format!("{k}<cpix:ContentKeyUsageRuleList><cpix:ContentKeyUsageRule kid=\"00000000000000000000000000000000\"/></cpix:ContentKeyUsageRuleList>")), E::UnknownKid { element: "cpix:ContentKeyUsageRule", kid: [0; 16] }),
+            (cpix(&format!("{k}<cpix:ContentKeyUsageRuleList><cpix:ContentKeyUsageRule kid=\"00000000000000000000000000000000\"/></cpix:ContentKeyUsageRuleList>")), E::UnknownKid { element: "cpix:ContentKeyUsageRule", kid: Kid::from_bytes([0; 16]) }),
             (cpix(&format!("{k}<cpix:ContentKeyUsageRuleList><cpix:ContentKeyUsageRule kid=\"{KID}\"><cpix:KeyPeriodFilter/></cpix:ContentKeyUsageRule></cpix:ContentKeyUsageRuleList>")), E::missing("cpix:KeyPeriodFilter", "periodId", kid)),
             (cpix(&format!("{k}<cpix:ContentKeyUsageRuleList><cpix:ContentKeyUsageRule kid=\"{KID}\"><cpix:KeyPeriodFilter periodId=\"p9\"/></cpix:ContentKeyUsageRule></cpix:ContentKeyUsageRuleList>")), E::UnknownPeriod { kid: parse_kid(), period: "p9".into() }),
         ];
@@ -341,8 +357,8 @@ mod tests {
         }
     }
 
-    fn parse_kid() -> KeyId {
-        super::super::pssh::parse_uuid(KID).unwrap()
+    fn parse_kid() -> Kid {
+        Kid::parse(KID).unwrap()
     }
 
     #[test]

@@ -17,7 +17,7 @@ use super::{decode_b64, CPIX_NS, PSKC_NS};
 use super::{short, ContentKey, CpixDocument, CpixError, DrmSystem, KeyPeriod, UsageRule};
 use uuid::Uuid;
 
-use crate::pssh::{parse_uuid, KeyId};
+use crate::pssh::{parse_uuid, Kid, SystemId};
 
 /// Deeper than any real CPIX (about 6 levels) but far from recursion or memory trouble.
 const MAX_DEPTH: usize = 64;
@@ -114,7 +114,7 @@ impl Field {
 }
 
 struct PendingKey {
-    kid: KeyId,
+    kid: Kid,
     key: Option<[u8; 16]>,
     explicit_iv: Option<[u8; 16]>,
     scheme: Option<String>,
@@ -133,9 +133,9 @@ struct Parser {
     /// `@playlist` of the `HLSSignalingData` being read.
     playlist: String,
     rule: Option<UsageRule>,
-    kids: HashSet<KeyId>,
+    kids: HashSet<Kid>,
     period_ids: HashSet<String>,
-    drm_pairs: HashSet<(KeyId, KeyId)>,
+    drm_pairs: HashSet<(Kid, SystemId)>,
 }
 
 impl Parser {
@@ -143,7 +143,7 @@ impl Parser {
         matches!(self.stack.last(), Some(Node::PlainValue | Node::DrmText(_)))
     }
 
-    fn current_kid(&self) -> Option<KeyId> {
+    fn current_kid(&self) -> Option<Kid> {
         match self.stack.last() {
             Some(Node::Key | Node::KeyData | Node::Secret | Node::PlainValue) => {
                 self.key.as_ref().map(|k| k.kid)
@@ -189,9 +189,9 @@ impl Parser {
             (Some(Node::DrmList), Ns::Cpix, "DRMSystem") => {
                 const EL: &str = "cpix:DRMSystem";
                 let [kid, sys] = attrs(e, EL, None, ["kid", "systemId"], pos)?;
-                let kid = uuid_attr(kid, EL, "kid", None)?;
+                let kid = Kid::from_bytes(uuid_attr(kid, EL, "kid", None)?);
                 let system_id = uuid_attr(sys, EL, "systemId", Some(kid))?;
-                self.drm = Some(DrmSystem { kid, system_id, ..DrmSystem::default() });
+                self.drm = Some(DrmSystem::new(kid, system_id));
                 Node::Drm
             }
             (Some(Node::Drm), Ns::Cpix, name) => {
@@ -220,7 +220,7 @@ impl Parser {
             (Some(Node::RuleList), Ns::Cpix, "ContentKeyUsageRule") => {
                 const EL: &str = "cpix:ContentKeyUsageRule";
                 let [kid, track] = attrs(e, EL, None, ["kid", "intendedTrackKind"], pos)?;
-                let kid = uuid_attr(kid, EL, "kid", None)?;
+                let kid = Kid::from_bytes(uuid_attr(kid, EL, "kid", None)?);
                 let period_ids = Vec::new();
                 self.rule = Some(UsageRule { kid, intended_track_type: track, period_ids });
                 Node::Rule
@@ -245,9 +245,9 @@ impl Parser {
         const EL: &str = "cpix:ContentKey";
         let [kid, iv, scheme] =
             attrs(e, EL, None, ["kid", "explicitIV", "commonEncryptionScheme"], pos)?;
-        let kid = uuid_attr(kid, EL, "kid", None)?;
+        let kid = Kid::from_bytes(uuid_attr(kid, EL, "kid", None)?);
         if !self.kids.insert(kid) {
-            let what = format!("kid {}", Uuid::from_bytes(kid));
+            let what = format!("kid {kid}");
             return Err(CpixError::Duplicate { element: EL, what });
         }
         let explicit_iv = match iv {
@@ -314,7 +314,7 @@ impl Parser {
                     if !self.drm_pairs.insert((d.kid, d.system_id)) {
                         let what = format!(
                             "kid {} with systemId {}",
-                            Uuid::from_bytes(d.kid),
+                            d.kid,
                             Uuid::from_bytes(d.system_id)
                         );
                         return Err(CpixError::Duplicate { element: "cpix:DRMSystem", what });
@@ -328,7 +328,7 @@ impl Parser {
         Ok(())
     }
 
-    fn close_drm_text(&mut self, field: Field, kid: Option<KeyId>) -> Result<(), CpixError> {
+    fn close_drm_text(&mut self, field: Field, kid: Option<Kid>) -> Result<(), CpixError> {
         let bad = |problem: &str| CpixError::content(field.element(), kid, problem);
         let raw = decode_b64(&self.text).ok_or_else(|| bad("is not valid base64"))?;
         self.text.clear();
@@ -382,7 +382,7 @@ fn set_once<T>(slot: &mut Option<T>, v: T, dup: impl Fn() -> CpixError) -> Resul
 fn attrs<const N: usize>(
     e: &BytesStart,
     element: &'static str,
-    kid: Option<KeyId>,
+    kid: Option<Kid>,
     names: [&'static str; N],
     pos: u64,
 ) -> Result<[Option<String>; N], CpixError> {
@@ -414,8 +414,8 @@ fn uuid_attr(
     v: Option<String>,
     element: &'static str,
     attribute: &'static str,
-    kid: Option<KeyId>,
-) -> Result<KeyId, CpixError> {
+    kid: Option<Kid>,
+) -> Result<[u8; 16], CpixError> {
     let v = v.ok_or(CpixError::missing(element, attribute, kid))?;
     let problem = "is not a UUID (8-4-4-4-12 hex)";
     parse_uuid(v.trim()).map_err(|_| CpixError::attr(element, attribute, kid, problem))

@@ -93,7 +93,7 @@ impl Xml {
     }
 
     fn key(&mut self, k: &ContentKey) {
-        let mut attrs = vec![("kid", Uuid::from_bytes(k.kid).to_string())];
+        let mut attrs = vec![("kid", k.kid.uuid())];
         attrs.extend(k.explicit_iv.map(|iv| ("explicitIV", B64.encode(iv))));
         attrs.extend(k.scheme.clone().map(|s| ("commonEncryptionScheme", s)));
         self.start("cpix:ContentKey", attrs);
@@ -106,10 +106,8 @@ impl Xml {
     }
 
     fn drm_system(&mut self, d: &DrmSystem) {
-        let attrs = vec![
-            ("kid", Uuid::from_bytes(d.kid).to_string()),
-            ("systemId", Uuid::from_bytes(d.system_id).to_string()),
-        ];
+        let attrs =
+            vec![("kid", d.kid.uuid()), ("systemId", Uuid::from_bytes(d.system_id).to_string())];
         self.start("cpix:DRMSystem", attrs);
         // Schema order: PSSH, ContentProtectionData, URIExtXKey, HLSSignalingData.
         self.payload("cpix:PSSH", vec![], d.pssh.as_deref());
@@ -133,7 +131,7 @@ impl Xml {
     }
 
     fn usage_rule(&mut self, r: &UsageRule) {
-        let mut attrs = vec![("kid", Uuid::from_bytes(r.kid).to_string())];
+        let mut attrs = vec![("kid", r.kid.uuid())];
         attrs.extend(r.intended_track_type.clone().map(|t| ("intendedTrackKind", t)));
         if r.period_ids.is_empty() {
             self.empty("cpix:ContentKeyUsageRule", attrs);
@@ -155,7 +153,7 @@ pub(super) fn xml_char(c: char) -> bool {
 mod tests {
     use super::super::read_cpix;
     use super::*;
-    use crate::pssh::{parse_pssh, parse_uuid, FAIRPLAY, PLAYREADY, WIDEVINE};
+    use crate::pssh::{parse_pssh, parse_uuid, Kid, FAIRPLAY, PLAYREADY, WIDEVINE};
 
     /// In the style of the DASH-IF CPIX 2.3 examples and SPEKE v2 responses: comments, foreign
     /// elements and filters to skip, wrapped base64, upper-case UUIDs, a real Widevine box.
@@ -211,8 +209,10 @@ mod tests {
     #[test]
     fn reads_a_spec_style_document_and_links_rules_to_periods() {
         let doc = read_cpix(SPEC_STYLE).unwrap();
-        let (k1, k2) =
-            (kid("5e2b7a4c1f3d4a6b8c9d0e1f2a3b4c5d"), kid("00112233445566778899aabbccddeeff"));
+        let (k1, k2) = (
+            Kid::from_bytes(kid("5e2b7a4c1f3d4a6b8c9d0e1f2a3b4c5d")),
+            Kid::from_bytes(kid("00112233445566778899aabbccddeeff")),
+        );
         assert_eq!(doc.content_id.as_deref(), Some("movie-1"));
         assert_eq!(doc.keys.len(), 2);
         assert_eq!((doc.keys[0].kid, doc.keys[0].scheme.as_deref()), (k1, Some("cbcs")));
@@ -233,7 +233,7 @@ mod tests {
             ["media", "master"]
         );
         assert!(fp.hls_signaling[1].1.starts_with("#EXT-X-SESSION-KEY:METHOD=SAMPLE-AES"));
-        assert_eq!(*pr, DrmSystem { kid: k2, system_id: PLAYREADY, ..DrmSystem::default() });
+        assert_eq!(*pr, DrmSystem::new(k2, PLAYREADY));
         assert_eq!(
             doc.periods[0],
             KeyPeriod { id: "keyPeriod_0".into(), index: Some(0), start: None, end: None }
@@ -300,15 +300,20 @@ mod tests {
             content_id: Some(awkward.into()),
             keys: vec![
                 ContentKey {
-                    kid: [1; 16],
+                    kid: Kid::from_bytes([1; 16]),
                     key: [2; 16],
                     explicit_iv: Some([3; 16]),
                     scheme: Some("cenc".into()),
                 },
-                ContentKey { kid: [4; 16], key: [5; 16], explicit_iv: None, scheme: None },
+                ContentKey {
+                    kid: Kid::from_bytes([4; 16]),
+                    key: [5; 16],
+                    explicit_iv: None,
+                    scheme: None,
+                },
             ],
             drm_systems: vec![DrmSystem {
-                kid: [4; 16],
+                kid: Kid::from_bytes([4; 16]),
                 system_id: WIDEVINE,
                 pssh: Some(vec![0, 1, 2, 255]),
                 content_protection_data: Some("<x a=\"1\">&amp;</x>".into()),
@@ -329,11 +334,15 @@ mod tests {
             ],
             usage_rules: vec![
                 UsageRule {
-                    kid: [1; 16],
+                    kid: Kid::from_bytes([1; 16]),
                     intended_track_type: Some("VIDEO".into()),
                     period_ids: vec![awkward.into(), "p1".into()],
                 },
-                UsageRule { kid: [4; 16], intended_track_type: None, period_ids: vec![] },
+                UsageRule {
+                    kid: Kid::from_bytes([4; 16]),
+                    intended_track_type: None,
+                    period_ids: vec![],
+                },
             ],
         };
         let xml = write_cpix(&doc);

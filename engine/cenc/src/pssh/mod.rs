@@ -7,8 +7,7 @@
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 
-/// A content key id (KID), as stored in 'tenc' and 'pssh' boxes: big-endian UUID bytes.
-pub type KeyId = [u8; 16];
+pub use abmark_delivery::ids::Kid;
 /// A DRM system id (the `SystemID` of a 'pssh' box), big-endian UUID bytes.
 pub type SystemId = [u8; 16];
 
@@ -51,7 +50,7 @@ pub struct Pssh {
     /// The DRM system the data is for.
     pub system_id: SystemId,
     /// KIDs listed in the box header (version 1 only).
-    pub key_ids: Vec<KeyId>,
+    pub key_ids: Vec<Kid>,
     /// The system-specific data, opaque at this level.
     pub data: Vec<u8>,
 }
@@ -61,7 +60,7 @@ pub struct Pssh {
 ///
 /// # Panics
 /// If the box would exceed the 4 GiB a 32-bit box size can express (real pssh boxes are KiB).
-pub fn pssh_box(system_id: &SystemId, key_ids: &[KeyId], data: &[u8]) -> Vec<u8> {
+pub fn pssh_box(system_id: &SystemId, key_ids: &[Kid], data: &[u8]) -> Vec<u8> {
     let kid_part = if key_ids.is_empty() { 0 } else { 4 + 16 * key_ids.len() };
     let size = 8 + 4 + 16 + kid_part + 4 + data.len();
     let mut out = Vec::with_capacity(size);
@@ -71,7 +70,7 @@ pub fn pssh_box(system_id: &SystemId, key_ids: &[KeyId], data: &[u8]) -> Vec<u8>
     out.extend_from_slice(system_id);
     if !key_ids.is_empty() {
         out.extend_from_slice(&to_u32(key_ids.len()).to_be_bytes());
-        key_ids.iter().for_each(|k| out.extend_from_slice(k));
+        key_ids.iter().for_each(|k| out.extend_from_slice(k.as_bytes()));
     }
     out.extend_from_slice(&to_u32(data.len()).to_be_bytes());
     out.extend_from_slice(data);
@@ -107,7 +106,7 @@ pub fn parse_pssh(bytes: &[u8]) -> Result<Pssh, PsshError> {
             return Err(bad(W, format!("KID count {count} exceeds the box")));
         }
         for _ in 0..count {
-            key_ids.push(r.array16()?);
+            key_ids.push(Kid::from_bytes(r.array16()?));
         }
     }
     let data_size = r.u32be()? as usize;
@@ -165,14 +164,10 @@ impl<'a> Cursor<'a> {
 /// and `protection_scheme` (field 9, the fourcc as a big-endian uint32). Fields are in field
 /// number order, as protobuf serializers emit them; deprecated fields (algorithm, provider,
 /// policy) are not written. For one KID and no content id this equals Shaka Packager's output.
-pub fn widevine_pssh_data(
-    key_ids: &[KeyId],
-    content_id: Option<&[u8]>,
-    scheme: [u8; 4],
-) -> Vec<u8> {
+pub fn widevine_pssh_data(key_ids: &[Kid], content_id: Option<&[u8]>, scheme: [u8; 4]) -> Vec<u8> {
     let mut out = Vec::new();
     for kid in key_ids {
-        put_bytes_field(&mut out, 2, kid);
+        put_bytes_field(&mut out, 2, kid.as_bytes());
     }
     if let Some(cid) = content_id {
         put_bytes_field(&mut out, 4, cid);
@@ -200,7 +195,7 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WidevineData {
     /// `key_id` entries (field 2), each required to be 16 bytes.
-    pub key_ids: Vec<KeyId>,
+    pub key_ids: Vec<Kid>,
     /// `content_id` (field 4), if present.
     pub content_id: Option<Vec<u8>>,
     /// `protection_scheme` (field 9) as a fourcc, if present (absent means 'cenc').
@@ -222,7 +217,7 @@ pub fn parse_widevine_data(data: &[u8]) -> Result<WidevineData, PsshError> {
                 let kid = len_delimited(&mut r)?;
                 let kid = <[u8; 16]>::try_from(kid)
                     .map_err(|_| bad(W, format!("key_id of {} bytes, expected 16", kid.len())))?;
-                wd.key_ids.push(kid);
+                wd.key_ids.push(Kid::from_bytes(kid));
             }
             (4, 2) => wd.content_id = Some(len_delimited(&mut r)?.to_vec()),
             (9, 0) => {
@@ -255,7 +250,7 @@ fn len_delimited<'a>(r: &mut Cursor<'a>) -> Result<&'a [u8], PsshError> {
 ///
 /// # Panics
 /// If the header exceeds the 64 KiB a PRO record can hold (hundreds of KIDs).
-pub fn playready_object(key_ids: &[KeyId], la_url: Option<&str>, scheme: [u8; 4]) -> Vec<u8> {
+pub fn playready_object(key_ids: &[Kid], la_url: Option<&str>, scheme: [u8; 4]) -> Vec<u8> {
     let algid = if matches!(&scheme, b"cbcs" | b"cbc1") { "AESCBC" } else { "AESCTR" };
     let mut xml = String::from(
         "<WRMHEADER xmlns=\"http://schemas.microsoft.com/DRM/2007/03/PlayReadyHeader\" \
@@ -263,7 +258,7 @@ pub fn playready_object(key_ids: &[KeyId], la_url: Option<&str>, scheme: [u8; 4]
     );
     for kid in key_ids {
         // PlayReady writes KIDs as Microsoft GUIDs: the first three fields little-endian.
-        let value = B64.encode(uuid::Uuid::from_bytes(*kid).to_bytes_le());
+        let value = B64.encode(uuid::Uuid::from_bytes(*kid.as_bytes()).to_bytes_le());
         xml.push_str(&format!("<KID ALGID=\"{algid}\" VALUE=\"{value}\"></KID>"));
     }
     xml.push_str("</KIDS></PROTECTINFO>");
@@ -285,7 +280,7 @@ pub fn playready_object(key_ids: &[KeyId], la_url: Option<&str>, scheme: [u8; 4]
 
 /// The KIDs of every WRM header record in a PlayReady Object, in order. Reads both the v4.0
 /// `<KID>base64</KID>` form and the v4.1+ `<KID VALUE="base64">` form; returns big-endian KIDs.
-pub fn parse_playready_kids(pro: &[u8]) -> Result<Vec<KeyId>, PsshError> {
+pub fn parse_playready_kids(pro: &[u8]) -> Result<Vec<Kid>, PsshError> {
     const W: &str = "PlayReady Object";
     let mut r = Cursor { b: pro, at: 0, what: W };
     let total = r.take(4)?;
@@ -309,7 +304,7 @@ pub fn parse_playready_kids(pro: &[u8]) -> Result<Vec<KeyId>, PsshError> {
     Ok(kids)
 }
 
-fn wrm_header_kids(utf16: &[u8]) -> Result<Vec<KeyId>, PsshError> {
+fn wrm_header_kids(utf16: &[u8]) -> Result<Vec<Kid>, PsshError> {
     use quick_xml::events::Event;
     const W: &str = "WRMHEADER";
     if !utf16.len().is_multiple_of(2) {
@@ -344,11 +339,11 @@ fn wrm_header_kids(utf16: &[u8]) -> Result<Vec<KeyId>, PsshError> {
     }
 }
 
-fn kid_from_b64(s: &str) -> Result<KeyId, PsshError> {
+fn kid_from_b64(s: &str) -> Result<Kid, PsshError> {
     let raw = B64.decode(s.trim()).map_err(|_| bad("WRMHEADER", "KID is not valid base64"))?;
     let g = <[u8; 16]>::try_from(raw.as_slice())
         .map_err(|_| bad("WRMHEADER", format!("KID of {} bytes, expected 16", raw.len())))?;
-    Ok(uuid::Uuid::from_bytes_le(g).into_bytes())
+    Ok(Kid::from_bytes(uuid::Uuid::from_bytes_le(g).into_bytes()))
 }
 
 /// Parse a UUID written as 32 hex digits, either plain or dashed 8-4-4-4-12, in any case (the

@@ -1,7 +1,7 @@
 use super::*;
 
-const KID: KeyId = uuid::uuid!("5e2b7a4c-1f3d-4a6b-8c9d-0e1f2a3b4c5d").into_bytes();
-const KID2: KeyId = uuid::uuid!("00112233-4455-6677-8899-aabbccddeeff").into_bytes();
+const KID: Kid = Kid::from_bytes(uuid::uuid!("5e2b7a4c-1f3d-4a6b-8c9d-0e1f2a3b4c5d").into_bytes());
+const KID2: Kid = Kid::from_bytes(uuid::uuid!("00112233-4455-6677-8899-aabbccddeeff").into_bytes());
 // Written by Shaka Packager v3.8.0 (raw key, this KID) into init.mp4 for cenc and cbcs.
 const SHAKA_WV_CENC: &str = "000000387073736800000000edef8ba979d64acea3c827dcd51d21ed000000181210\
                              5e2b7a4c1f3d4a6b8c9d0e1f2a3b4c5d48e3dc959b06";

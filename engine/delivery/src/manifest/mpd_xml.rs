@@ -139,7 +139,7 @@ fn write_content_protection(x: &mut Xml, p: &Protection) -> io::Result<()> {
         vec![
             ("schemeIdUri", MP4_PROTECTION_SCHEME.to_owned()),
             ("value", p.scheme.clone()),
-            ("cenc:default_KID", Uuid::from_bytes(p.default_kid).to_string()),
+            ("cenc:default_KID", p.default_kid.uuid()),
         ],
     )?;
     for s in p.systems.iter().filter(|s| s.dash) {

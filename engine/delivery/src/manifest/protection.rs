@@ -9,13 +9,15 @@ use std::fmt::Write as _;
 
 use base64::Engine as _;
 
+use crate::ids::Kid;
+
 /// How one track is encrypted, as its manifests announce it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Protection {
     /// `cenc` or `cbcs`.
     pub scheme: String,
     /// The KID of the track's `tenc` (DASH `cenc:default_KID`).
-    pub default_kid: [u8; 16],
+    pub default_kid: Kid,
     /// One entry per DRM system signalled.
     pub systems: Vec<DrmSignal>,
     /// Key periods of a rotated track (first segment index and its KID, in order); empty when
@@ -28,7 +30,7 @@ pub struct Protection {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct KeyPeriod {
     pub first_segment: usize,
-    pub kid: [u8; 16],
+    pub kid: Kid,
     /// The HLS key tags of this period (one per system signalled in HLS).
     pub hls: Vec<HlsKey>,
 }

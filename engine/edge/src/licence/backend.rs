@@ -10,6 +10,8 @@
 
 use std::time::Duration;
 
+use abmark_delivery::ids::{ContentId, SessionId};
+
 /// What the backend said.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
@@ -46,9 +48,15 @@ impl AuthBackend {
     }
 
     /// Asks the backend (blocking: call from a blocking task).
-    pub fn ask(&self, token: &str, content: &str, subject: &str, session: u32) -> Verdict {
+    pub fn ask(
+        &self,
+        token: &str,
+        content: &ContentId,
+        subject: &str,
+        session: SessionId,
+    ) -> Verdict {
         let body = serde_json::json!({
-            "token": token, "content_id": content, "subject": subject, "session": session,
+            "token": token, "content_id": content.as_str(), "subject": subject, "session": session,
         })
         .to_string();
         let response = self

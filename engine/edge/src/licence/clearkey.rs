@@ -5,6 +5,7 @@
 //! Requests are untrusted: the body is bounded, every KID must decode to exactly 16 bytes, and
 //! errors name what is wrong without echoing the body.
 
+use abmark_delivery::ids::Kid;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
@@ -25,7 +26,7 @@ pub enum SessionType {
 /// A parsed licence request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LicenceRequest {
-    pub kids: Vec<[u8; 16]>,
+    pub kids: Vec<Kid>,
     pub session_type: SessionType,
 }
 
@@ -79,7 +80,8 @@ pub fn parse_request(body: &[u8]) -> Result<LicenceRequest, RequestError> {
     let mut kids = Vec::with_capacity(json.kids.len());
     for (i, text) in json.kids.iter().enumerate() {
         let bytes = decode_b64url(text).ok_or(RequestError::BadKid(i))?;
-        let kid: [u8; 16] = bytes.try_into().map_err(|_| RequestError::BadKid(i))?;
+        let kid = <[u8; 16]>::try_from(bytes).map_err(|_| RequestError::BadKid(i))?;
+        let kid = Kid::from_bytes(kid);
         if !kids.contains(&kid) {
             kids.push(kid);
         }
@@ -107,13 +109,13 @@ struct ResponseJson<'a> {
 }
 
 /// The JWK set answering a request: one `oct` key per (KID, key).
-pub fn response(keys: &[([u8; 16], [u8; 16])], session_type: SessionType) -> String {
+pub fn response(keys: &[(Kid, [u8; 16])], session_type: SessionType) -> String {
     let json = ResponseJson {
         keys: keys
             .iter()
             .map(|(kid, key)| Jwk {
                 kty: "oct",
-                kid: URL_SAFE_NO_PAD.encode(kid),
+                kid: URL_SAFE_NO_PAD.encode(kid.as_bytes()),
                 k: URL_SAFE_NO_PAD.encode(key),
             })
             .collect(),
@@ -134,10 +136,10 @@ mod tests {
             parse_request(br#"{"kids":["ASNFZ4mrze8BI0VniavN7w"],"type":"temporary"}"#).unwrap();
         assert_eq!(
             r.kids,
-            vec![[
+            vec![Kid::from_bytes([
                 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab,
                 0xcd, 0xef
-            ]]
+            ])]
         );
         assert_eq!(r.session_type, SessionType::Temporary);
         let r =
@@ -157,7 +159,7 @@ mod tests {
 
     #[test]
     fn answers_with_a_jwk_set() {
-        let text = response(&[([1; 16], [2; 16])], SessionType::Temporary);
+        let text = response(&[(Kid::from_bytes([1; 16]), [2; 16])], SessionType::Temporary);
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["type"], "temporary");
         assert_eq!(v["keys"][0]["kty"], "oct");

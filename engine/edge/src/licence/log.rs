@@ -5,6 +5,7 @@
 
 use serde::Serialize;
 
+use abmark_delivery::ids::{ContentId, SessionId};
 use abmark_files::jsonl::JsonlAppender;
 
 /// One line of the licence log.
@@ -13,8 +14,8 @@ pub struct LicenceRecord {
     /// RFC 3339 UTC.
     pub time: String,
     pub subject: Option<String>,
-    pub content: Option<String>,
-    pub session: Option<u32>,
+    pub content: Option<ContentId>,
+    pub session: Option<SessionId>,
     pub decision: Decision,
     /// Why (for refusals: the check that failed; for issues: `ok`).
     pub reason: String,

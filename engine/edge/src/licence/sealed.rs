@@ -7,6 +7,7 @@
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::Aes256Gcm;
 
+use abmark_delivery::ids::Kid;
 use abmark_wm::key::WatermarkKey;
 
 const SEAL_LABEL: &str = "abmark/licence/keystore-a256gcm/v1";
@@ -38,20 +39,20 @@ impl Sealer {
     }
 
     /// nonce (12) ‖ ciphertext (16) ‖ tag (16).
-    pub fn seal(&self, kid: &[u8; 16], key: &[u8; 16]) -> Result<Vec<u8>, SealError> {
+    pub fn seal(&self, kid: &Kid, key: &[u8; 16]) -> Result<Vec<u8>, SealError> {
         let mut nonce = [0u8; NONCE];
         getrandom::fill(&mut nonce).map_err(|e| SealError::Random(e.to_string()))?;
         let sealed = self
             .0
             .encrypt(&nonce.into(), Payload { msg: key, aad: &aad(kid) })
-            .map_err(|_| SealError::Open(hex::encode(kid)))?;
+            .map_err(|_| SealError::Open(kid.hex()))?;
         let mut out = nonce.to_vec();
         out.extend(sealed);
         Ok(out)
     }
 
-    pub fn open(&self, kid: &[u8; 16], sealed: &[u8]) -> Result<[u8; 16], SealError> {
-        let fail = || SealError::Open(hex::encode(kid));
+    pub fn open(&self, kid: &Kid, sealed: &[u8]) -> Result<[u8; 16], SealError> {
+        let fail = || SealError::Open(kid.hex());
         if sealed.len() < NONCE {
             return Err(fail());
         }
@@ -65,9 +66,9 @@ impl Sealer {
     }
 }
 
-fn aad(kid: &[u8; 16]) -> Vec<u8> {
+fn aad(kid: &Kid) -> Vec<u8> {
     let mut aad = b"abmark-kid:".to_vec();
-    aad.extend_from_slice(kid);
+    aad.extend_from_slice(kid.as_bytes());
     aad
 }
 
@@ -78,14 +79,14 @@ mod tests {
     #[test]
     fn seals_and_opens_only_for_its_kid_and_master() {
         let s = Sealer::new(&WatermarkKey::from_bytes([1; 32]));
-        let sealed = s.seal(&[3; 16], &[9; 16]).unwrap();
+        let sealed = s.seal(&Kid::from_bytes([3; 16]), &[9; 16]).unwrap();
         assert_eq!(sealed.len(), 44);
         assert!(!sealed.windows(16).any(|w| w == [9; 16]));
-        assert_eq!(s.open(&[3; 16], &sealed).unwrap(), [9; 16]);
-        assert!(s.open(&[4; 16], &sealed).is_err());
+        assert_eq!(s.open(&Kid::from_bytes([3; 16]), &sealed).unwrap(), [9; 16]);
+        assert!(s.open(&Kid::from_bytes([4; 16]), &sealed).is_err());
         let other = Sealer::new(&WatermarkKey::from_bytes([2; 32]));
-        let e = other.open(&[3; 16], &sealed).unwrap_err();
+        let e = other.open(&Kid::from_bytes([3; 16]), &sealed).unwrap_err();
         assert!(!e.to_string().contains("0909"), "{e}");
-        assert!(s.open(&[3; 16], &sealed[..20]).is_err());
+        assert!(s.open(&Kid::from_bytes([3; 16]), &sealed[..20]).is_err());
     }
 }

@@ -9,6 +9,8 @@
 
 use std::sync::Arc;
 
+use abmark_delivery::ids::{ContentId, Kid};
+
 use crate::serve::session_log::rfc3339;
 
 use super::backend::{AuthBackend, Verdict};
@@ -22,7 +24,7 @@ use super::token::{verify, LicenceKey, LicenceTokenError};
 #[derive(Debug, Clone)]
 pub struct LicencePolicy {
     /// The content id licensed here: a token must name it. `None` = any content.
-    pub content: Option<String>,
+    pub content: Option<ContentId>,
     /// Seconds a stream counts as active after its last licence request (a renewal with the same
     /// token extends it); also the lifetime the licence is meant for.
     pub licence_seconds: u64,
@@ -159,7 +161,7 @@ impl LicenceService {
     }
 
     /// Seals and stores content keys (from the CPIX the packager wrote or the key service sent).
-    pub fn import_keys(&self, keys: &[([u8; 16], [u8; 16])]) -> Result<usize, LicenceError> {
+    pub fn import_keys(&self, keys: &[(Kid, [u8; 16])]) -> Result<usize, LicenceError> {
         for (kid, key) in keys {
             self.store.put_sealed_key(kid, &self.sealer.seal(kid, key)?)?;
         }
@@ -210,13 +212,13 @@ impl LicenceService {
         record: &mut LicenceRecord,
     ) -> Result<String, Refusal> {
         let token = bearer.ok_or(Refusal::MissingToken)?;
-        let claims = verify(&self.key, token, self.policy.content.as_deref(), now)
+        let claims = verify(&self.key, token, self.policy.content.as_ref(), now)
             .map_err(|e| Refusal::BadToken(e.to_string()))?;
         record.subject = Some(claims.sub.clone());
         record.content = Some(claims.cid.clone());
         record.session = Some(claims.sid);
         let request = parse_request(body).map_err(|e| Refusal::BadRequest(e.to_string()))?;
-        record.kids = request.kids.iter().map(hex::encode).collect();
+        record.kids = request.kids.iter().map(Kid::hex).collect();
         if request.session_type == SessionType::PersistentLicense
             && !(self.policy.allow_persistent && claims.lic == Some(SessionType::PersistentLicense))
         {

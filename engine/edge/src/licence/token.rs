@@ -14,6 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
+use abmark_delivery::ids::{ContentId, SessionId};
 use abmark_wm::key::WatermarkKey;
 
 use super::clearkey::SessionType;
@@ -30,8 +31,10 @@ pub const LEEWAY_SECONDS: u64 = 30;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LicenceClaims {
     pub sub: String,
-    pub cid: String,
-    pub sid: u32,
+    /// A token whose `cid` is not a valid [`ContentId`] does not deserialise: it is refused as
+    /// malformed.
+    pub cid: ContentId,
+    pub sid: SessionId,
     pub iat: u64,
     pub exp: u64,
     pub jti: String,
@@ -80,8 +83,8 @@ impl LicenceKey {
 pub fn mint(
     key: &LicenceKey,
     subject: &str,
-    content: &str,
-    session: u32,
+    content: &ContentId,
+    session: SessionId,
     lic: Option<SessionType>,
     now: u64,
     ttl: u64,
@@ -90,7 +93,7 @@ pub fn mint(
     getrandom::fill(&mut jti).map_err(|e| LicenceTokenError::Random(e.to_string()))?;
     let claims = LicenceClaims {
         sub: subject.to_owned(),
-        cid: content.to_owned(),
+        cid: content.clone(),
         sid: session,
         iat: now,
         exp: now.saturating_add(ttl),
@@ -105,7 +108,7 @@ pub fn mint(
 pub fn verify(
     key: &LicenceKey,
     token: &str,
-    content: Option<&str>,
+    content: Option<&ContentId>,
     now: u64,
 ) -> Result<LicenceClaims, LicenceTokenError> {
     let claims: LicenceClaims = jwt::verify(KIND, &key.0, token).map_err(|e| match e {
@@ -118,7 +121,7 @@ pub fn verify(
         Window::Expired => LicenceTokenError::Expired,
         Window::NotYetValid => LicenceTokenError::NotYetValid,
     })?;
-    if content.is_some_and(|c| c != claims.cid) {
+    if content.is_some_and(|c| *c != claims.cid) {
         return Err(LicenceTokenError::OtherContent);
     }
     Ok(claims)
@@ -132,15 +135,23 @@ mod tests {
         LicenceKey::derive(&WatermarkKey::from_bytes([7; 32]))
     }
 
+    fn film(id: &str) -> ContentId {
+        ContentId::new(id).unwrap()
+    }
+
     #[test]
     fn round_trip_and_binding() {
-        let t = mint(&key(), "alice", "film-1", 424242, None, 1_000, 600).unwrap();
-        let c = verify(&key(), &t, Some("film-1"), 1_100).unwrap();
+        let t =
+            mint(&key(), "alice", &film("film-1"), SessionId(424242), None, 1_000, 600).unwrap();
+        let c = verify(&key(), &t, Some(&film("film-1")), 1_100).unwrap();
         assert_eq!(
             (c.sub.as_str(), c.cid.as_str(), c.sid, c.exp),
-            ("alice", "film-1", 424242, 1_600)
+            ("alice", "film-1", SessionId(424242), 1_600)
         );
-        assert_eq!(verify(&key(), &t, Some("film-2"), 1_100), Err(LicenceTokenError::OtherContent));
+        assert_eq!(
+            verify(&key(), &t, Some(&film("film-2")), 1_100),
+            Err(LicenceTokenError::OtherContent)
+        );
         assert_eq!(
             verify(&key(), &t, None, 1_600 + LEEWAY_SECONDS + 1),
             Err(LicenceTokenError::Expired)
@@ -153,7 +164,7 @@ mod tests {
 
     #[test]
     fn tampering_and_other_keys_fail() {
-        let t = mint(&key(), "alice", "film-1", 1, None, 1_000, 600).unwrap();
+        let t = mint(&key(), "alice", &film("film-1"), SessionId(1), None, 1_000, 600).unwrap();
         let other = LicenceKey::derive(&WatermarkKey::from_bytes([8; 32]));
         assert_eq!(verify(&other, &t, None, 1_000), Err(LicenceTokenError::BadSignature));
         let mut parts: Vec<String> = t.split('.').map(str::to_owned).collect();
@@ -178,9 +189,20 @@ mod tests {
     }
 
     #[test]
+    fn a_bad_content_id_is_a_malformed_token() {
+        for cid in ["", "two words", &"x".repeat(ContentId::MAX_LEN + 1)] {
+            let claims = serde_json::json!({
+                "sub": "alice", "cid": cid, "sid": 1, "iat": 1_000, "exp": 2_000, "jti": "x",
+            });
+            let t = jwt::sign(KIND, &key().0, &claims).unwrap();
+            assert_eq!(verify(&key(), &t, None, 1_000), Err(LicenceTokenError::Malformed), "{cid}");
+        }
+    }
+
+    #[test]
     fn a_wm_token_key_is_not_a_licence_key() {
         let wm = WatermarkKey::from_bytes([7; 32]);
-        let t = mint(&key(), "alice", "film-1", 1, None, 1_000, 600).unwrap();
+        let t = mint(&key(), "alice", &film("film-1"), SessionId(1), None, 1_000, 600).unwrap();
         let as_token_mac = LicenceKey(wm.derive("abmark/token/hmac-256-256/v1", &[]));
         assert_eq!(verify(&as_token_mac, &t, None, 1_000), Err(LicenceTokenError::BadSignature));
     }

@@ -36,6 +36,7 @@ use tower_http::services::ServeDir;
 
 use crate::licence::LicenceService;
 use crate::token::TokenKeys;
+use abmark_delivery::ids::ContentId;
 use abmark_delivery::layout::{manifests::presentation, JobFile, LayoutError};
 use abmark_delivery::manifest::{
     dash_mpd, hls_video_playlist, PathScheme, Presentation, SegmentSource,
@@ -51,7 +52,7 @@ pub use session_log::SessionLog;
 #[derive(Clone, Debug)]
 pub struct ServeOptions {
     /// When set, a token must name this content id (its content claim) to be served.
-    pub content: Option<String>,
+    pub content: Option<ContentId>,
     /// Where issued sessions are appended (JSONL, created 0600).
     pub session_log: PathBuf,
     /// Seconds of clock skew tolerated on `exp`/`nbf`.

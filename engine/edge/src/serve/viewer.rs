@@ -8,6 +8,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::token::{verify_with_leeway, TokenError, WmClaims, WmPattern};
+use abmark_delivery::ids::SessionId;
 use abmark_delivery::sessions::TokenMode;
 use abmark_wm::payload::{pattern_bit, CODE_BITS};
 
@@ -42,7 +43,7 @@ pub struct Viewer {
     pub bits: usize,
     /// The session index: from an indirect token's `wmid`, else by decoding the pattern (our
     /// 64-bit session codes), else from the token's session claim.
-    pub session: Option<u32>,
+    pub session: Option<SessionId>,
     pub mode: TokenMode,
 }
 
@@ -65,7 +66,7 @@ impl Edge {
         let token = token.filter(|t| !t.is_empty()).ok_or(Refusal::Missing)?;
         let claims = verify_with_leeway(&self.tokens, token, now_unix(), self.options.leeway)?;
         if let Some(content) = &self.options.content {
-            if claims.content.as_deref() != Some(content.as_str()) {
+            if claims.content.as_ref() != Some(content) {
                 return Err(Refusal::WrongContent);
             }
         }
@@ -86,17 +87,18 @@ impl Edge {
                     })
                     .flatten()
                     .filter(|d| d.corrected_symbols == 0)
-                    .map(|d| d.session);
+                    .map(|d| SessionId(d.session));
                 (bytes.clone(), bits, decoded.or(claims.session), TokenMode::Direct)
             }
             WmPattern::Indirect { wmid, keyver, .. } => {
                 if *keyver != SESSION_CODE_KEY_VERSION {
                     return Err(Refusal::Pattern(format!("unknown wmkeyver {keyver}")));
                 }
-                let session: u32 = wmid
-                    .parse()
+                let session = wmid
+                    .parse::<u32>()
+                    .map(SessionId)
                     .map_err(|_| Refusal::Pattern("wmid is not a session index".into()))?;
-                let code = self.coder.encode(session).to_bytes().to_vec();
+                let code = self.coder.encode(session.index()).to_bytes().to_vec();
                 (code, CODE_BITS, Some(session), TokenMode::Indirect)
             }
         };

@@ -12,6 +12,7 @@ use ciborium::Value;
 use super::pattern::{self, SealedPattern};
 use super::{TokenError, WmClaims, WmPattern};
 use abmark_delivery::cbor::{as_u64, canonical_map, decode_exact, encode};
+use abmark_delivery::ids::{ContentId, SessionId};
 
 /// `iss` (RFC 8392).
 pub const ISS: i64 = 1;
@@ -66,8 +67,8 @@ pub(crate) struct RawClaims {
     pub issuer: Option<String>,
     pub subject: Option<String>,
     pub audience: Option<String>,
-    pub session: Option<u32>,
-    pub content: Option<String>,
+    pub session: Option<SessionId>,
+    pub content: Option<ContentId>,
     pub issued_at: u64,
     pub not_before: Option<u64>,
     pub expires_at: u64,
@@ -88,7 +89,7 @@ pub(crate) struct PartialClaims {
     pub issuer: Option<String>,
     pub subject: Option<String>,
     pub audience: Option<String>,
-    pub session: Option<u32>,
+    pub session: Option<SessionId>,
     pub content: Option<String>,
     pub issued_at: Option<u64>,
     pub not_before: Option<u64>,
@@ -131,7 +132,11 @@ impl PartialClaims {
             subject: self.subject,
             audience: self.audience,
             session: self.session,
-            content: self.content,
+            content: self
+                .content
+                .map(ContentId::new)
+                .transpose()
+                .map_err(|e| TokenError::Malformed(format!("abm_content: {e}")))?,
             issued_at: need(self.issued_at, "iat")?,
             not_before: self.not_before,
             expires_at: need(self.expires_at, "exp")?,
@@ -166,8 +171,8 @@ pub(crate) fn to_cbor(
                 .segment_duration
                 .map(|(t, s)| Value::Array(vec![Value::from(t), Value::from(s)])),
         ),
-        (ABM_SESSION, claims.session.map(Value::from)),
-        (ABM_CONTENT, claims.content.as_ref().map(text)),
+        (ABM_SESSION, claims.session.map(|s| Value::from(s.index()))),
+        (ABM_CONTENT, claims.content.as_ref().map(|c| Value::Text(c.as_str().to_owned()))),
     ];
     entries.extend(optional.into_iter().filter_map(|(k, v)| v.map(|v| (int(k), v))));
     match (&claims.pattern, sealed) {
@@ -225,7 +230,7 @@ pub(crate) fn from_cbor(payload: &[u8]) -> Result<RawClaims, TokenError> {
                 _ => return Err(bad()),
             },
             ABM_SESSION => {
-                c.session = Some(u32::try_from(uint(&value)?).map_err(|_| bad())?);
+                c.session = Some(SessionId(u32::try_from(uint(&value)?).map_err(|_| bad())?));
             }
             ABM_CONTENT => c.content = Some(text(value)?),
             _ => {}

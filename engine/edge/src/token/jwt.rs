@@ -15,6 +15,7 @@ use super::pattern;
 use super::{TokenError, WmClaims, WmPattern};
 use crate::jwt::{self, JwtError, Kind, MAX_TOKEN_BYTES};
 use abmark_delivery::cbor::{b64_decode, b64_encode, decode_exact, encode};
+use abmark_delivery::ids::SessionId;
 
 const KIND: Kind = Kind { typ: "JWT", typ_required: false };
 
@@ -46,7 +47,7 @@ struct Payload {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     jti: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    abm_session: Option<u32>,
+    abm_session: Option<SessionId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     abm_content: Option<String>,
 }
@@ -84,7 +85,7 @@ pub(crate) fn mint(
         iat: claims.issued_at,
         jti: claims.token_id.as_deref().map(b64_encode),
         abm_session: claims.session,
-        abm_content: claims.content.clone(),
+        abm_content: claims.content.as_ref().map(|c| c.as_str().to_owned()),
     };
     jwt::sign(KIND, mac_key, &payload).map_err(TokenError::InvalidClaims)
 }

@@ -20,6 +20,7 @@ mod pattern;
 
 use std::fmt;
 
+use abmark_delivery::ids::{ContentId, SessionId};
 use abmark_wm::key::WatermarkKey;
 
 pub use crate::jwt::MAX_TOKEN_BYTES;
@@ -92,9 +93,10 @@ pub struct WmClaims {
     pub subject: Option<String>,
     pub audience: Option<String>,
     /// Private claim -65537 / `abm_session`.
-    pub session: Option<u32>,
-    /// Private claim -65538 / `abm_content`.
-    pub content: Option<String>,
+    pub session: Option<SessionId>,
+    /// Private claim -65538 / `abm_content`. A token whose content id is not a valid
+    /// [`ContentId`] is refused as malformed.
+    pub content: Option<ContentId>,
     pub issued_at: u64,
     pub not_before: Option<u64>,
     pub expires_at: u64,

@@ -29,8 +29,8 @@ fn direct() -> WmClaims {
         issuer: Some("abmark-origin".into()),
         subject: Some("viewer-17".into()),
         audience: Some("edge".into()),
-        session: Some(17),
-        content: Some("movie-1".into()),
+        session: Some(SessionId(17)),
+        content: Some(ContentId::new("movie-1").unwrap()),
         issued_at: NOW - 10,
         not_before: Some(NOW - 10),
         expires_at: NOW + 3600,
@@ -422,6 +422,21 @@ fn unsupported_versions_and_missing_claims_are_refused() {
     assert!(matches!(verify(&k, &with(WMOPID, None), NOW), Err(TokenError::Malformed(_))));
     let both = with(WMPATTERN, Some(Value::Bytes(vec![0; 8])));
     assert!(matches!(verify(&k, &both, NOW), Err(TokenError::Malformed(_))));
+    // A content claim that is no content id is refused where the token is read, in both forms.
+    for bad in ["", "two words", "tab\t"] {
+        let cwt = with(ABM_CONTENT, Some(Value::Text(bad.into())));
+        let e = verify(&k, &cwt, NOW).unwrap_err();
+        assert!(matches!(&e, TokenError::Malformed(m) if m.starts_with("abm_content")), "{e}");
+        let good = mint(&k, &direct(), TokenFormat::Jwt).unwrap();
+        let part = |i: usize| b64_decode(good.split('.').nth(i).unwrap()).unwrap();
+        let header = String::from_utf8(part(0)).unwrap();
+        let mut claims: serde_json::Value = serde_json::from_slice(&part(1)).unwrap();
+        claims["abm_content"] = bad.into();
+        let jwt =
+            forge_jwt(&header, &k.mac, &format!(".{}.", b64_encode(claims.to_string().as_bytes())));
+        let e = verify(&k, &jwt, NOW).unwrap_err();
+        assert!(matches!(&e, TokenError::Malformed(m) if m.starts_with("abm_content")), "{e}");
+    }
     // Duplicate keys are refused even when the MAC is good.
     let mut dup = entries.clone();
     dup.push((Value::from(WMOPID), Value::from(10)));

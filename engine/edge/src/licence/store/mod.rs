@@ -33,6 +33,8 @@ mod tests;
 pub use self::redis::RedisStore;
 pub use self::sqlite::SqliteStore;
 
+use abmark_delivery::ids::Kid;
+
 /// Outcome of asking to start or renew one playback stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Admission {
@@ -97,14 +99,14 @@ pub trait LicenceStore: Send + Sync {
 
     /// Stores (or replaces) the sealed content key of `kid`. The caller seals it (AES-GCM under
     /// the master key) first: this layer never sees a clear key.
-    fn put_sealed_key(&self, kid: &[u8; 16], sealed: &[u8]) -> Result<(), StoreError>;
+    fn put_sealed_key(&self, kid: &Kid, sealed: &[u8]) -> Result<(), StoreError>;
 
     /// The sealed key stored for `kid`, if any.
-    fn sealed_key(&self, kid: &[u8; 16]) -> Result<Option<Vec<u8>>, StoreError>;
+    fn sealed_key(&self, kid: &Kid) -> Result<Option<Vec<u8>>, StoreError>;
 
     /// The sealed keys of several KIDs, in order. Same as calling [`Self::sealed_key`] for each
     /// (the default), but one round trip where the store can do it (Redis: `HMGET`).
-    fn sealed_keys(&self, kids: &[[u8; 16]]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+    fn sealed_keys(&self, kids: &[Kid]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
         kids.iter().map(|kid| self.sealed_key(kid)).collect()
     }
 
@@ -115,7 +117,7 @@ pub trait LicenceStore: Send + Sync {
     fn grant(
         &self,
         subject: &str,
-        kids: &[[u8; 16]],
+        kids: &[Kid],
         stream: Option<StreamRequest<'_>>,
     ) -> Result<Grant, StoreError> {
         if self.is_denied(subject)? {

@@ -10,6 +10,8 @@ use ::redis::{
     Client, Connection, ConnectionAddr, ConnectionLike, RedisError, RedisResult, Script,
 };
 
+use abmark_delivery::ids::Kid;
+
 use super::{Admission, Grant, LicenceStore, Slots, StoreError, StreamRequest};
 
 const PREFIX: &str = "abmark:";
@@ -292,26 +294,26 @@ impl LicenceStore for RedisStore {
         })
     }
 
-    fn put_sealed_key(&self, kid: &[u8; 16], sealed: &[u8]) -> Result<(), StoreError> {
-        let field = hex::encode(kid);
+    fn put_sealed_key(&self, kid: &Kid, sealed: &[u8]) -> Result<(), StoreError> {
+        let field = kid.hex();
         self.with_conn("put sealed key", |conn| {
             ::redis::cmd("HSET").arg(KEYS).arg(&field).arg(sealed).query::<i64>(conn)
         })
         .map(drop)
     }
 
-    fn sealed_key(&self, kid: &[u8; 16]) -> Result<Option<Vec<u8>>, StoreError> {
-        let field = hex::encode(kid);
+    fn sealed_key(&self, kid: &Kid) -> Result<Option<Vec<u8>>, StoreError> {
+        let field = kid.hex();
         self.with_conn("get sealed key", |conn| {
             ::redis::cmd("HGET").arg(KEYS).arg(&field).query(conn)
         })
     }
 
-    fn sealed_keys(&self, kids: &[[u8; 16]]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+    fn sealed_keys(&self, kids: &[Kid]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
         if kids.is_empty() {
             return Ok(Vec::new());
         }
-        let fields: Vec<String> = kids.iter().map(hex::encode).collect();
+        let fields: Vec<String> = kids.iter().map(Kid::hex).collect();
         self.with_conn("get sealed keys", |conn| {
             ::redis::cmd("HMGET").arg(KEYS).arg(&fields).query(conn)
         })
@@ -320,7 +322,7 @@ impl LicenceStore for RedisStore {
     fn grant(
         &self,
         subject: &str,
-        kids: &[[u8; 16]],
+        kids: &[Kid],
         stream: Option<StreamRequest<'_>>,
     ) -> Result<Grant, StoreError> {
         let (admit, stream_id, now, expires, limit) = match stream {
@@ -330,7 +332,7 @@ impl LicenceStore for RedisStore {
             }
             None => (0, "", 0, 0, 0),
         };
-        let fields: Vec<String> = kids.iter().map(hex::encode).collect();
+        let fields: Vec<String> = kids.iter().map(Kid::hex).collect();
         let streams = streams_key(subject);
         let reply: Vec<::redis::Value> = self.with_conn("grant", |conn| {
             let mut call = self.grant.key(DENIED);

@@ -14,6 +14,8 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
+use abmark_delivery::ids::Kid;
+
 use super::{Admission, LicenceStore, Slots, StoreError};
 
 /// How long a call waits for another process's write lock before failing with "busy".
@@ -247,15 +249,17 @@ impl LicenceStore for SqliteStore {
         self.read("is denied", |conn| conn.prepare_cached(IS_DENIED)?.exists(params![subject]))
     }
 
-    fn put_sealed_key(&self, kid: &[u8; 16], sealed: &[u8]) -> Result<(), StoreError> {
+    fn put_sealed_key(&self, kid: &Kid, sealed: &[u8]) -> Result<(), StoreError> {
         self.write("put sealed key", |conn| {
-            conn.prepare_cached(PUT_KEY)?.execute(params![&kid[..], sealed]).map(drop)
+            conn.prepare_cached(PUT_KEY)?.execute(params![&kid.as_bytes()[..], sealed]).map(drop)
         })
     }
 
-    fn sealed_key(&self, kid: &[u8; 16]) -> Result<Option<Vec<u8>>, StoreError> {
+    fn sealed_key(&self, kid: &Kid) -> Result<Option<Vec<u8>>, StoreError> {
         self.read("get sealed key", |conn| {
-            conn.prepare_cached(GET_KEY)?.query_row(params![&kid[..]], |r| r.get(0)).optional()
+            conn.prepare_cached(GET_KEY)?
+                .query_row(params![&kid.as_bytes()[..]], |r| r.get(0))
+                .optional()
         })
     }
 

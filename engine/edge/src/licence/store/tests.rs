@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::Admission::{Admitted, Refused};
 use super::{Grant, LicenceStore, RedisStore, SqliteStore, StoreError, StreamRequest};
+use abmark_delivery::ids::Kid;
 
 const T0: u64 = 1_700_000_000;
 const TTL: u64 = 60;
@@ -90,7 +91,8 @@ fn deny_list(s: &dyn LicenceStore) {
 }
 
 fn sealed_keys(s: &dyn LicenceStore) {
-    let (k1, k2, k3) = ([1u8; 16], [2u8; 16], [0u8; 16]);
+    let (k1, k2, k3) =
+        (Kid::from_bytes([1; 16]), Kid::from_bytes([2; 16]), Kid::from_bytes([0; 16]));
     assert_eq!(s.sealed_key(&k1).unwrap(), None);
     let sealed1: Vec<u8> = (0..44u8).map(|i| i.wrapping_mul(37)).collect(); // zero bytes included
     s.put_sealed_key(&k1, &sealed1).unwrap();
@@ -110,7 +112,7 @@ fn sealed_keys(s: &dyn LicenceStore) {
 /// The one-call licence path agrees with the separate calls, and never takes a slot for a
 /// denied subject or a request with no known KID.
 fn grant(s: &dyn LicenceStore) {
-    let (known, unknown) = ([7u8; 16], [8u8; 16]);
+    let (known, unknown) = (Kid::from_bytes([7; 16]), Kid::from_bytes([8; 16]));
     s.put_sealed_key(&known, b"sealed-7").unwrap();
     let req = |stream| Some(StreamRequest { stream, now: T0, ttl: TTL, limit: 1 });
     let keys =
@@ -169,8 +171,8 @@ fn shared_limit(a: &dyn LicenceStore, b: &dyn LicenceStore) {
     assert_eq!(b.admit("alice", "s3", T0, TTL, 2).unwrap(), Admitted { active: 2 });
     a.set_denied("mallory", true).unwrap();
     assert!(b.is_denied("mallory").unwrap());
-    b.put_sealed_key(&[9; 16], b"k").unwrap();
-    assert_eq!(a.sealed_key(&[9; 16]).unwrap().as_deref(), Some(&b"k"[..]));
+    b.put_sealed_key(&Kid::from_bytes([9; 16]), b"k").unwrap();
+    assert_eq!(a.sealed_key(&Kid::from_bytes([9; 16])).unwrap().as_deref(), Some(&b"k"[..]));
 }
 
 /// Two threads on two store handles race for the last slot, `trials` times: exactly one wins.
@@ -229,7 +231,7 @@ fn sqlite_file_mode_and_describe() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.db");
     let store = SqliteStore::open(&path).unwrap();
-    store.put_sealed_key(&[1; 16], b"x").unwrap();
+    store.put_sealed_key(&Kid::from_bytes([1; 16]), b"x").unwrap();
     store.admit("a", "s", T0, TTL, 1).unwrap();
     for name in ["state.db", "state.db-wal", "state.db-shm"] {
         let mode = std::fs::metadata(dir.path().join(name)).unwrap().permissions().mode();
@@ -239,7 +241,7 @@ fn sqlite_file_mode_and_describe() {
     // Reopening keeps the data.
     drop(store);
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.sealed_key(&[1; 16]).unwrap().as_deref(), Some(&b"x"[..]));
+    assert_eq!(store.sealed_key(&Kid::from_bytes([1; 16])).unwrap().as_deref(), Some(&b"x"[..]));
     assert_eq!(store.admit("a", "s2", T0, TTL, 1).unwrap(), Refused { active: 1, limit: 1 });
 }
 
@@ -375,7 +377,7 @@ fn redis_keys_are_prefixed_and_expire() {
     store.admit("alice", "s1", now, 30, 2).unwrap();
     store.admit("alice", "s2", now, 100, 2).unwrap();
     store.set_denied("mallory", true).unwrap();
-    store.put_sealed_key(&[0xab; 16], b"sealed").unwrap();
+    store.put_sealed_key(&Kid::from_bytes([0xab; 16]), b"sealed").unwrap();
 
     let mut conn = ::redis::Client::open(server.url()).unwrap().get_connection().unwrap();
     let mut keys: Vec<String> = ::redis::cmd("KEYS").arg("*").query(&mut conn).unwrap();
@@ -502,7 +504,7 @@ fn throughput(label: &str, store: &dyn LicenceStore) {
     const THREADS: usize = 2;
     const CYCLES: usize = 10_000; // per thread
     for k in 0..16u8 {
-        store.put_sealed_key(&[k; 16], &[k; 44]).unwrap();
+        store.put_sealed_key(&Kid::from_bytes([k; 16]), &[k; 44]).unwrap();
     }
     for u in (0..5000).step_by(100) {
         store.set_denied(&format!("user{u}"), true).unwrap();
@@ -519,7 +521,10 @@ fn throughput(label: &str, store: &dyn LicenceStore) {
                         let stream = format!("s{}", i % 5);
                         if !store.is_denied(&subject).unwrap() {
                             store.admit(&subject, &stream, T0 + (i / 1000) as u64, TTL, 3).unwrap();
-                            store.sealed_key(&[(i % 16) as u8; 16]).unwrap().unwrap();
+                            store
+                                .sealed_key(&Kid::from_bytes([(i % 16) as u8; 16]))
+                                .unwrap()
+                                .unwrap();
                         }
                         lat.push(c.elapsed());
                     }
