@@ -8,7 +8,7 @@ use std::process::Command;
 
 use abmark_bmff::boxes::read_boxes;
 use abmark_bmff::cmaf::header_len;
-use abmark_cenc::{ContentKey, Scheme, SegmentEncryptor};
+use abmark_cenc::{ContentKey, Kid, Scheme, SegmentEncryptor};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 const CLIP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../datasets/cache/abmark-720p-short.mp4");
@@ -48,7 +48,7 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(total));
     group.sample_size(20);
     for scheme in [Scheme::Cenc, Scheme::Cbcs] {
-        let key = ContentKey::new([7; 16], [9; 16], Some([3; 16]));
+        let key = ContentKey::new(Kid::from_bytes([7; 16]), [9; 16], Some([3; 16]));
         let mut encryptor = SegmentEncryptor::new(&init, scheme, key).expect("encryptor");
         group.bench_function(
             format!("{scheme} ({:.1} MB of 720p H.264)", total as f64 / 1e6),
