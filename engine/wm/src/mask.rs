@@ -116,7 +116,16 @@ pub fn mask_from_stats(
     scratch: &mut Vec<f32>,
 ) {
     scratch.clear();
-    scratch.extend(stats.mean.iter().zip(&stats.activity).map(|(&m, &a)| block_gain(m, a)));
+    // Over the contiguous slices (the grids are made row-major), the loop vectorises; ndarray's
+    // element iterator would push one block at a time.
+    match (stats.mean.as_slice(), stats.activity.as_slice()) {
+        (Some(mean), Some(activity)) => {
+            scratch.extend(mean.iter().zip(activity).map(|(&m, &a)| block_gain(m, a)))
+        }
+        _ => {
+            scratch.extend(stats.mean.iter().zip(&stats.activity).map(|(&m, &a)| block_gain(m, a)))
+        }
+    }
     out.resize(grid.len(), 0.0);
     kernels().box3(scratch, grid.cols, grid.rows, out);
 }
