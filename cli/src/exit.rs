@@ -216,7 +216,7 @@ fn output(e: &OutputError) -> Status {
 fn keyfile(e: &KeyFileError) -> Status {
     match e {
         KeyFileError::Read { source, .. } => io(source),
-        KeyFileError::WrongLength { .. } => Status::BadInput,
+        KeyFileError::WrongLength { .. } | KeyFileError::Exposed { .. } => Status::BadInput,
         KeyFileError::Exists { .. } => Status::CannotCreate,
         KeyFileError::Write { source, .. } => match source.kind() {
             ErrorKind::NotFound | ErrorKind::AlreadyExists => Status::CannotCreate,

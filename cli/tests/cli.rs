@@ -88,6 +88,15 @@ fn embed_refuses_bad_input_with_one_line_and_no_output() {
 
     let short_key = dir.path().join("short.key");
     std::fs::write(&short_key, [7u8; 16]).unwrap();
+    // Open to others: refused before it is even read (as ssh refuses such keys).
+    let embed_with = |key: &Path| {
+        abmark(&["embed", s(&short_clip()), "-o", s(&out), "--key", s(key), "--symbol", "1"])
+    };
+    let r = embed_with(&short_key);
+    assert_one_line_error(&r, "chmod 600");
+    assert_eq!(r.status.code(), Some(65));
+    let private = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600);
+    std::fs::set_permissions(&short_key, private).unwrap();
     let r = abmark(&[
         "embed",
         s(&short_clip()),

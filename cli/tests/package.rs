@@ -268,6 +268,20 @@ fn bad_input_fails_in_one_line_and_leaves_nothing() {
             vec!["--generate-keys".into(), "--cpix-out".into(), s(&out.join("k.xml")).into()],
             "inside OUT",
         ),
+        // The same through `..` from the input, which a lexical comparison misses.
+        (
+            vec![
+                "--generate-keys".into(),
+                "--cpix-out".into(),
+                s(&f.out.join("..").join("pk-bad").join("0").join("keys.xml")).into(),
+            ],
+            "inside OUT",
+        ),
+        // Or inside the input (the unencrypted variants a CDN may serve too).
+        (
+            vec!["--generate-keys".into(), "--cpix-out".into(), s(&f.out.join("k.xml")).into()],
+            "inside the input",
+        ),
         (
             vec![
                 "--key".into(),
@@ -483,4 +497,48 @@ fn a_key_services_pssh_passes_through() {
     // And the keys it sent decrypt the output.
     let v = framemd5(&concat(&out.join("0/720p")), Some(KEY));
     assert_eq!(v, framemd5(&concat(&f.out.join("0/720p")), None));
+}
+
+/// `decrypt` of a packaged directory someone else made: job.json names only the layout's own
+/// paths, and a file that is a symlink (to anything the user can read) is not copied into the
+/// output. Nothing is written outside `-o`, and nothing at `-o` on failure.
+#[test]
+fn decrypting_a_hostile_directory_writes_nowhere_else() {
+    let f = fixture();
+    let packaged = package("pk-hostile-src", &["--key", &format!("{KID}:{KEY}")]);
+    let key = format!("{KID}:{KEY}");
+    let decrypt =
+        |input: &Path, out: &Path| abmark(&["decrypt", s(input), "-o", s(out), "--key", &key]);
+    // job.json pointing a track outside the output.
+    let escaping = f.dir.path().join("pk-hostile-path");
+    copy_tree(&packaged, &escaping);
+    let job_path = escaping.join("job.json");
+    let mut job: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&job_path).unwrap()).unwrap();
+    let victim = f.dir.path().join("escaped");
+    job["outputs"][0]["path"] =
+        format!("../../{}", victim.file_name().unwrap().to_str().unwrap()).into();
+    std::fs::write(&job_path, serde_json::to_vec(&job).unwrap()).unwrap();
+    let out = f.dir.path().join("pk-hostile-out");
+    let r = decrypt(&escaping, &out);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(!r.status.success());
+    assert!(err.contains("not part of the layout"), "{err}");
+    assert!(!out.exists() && !victim.exists());
+    // A sidecar that is a symlink to a private file.
+    let linking = f.dir.path().join("pk-hostile-link");
+    copy_tree(&packaged, &linking);
+    let secret = f.dir.path().join("secret.txt");
+    std::fs::write(&secret, "not for the output").unwrap();
+    let sidecars = std::fs::read_dir(linking.join("0/720p/WMPaceInfo")).unwrap();
+    let sidecar = sidecars.map(|e| e.unwrap().path()).next().expect("a WMPaceInfo sidecar");
+    std::fs::remove_file(&sidecar).unwrap();
+    std::os::unix::fs::symlink(&secret, &sidecar).unwrap();
+    let r = decrypt(&linking, &out);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(!r.status.success());
+    assert!(err.contains("not a regular file"), "{err}");
+    assert!(!out.exists());
+    // The untouched copy still decrypts.
+    assert!(decrypt(&packaged, &out).status.success());
 }

@@ -12,7 +12,8 @@ pub struct Args {
     /// Where the clear output goes (same form as the input).
     #[arg(short, long)]
     output: PathBuf,
-    /// Content key as KID:KEY in hex (repeat for several KIDs).
+    /// Content key as KID:KEY in hex (repeat for several KIDs). Visible to other users in `ps`:
+    /// prefer --cpix on a shared machine.
     #[arg(long = "key", value_name = "KID:KEY")]
     keys: Vec<String>,
     /// Take the keys from a CPIX document.

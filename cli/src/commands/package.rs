@@ -6,6 +6,7 @@ use abmark_cenc::{
     KeyPlan, PackageJob, Scheme,
 };
 use abmark_delivery::layout::JobFile;
+use abmark_files::output::resolved;
 use abmark_media::package_file::{package_file, FILE_SEGMENT_SECONDS};
 use abmark_media::probe;
 use anyhow::{bail, Context};
@@ -18,6 +19,7 @@ pub struct Args {
     #[arg(short, long)]
     output: PathBuf,
     /// Content key as KID:KEY[:IV] in hex (repeat: video then audio, or one per key period).
+    /// Visible to other users in `ps`: prefer --cpix on a shared machine.
     #[arg(long = "key", value_name = "KID:KEY[:IV]")]
     keys: Vec<String>,
     /// Take the keys from a DASH-IF CPIX document.
@@ -70,12 +72,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ));
     }
     if let Some(cpix_out) = &args.cpix_out {
-        let out = std::path::absolute(&args.output)?;
-        if std::path::absolute(cpix_out)?.starts_with(&out) {
-            bail!(UsageError(format!(
-                "--cpix-out {} is inside OUT: keys must not land where the CDN reads",
-                cpix_out.display()
-            )));
+        // Resolved paths (symlinks followed, `..` applied), or `IN/../OUT/keys.xml` would pass.
+        let keys = resolved(cpix_out)?;
+        for (dir, name) in [(&args.output, "OUT"), (&args.input, "the input")] {
+            if keys.starts_with(resolved(dir)?) {
+                bail!(UsageError(format!(
+                    "--cpix-out {} is inside {name}: keys must not land where the CDN reads",
+                    cpix_out.display()
+                )));
+            }
         }
     }
     let rotate_every = args.rotate_every.map(|n| n as usize);

@@ -20,7 +20,7 @@ use abmark_files::output::Staging;
 
 use crate::boxes::TrackEncryption;
 use crate::error::CencError;
-use crate::files::copy_flat;
+use crate::files::{copy_flat, read_regular};
 use crate::init::clear_init;
 use crate::keys::{ContentKey, Kid};
 use crate::segment::decrypt_segment;
@@ -162,7 +162,7 @@ fn decrypt_segments(
 }
 
 fn clear_header(from: &Path, to: &Path) -> Result<TrackEncryption, CencError> {
-    let bytes = std::fs::read(from).map_err(|e| CencError::io(from, e))?;
+    let bytes = read_regular(from)?;
     let (clear, enc) = clear_init(&bytes).map_err(|e| e.at(from))?;
     let enc =
         enc.ok_or_else(|| CencError::input(from, "not encrypted (no sinf in the sample entry)"))?;
@@ -176,7 +176,7 @@ fn decrypt_one(
     enc: &TrackEncryption,
     key_for: &KeyLookup<'_>,
 ) -> Result<u64, CencError> {
-    let bytes = std::fs::read(from).map_err(|e| CencError::io(from, e))?;
+    let bytes = read_regular(from)?;
     let clear = decrypt_segment(&bytes, enc, key_for).map_err(|e| e.at(from))?;
     std::fs::write(to, &clear).map_err(|e| CencError::io(to, e))?;
     Ok(clear.len() as u64)

@@ -11,7 +11,19 @@ pub(crate) fn copy_flat(from: &Path, to: &Path) -> Result<(), CencError> {
     for entry in entries {
         let entry = entry.map_err(|e| CencError::io(from, e))?;
         let target = to.join(entry.file_name());
-        std::fs::copy(entry.path(), &target).map_err(|e| CencError::io(&target, e))?;
+        let bytes = read_regular(&entry.path())?;
+        std::fs::write(&target, bytes).map_err(|e| CencError::io(&target, e))?;
     }
     Ok(())
+}
+
+/// Reads a file of an input directory that may not be ours (`decrypt` of a packaged output
+/// someone sent): only a regular file is read. A symlink, which could point at any file the
+/// user can read and so copy it into the output, is refused.
+pub(crate) fn read_regular(path: &Path) -> Result<Vec<u8>, CencError> {
+    let meta = std::fs::symlink_metadata(path).map_err(|e| CencError::io(path, e))?;
+    if !meta.file_type().is_file() {
+        return Err(CencError::input(path, "not a regular file (a symlink or a directory)"));
+    }
+    std::fs::read(path).map_err(|e| CencError::io(path, e))
 }

@@ -17,6 +17,13 @@ pub struct ContentKey {
     pub iv: Option<[u8; 16]>,
 }
 
+/// The key bytes are wiped when the key goes.
+impl Drop for ContentKey {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.key);
+    }
+}
+
 /// Shows the KID only: the key never reaches a log.
 impl std::fmt::Debug for ContentKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -2,10 +2,19 @@
 //! licence log. Files are opened for appending and created with mode 0600 (they name viewers);
 //! requests hand a line to a channel and never wait on the disk; [`JsonlAppender::flush`] waits
 //! until everything sent so far is written (shutdown, tests).
+//!
+//! The channel is bounded ([`QUEUE_LINES`]): if the disk falls that far behind, further lines are
+//! dropped and counted ([`JsonlAppender::dropped`]) rather than held in memory without limit.
+//! Rotation: the file is opened with `O_APPEND` and never reopened, so rotate it by copying and
+//! truncating (logrotate's `copytruncate`); writes after the truncation land at the new end.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+
+/// Lines queued for the writer thread at most (about 20 MB of typical lines).
+pub const QUEUE_LINES: usize = 65_536;
 
 enum Message {
     Line(String),
@@ -15,8 +24,9 @@ enum Message {
 /// A JSONL file fed from any thread.
 #[derive(Clone)]
 pub struct JsonlAppender {
-    tx: mpsc::Sender<Message>,
+    tx: mpsc::SyncSender<Message>,
     path: PathBuf,
+    dropped: Arc<AtomicU64>,
 }
 
 impl JsonlAppender {
@@ -27,23 +37,30 @@ impl JsonlAppender {
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let file = options.open(path)?;
-        let (tx, rx) = mpsc::channel::<Message>();
+        let (tx, rx) = mpsc::sync_channel::<Message>(QUEUE_LINES);
         std::thread::Builder::new()
             .name(thread_name.into())
             .spawn(move || write_lines(file, rx))?;
-        Ok(JsonlAppender { tx, path: path.to_owned() })
+        Ok(JsonlAppender { tx, path: path.to_owned(), dropped: Arc::default() })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Queues one record as a line.
+    /// Queues one record as a line; never blocks (a full queue drops the line and counts it).
     pub fn append<T: serde::Serialize>(&self, record: &T) {
         if let Ok(line) = serde_json::to_string(record) {
-            // The writer thread only stops when every sender is gone.
-            let _ = self.tx.send(Message::Line(line));
+            // The writer thread only stops when every sender is gone, so only a full queue fails.
+            if self.tx.try_send(Message::Line(line)).is_err() {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
         }
+    }
+
+    /// Lines dropped so far because the queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
     }
 
     /// Waits until every line sent so far is on disk.

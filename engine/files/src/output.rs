@@ -216,8 +216,59 @@ fn write_new(path: &Path, bytes: &[u8], replace: bool, access: Access) -> Result
     })
 }
 
+/// `path` as the file system will resolve it once it exists: absolute, the symlinks of its
+/// existing part followed, and `.` / `..` of the part still to be created applied. Two paths are
+/// the same place iff their resolutions are equal; a path is inside a directory iff its
+/// resolution starts with the directory's. (`std::path::absolute` keeps `..`, so
+/// `out/variants/../pk/keys.xml` would not look inside `out/pk`.)
+pub fn resolved(path: &Path) -> std::io::Result<PathBuf> {
+    let absolute = std::path::absolute(path)?;
+    // The longest existing ancestor, canonicalised; then the rest, lexically.
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    let base = loop {
+        match existing.canonicalize() {
+            Ok(base) => break base,
+            Err(_) => {
+                let Some(parent) = existing.parent() else { break PathBuf::from("/") };
+                rest.push(existing.file_name().map(|n| n.to_owned()));
+                existing = parent;
+            }
+        }
+    };
+    let mut out = base;
+    for part in rest.into_iter().rev() {
+        match part {
+            Some(name) if name == "." => {}
+            Some(name) => out.push(name),
+            // `file_name` is None for a trailing `..`: go up.
+            None => {
+                out.pop();
+            }
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn resolved_sees_through_dot_dot_and_symlinks() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        std::fs::create_dir(root.join("variants")).unwrap();
+        // `pk` does not exist yet: `..` is applied to the part still to be created.
+        let sneaky = root.join("variants/../pk/0/keys.xml");
+        assert_eq!(super::resolved(&sneaky).unwrap(), root.join("pk/0/keys.xml"));
+        assert!(super::resolved(&sneaky)
+            .unwrap()
+            .starts_with(super::resolved(&root.join("pk")).unwrap()));
+        let up = root.join("new/a/../../variants/./x");
+        assert_eq!(super::resolved(&up).unwrap(), root.join("variants/x"));
+        std::os::unix::fs::symlink(root.join("variants"), root.join("link")).unwrap();
+        assert_eq!(super::resolved(&root.join("link/k.xml")).unwrap(), root.join("variants/k.xml"));
+    }
+
     use super::*;
 
     fn dir(test: &str) -> PathBuf {

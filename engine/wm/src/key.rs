@@ -25,6 +25,14 @@ pub enum KeyError {
 #[derive(Clone, PartialEq, Eq)]
 pub struct WatermarkKey([u8; KEY_LEN]);
 
+/// The bytes are wiped when the key goes (zeroize: the compiler may not elide the writes), so a
+/// master key used only to derive others does not outlive its use in memory.
+impl Drop for WatermarkKey {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
 impl fmt::Debug for WatermarkKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "WatermarkKey({})", self.fingerprint())

@@ -48,7 +48,8 @@ pub struct CpixDocument {
     pub usage_rules: Vec<UsageRule>,
 }
 
-/// A content key (`cpix:ContentKey`) in the clear. `Debug` shows the kid but never the key.
+/// A content key (`cpix:ContentKey`) in the clear. `Debug` shows the kid but never the key; the
+/// key bytes are wiped on drop.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ContentKey {
     /// `@kid`.
@@ -62,6 +63,12 @@ pub struct ContentKey {
     pub explicit_iv: Option<[u8; 16]>,
     /// `@commonEncryptionScheme` ('cenc', 'cbcs', ...), as given.
     pub scheme: Option<String>,
+}
+
+impl Drop for ContentKey {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.key);
+    }
 }
 
 impl ContentKey {

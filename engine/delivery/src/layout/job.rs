@@ -99,17 +99,40 @@ pub struct EncodeEntry {
 impl JobFile {
     /// Reads `OUT/job.json` and checks that it describes a usable output: one duration per
     /// segment, both variants of every rendition, every output with that many segments.
+    /// Loads and checks `OUT/job.json`: segment counts agree, and every rendition id and output
+    /// path is one of the layout's plain names (`0/<id>`, `1/<id>`, `audio`).
     pub fn load(out: &Path) -> Result<Self, LayoutError> {
         let path = out.join("job.json");
         let text = std::fs::read(&path).map_err(|e| LayoutError::io(&path, e))?;
-        let bad = |reason: String| LayoutError::BadOutput { path: path.clone(), reason };
+        Self::parse(&text, &path)
+    }
+
+    /// [`Self::load`] on bytes already read; `path` names them in errors.
+    pub fn parse(text: &[u8], path: &Path) -> Result<Self, LayoutError> {
+        let bad = |reason: String| LayoutError::BadOutput { path: path.to_owned(), reason };
         let job: JobFile =
-            serde_json::from_slice(&text).map_err(|e| bad(format!("not a job file ({e})")))?;
+            serde_json::from_slice(text).map_err(|e| bad(format!("not a job file ({e})")))?;
         if job.segment_count == 0 || job.segment_durations.len() != job.segment_count {
             return Err(bad("segment count and durations disagree".into()));
         }
         if job.renditions.is_empty() {
             return Err(bad("no video rendition".into()));
+        }
+        // Every name that becomes a path must be one of the layout's own: a job.json from an
+        // untrusted directory (`decrypt`, `serve`) must not lead a reader or writer elsewhere.
+        for r in &job.renditions {
+            if !is_safe_name(&r.id) {
+                return Err(bad(format!("rendition id {:?} is not a plain name", r.id)));
+            }
+        }
+        for o in &job.outputs {
+            let layout = o.path == "audio"
+                || o.path.split_once('/').is_some_and(|(v, id)| {
+                    (v == "0" || v == "1") && job.renditions.iter().any(|r| r.id == id)
+                });
+            if !layout {
+                return Err(bad(format!("output path {:?} is not part of the layout", o.path)));
+            }
         }
         for r in &job.renditions {
             for v in 0..2u8 {
@@ -173,4 +196,12 @@ impl JobFile {
             serde_json::to_string_pretty(self).map_err(|e| LayoutError::io(&path, e.into()))?;
         std::fs::write(&path, text).map_err(|e| LayoutError::io(&path, e))
     }
+}
+
+/// A rendition id usable as one path component: 1 to 64 of `A-Z a-z 0-9 . _ -`, not `.` or `..`.
+pub fn is_safe_name(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id != "."
+        && id != ".."
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }

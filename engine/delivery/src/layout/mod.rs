@@ -8,7 +8,8 @@ pub mod manifests;
 use std::path::{Path, PathBuf};
 
 pub use job::{
-    EncodeEntry, JobFile, JobProtection, OutputEntry, OutputMeta, RenditionEntry, SegmentInfo,
+    is_safe_name, EncodeEntry, JobFile, JobProtection, OutputEntry, OutputMeta, RenditionEntry,
+    SegmentInfo,
 };
 
 /// The reference's frame fingerprints (`abmark_wm::register::temporal`), written with the
