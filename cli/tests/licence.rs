@@ -34,41 +34,57 @@ struct Packaged {
 
 fn packaged() -> &'static Packaged {
     static P: OnceLock<Packaged> = OnceLock::new();
-    P.get_or_init(|| {
-        let f = small_variants();
-        let out = f.dir.path().join("licensed");
-        let cpix = f.dir.path().join("licensed.cpix.xml");
-        let r = abmark(&[
-            "package",
-            s(&f.out),
-            "-o",
-            s(&out),
-            "--scheme",
-            "cenc",
-            "--generate-keys",
-            "--cpix-out",
-            s(&cpix),
-            "--drm",
-            "widevine,playready,clearkey",
-            "--la-url",
-            "/license",
-        ]);
-        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-        let master = f.dir.path().join("master.key");
+    P.get_or_init(|| package_as("licensed", None))
+}
+
+/// The same variants packaged again with other fresh keys, for another title (`film-2`).
+fn other_title() -> &'static Packaged {
+    static P: OnceLock<Packaged> = OnceLock::new();
+    P.get_or_init(|| package_as("film-2", Some("film-2")))
+}
+
+fn package_as(name: &str, content_id: Option<&str>) -> Packaged {
+    let f = small_variants();
+    let out = f.dir.path().join(name);
+    let cpix = f.dir.path().join(format!("{name}.cpix.xml"));
+    let mut args = vec![
+        "package",
+        s(&f.out),
+        "-o",
+        s(&out),
+        "--scheme",
+        "cenc",
+        "--generate-keys",
+        "--cpix-out",
+        s(&cpix),
+        "--drm",
+        "widevine,playready,clearkey",
+        "--la-url",
+        "/license",
+    ];
+    if let Some(id) = content_id {
+        args.extend(["--content-id", id]);
+    }
+    let r = abmark(&args);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let master = f.dir.path().join("master.key");
+    static MASTER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    {
+        let _one_at_a_time = MASTER.lock().unwrap_or_else(|e| e.into_inner());
         if !master.exists() {
             assert!(abmark(&["keygen", "-o", s(&master)]).status.success());
         }
-        let job: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(out.join("job.json")).unwrap()).unwrap();
-        let kid: Vec<u8> = job["protection"]["video"]["default_kid"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|b| b.as_u64().unwrap() as u8)
-            .collect();
-        let kid_b64 = common::base64(&kid, true);
-        Packaged { out, cpix, master, wm_key: f.dir.path().join("wm.key"), kid_b64 }
-    })
+    }
+    let job: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("job.json")).unwrap()).unwrap();
+    let kid: Vec<u8> = job["protection"]["video"]["default_kid"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_u64().unwrap() as u8)
+        .collect();
+    let kid_b64 = common::base64(&kid, true);
+    Packaged { out, cpix, master, wm_key: f.dir.path().join("wm.key"), kid_b64 }
 }
 
 /// A running `abmark serve` with the licence service, killed on drop.
@@ -81,13 +97,29 @@ struct Server {
 impl Server {
     fn start(extra: &[&str]) -> Server {
         let p = packaged();
+        Server::start_for(CONTENT, &p.cpix, extra)
+    }
+
+    /// `serve` for `content`, importing the keys of `cpix`.
+    fn start_for(content: &str, cpix: &std::path::Path, extra: &[&str]) -> Server {
+        Server::start_with_env(content, cpix, extra, &[])
+    }
+
+    fn start_with_env(
+        content: &str,
+        cpix: &std::path::Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Server {
+        let p = packaged();
         let dir = tempfile::tempdir().unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_abmark"))
             .args(["serve", s(&p.out), "--key", s(&p.wm_key), "--listen", "127.0.0.1:0"])
-            .args(["--content", CONTENT, "--session-log", s(&dir.path().join("sessions.jsonl"))])
-            .args(["--master-key", s(&p.master), "--keys", s(&p.cpix)])
+            .args(["--content", content, "--session-log", s(&dir.path().join("sessions.jsonl"))])
+            .args(["--master-key", s(&p.master), "--keys", s(cpix)])
             .args(["--licence-log", s(&dir.path().join("licences.jsonl"))])
             .args(extra)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -96,6 +128,25 @@ impl Server {
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         let base = line.trim().strip_prefix("listening on ").expect("address line").to_owned();
         Server { child, base, dir }
+    }
+
+    /// `GET /metrics` (answered to loopback clients, which the tests are).
+    fn metrics(&self) -> String {
+        let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
+        let mut response = agent.get(&format!("{}/metrics", self.base)).call().unwrap();
+        response.body_mut().read_to_string().unwrap()
+    }
+
+    /// `host:port` of the server.
+    fn addr(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+
+    /// The server's resident memory (kB), from /proc.
+    fn rss_kb(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
     }
 
     fn log(&self) -> Vec<serde_json::Value> {
@@ -161,14 +212,25 @@ fn request_licence_of_type(
     token: Option<&str>,
     session_type: &str,
 ) -> (u16, serde_json::Value) {
+    request_licence_for(base, token, session_type, &[&packaged().kid_b64])
+}
+
+fn request_licence_for(
+    base: &str,
+    token: Option<&str>,
+    session_type: &str,
+    kids_b64: &[&str],
+) -> (u16, serde_json::Value) {
     let agent: ureq::Agent =
         ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let mut request =
-        agent.post(&format!("{base}/license")).header("Content-Type", "application/json");
+    let mut request = agent
+        .post(&format!("{base}/license"))
+        .header("Content-Type", "application/json")
+        .header("Abmark-Player", "test-player-1");
     if let Some(t) = token {
         request = request.header("Authorization", &format!("Bearer {t}"));
     }
-    let body = format!(r#"{{"kids":["{}"],"type":"{session_type}"}}"#, packaged().kid_b64);
+    let body = serde_json::json!({ "kids": kids_b64, "type": session_type }).to_string();
     let mut response = request.send(&body).unwrap();
     let status = response.status().as_u16();
     let text = response.body_mut().read_to_string().unwrap();
@@ -202,6 +264,157 @@ fn chromium_plays_a_personal_encrypted_stream_with_a_licence() {
     assert_eq!(v["error"]["code"], 6007, "{v}");
 }
 
+/// KIDs are public (every manifest carries them): a licence token for film-1 must never get
+/// film-2's key, even from a state store both titles' keys were imported into.
+#[test]
+fn a_licence_for_one_title_never_gets_anothers_key() {
+    let state = tempdir_state();
+    let two = other_title();
+    // Import film-2's keys, then serve film-1 on the same state file.
+    drop(Server::start_for("film-2", &two.cpix, &["--state", &state]));
+    let server = Server::start(&["--state", &state]);
+    let film_1 = licence_token("mallory@example.com", 3);
+    let (status, body) =
+        request_licence_for(&server.base, Some(&film_1), "temporary", &[&two.kid_b64]);
+    assert_eq!(status, 403, "film-2's key for a film-1 token: {body}");
+    assert!(body["error"].as_str().unwrap().contains("no key"), "{body}");
+    assert_eq!(request_licence(&server.base, Some(&film_1)).0, 200, "its own key still");
+    // Both KIDs in one request: only film-1's key comes back.
+    let kids = [two.kid_b64.as_str(), packaged().kid_b64.as_str()];
+    let (status, body) = request_licence_for(&server.base, Some(&film_1), "temporary", &kids);
+    assert_eq!(status, 200, "{body}");
+    let keys = body["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1, "{body}");
+    assert_eq!(keys[0]["kid"], packaged().kid_b64.trim_end_matches('='));
+
+    // A CPIX document that names another content is refused, before anything is created, and
+    // licences need --content.
+    let p = packaged();
+    let logs = tempfile::tempdir().unwrap();
+    let (sessions, licences) = (logs.path().join("s.jsonl"), logs.path().join("l.jsonl"));
+    let r = abmark(&[
+        "serve",
+        s(&p.out),
+        "--key",
+        s(&p.wm_key),
+        "--listen",
+        "127.0.0.1:0",
+        "--content",
+        "film-1",
+        "--master-key",
+        s(&p.master),
+        "--keys",
+        s(&two.cpix),
+        "--state",
+        &state,
+        "--session-log",
+        s(&sessions),
+        "--licence-log",
+        s(&licences),
+    ]);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(!r.status.success());
+    assert!(err.contains("\"film-2\"") && err.contains("--content film-1"), "{err}");
+    assert!(!sessions.exists() && !licences.exists(), "a refused start creates no log");
+    let r = abmark(&[
+        "serve",
+        s(&p.out),
+        "--key",
+        s(&p.wm_key),
+        "--listen",
+        "127.0.0.1:0",
+        "--master-key",
+        s(&p.master),
+        "--state",
+        &state,
+        "--session-log",
+        s(&sessions),
+    ]);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(!r.status.success());
+    assert!(err.contains("--content"), "{err}");
+    assert!(!sessions.exists());
+}
+
+/// What an outsider can make the licence service hold: nothing. A request without a valid
+/// token is answered before its body is read, so half-sent uploads hold no buffer; it is
+/// counted, not logged; a valid token's body is capped at 16 KiB and must arrive in time.
+#[test]
+fn unauthenticated_requests_hold_no_memory_and_write_no_log() {
+    use std::net::TcpStream;
+    use std::time::{Duration, Instant};
+    let server = Server::start(&["--state", &tempdir_state()]);
+    let head = |token: Option<&str>, length: usize| {
+        let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+        format!(
+            "POST /license HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\n\
+             Content-Length: {length}\r\n\r\n"
+        )
+    };
+    // Reads the status line of the answer, or None if none comes within `wait`.
+    let status_within = |stream: &mut TcpStream, wait: Duration| -> Option<String> {
+        stream.set_read_timeout(Some(wait)).unwrap();
+        let mut line = String::new();
+        BufReader::new(stream).read_line(&mut line).ok()?;
+        Some(line.trim().to_owned())
+    };
+    // A 2-MB upload without a token is refused at once, before its body is sent.
+    let mut stream = TcpStream::connect(server.addr()).unwrap();
+    stream.write_all(head(None, 2 << 20).as_bytes()).unwrap();
+    stream.write_all(&[b'x'; 1024]).unwrap();
+    let status = status_within(&mut stream, Duration::from_secs(5));
+    assert_eq!(status.as_deref(), Some("HTTP/1.1 401 Unauthorized"));
+    // 200 half-sent uploads with a bad token hold (almost) no memory.
+    let before = server.rss_kb();
+    let bad = "eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl";
+    let open: Vec<TcpStream> = (0..200)
+        .map(|_| {
+            let mut s = TcpStream::connect(server.addr()).unwrap();
+            s.write_all(head(Some(bad), 2 << 20).as_bytes()).unwrap();
+            let _ = s.write_all(&[b'x'; 16 * 1024]);
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let grown = server.rss_kb().saturating_sub(before);
+    assert!(grown < 30 * 1024, "200 unauthenticated uploads grew the server by {grown} kB");
+    drop(open);
+    // A valid token with an oversized body: 413 without reading it.
+    let token = licence_token("olivia@example.com", 11);
+    let mut stream = TcpStream::connect(server.addr()).unwrap();
+    stream.write_all(head(Some(&token), 100_000).as_bytes()).unwrap();
+    let status = status_within(&mut stream, Duration::from_secs(5));
+    assert_eq!(status.as_deref(), Some("HTTP/1.1 413 Payload Too Large"));
+    // ... or a body that does not arrive: 408 after the body timeout (10 s), not never.
+    let started = Instant::now();
+    let mut stream = TcpStream::connect(server.addr()).unwrap();
+    stream.write_all(head(Some(&token), 300).as_bytes()).unwrap();
+    stream.write_all(b"{\"kids\":").unwrap();
+    let status = status_within(&mut stream, Duration::from_secs(30));
+    assert_eq!(status.as_deref(), Some("HTTP/1.1 408 Request Timeout"));
+    assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+    // 300 junk requests: no log line, all counted.
+    let agent: ureq::Agent =
+        ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    for _ in 0..300 {
+        let r = agent.post(&format!("{}/license", server.base)).send("junk").unwrap();
+        assert_eq!(r.status().as_u16(), 401);
+    }
+    assert!(server.log().is_empty(), "{:?}", server.log());
+    let metrics = server.metrics();
+    assert!(
+        metrics.contains("abmark_licence_unauthenticated_total{reason=\"missing_token\"} 301"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("abmark_licence_unauthenticated_total{reason=\"bad_token\"} 200"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("abmark_licence_body_refused_total 2"), "{metrics}");
+    // And the service still answers.
+    assert_eq!(request_licence(&server.base, Some(&token)).0, 200);
+}
+
 fn tempdir_state() -> String {
     // Each server gets its own SQLite file unless a test shares one on purpose.
     let dir = Box::leak(Box::new(tempfile::tempdir().unwrap()));
@@ -209,7 +422,8 @@ fn tempdir_state() -> String {
 }
 
 /// The customer's authorization backend: a real HTTP server that allows every subject but
-/// `bob@example.com` (403), and answers `/slow` only after the service's timeout.
+/// `bob@example.com` (403), and answers `/slow` only after the service's timeout; `/redirect`
+/// sends everyone to `/login`, a page that answers 200 to anything.
 fn backend() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -237,12 +451,15 @@ fn backend() -> String {
                 if first.contains("/slow") {
                     std::thread::sleep(std::time::Duration::from_secs(3));
                 }
-                let status =
-                    if body["subject"] == "bob@example.com" || body["content_id"] != CONTENT {
-                        "403 Forbidden"
-                    } else {
-                        "200 OK"
-                    };
+                let status = if first.contains("/redirect") {
+                    "302 Found\r\nLocation: /login"
+                } else if first.contains("/login") {
+                    "200 OK"
+                } else if body["subject"] == "bob@example.com" || body["content_id"] != CONTENT {
+                    "403 Forbidden"
+                } else {
+                    "200 OK"
+                };
                 let _ = write!(
                     stream,
                     "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
@@ -287,6 +504,21 @@ fn any_origin_may_ask_for_a_licence() {
     assert_eq!(refused.status().as_u16(), 401);
     assert_eq!(header(&refused, "access-control-allow-origin"), "*");
     assert_eq!(header(&refused, "cache-control"), "no-store");
+}
+
+/// A backend that redirects (to a login page that answers 200) has not said yes.
+#[test]
+fn an_authorization_backend_redirect_is_a_refusal() {
+    let url = backend();
+    let server =
+        Server::start(&["--state", &tempdir_state(), "--auth-backend", &format!("{url}/redirect")]);
+    let (status, body) =
+        request_licence(&server.base, Some(&licence_token("carol@example.com", 1)));
+    assert_eq!(status, 403, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("302"), "{body}");
+    let direct =
+        Server::start(&["--state", &tempdir_state(), "--auth-backend", &format!("{url}/auth")]);
+    assert_eq!(request_licence(&direct.base, Some(&licence_token("carol@example.com", 1))).0, 200);
 }
 
 #[test]
@@ -399,19 +631,19 @@ fn tokens_limits_and_deny_list() {
     assert_eq!(v["error"]["code"], 6007, "{v}");
     // Another subject is not affected.
     assert_eq!(request_licence(&server.base, Some(&licence_token("grace@example.com", 8))).0, 200);
-    // The log says why, per request.
+    // The log says why, per authenticated request; requests refused at the token are counted
+    // in the metrics, not logged (anyone could fill the log with them).
     let reasons: Vec<String> =
         server.log().iter().map(|r| r["reason"].as_str().unwrap().to_owned()).collect();
-    for needle in [
-        "no licence token",
-        "bad signature",
-        "expired",
-        "another content",
-        "deny list",
-        "concurrent stream limit",
-    ] {
+    for needle in ["deny list", "concurrent stream limit"] {
         assert!(reasons.iter().any(|r| r.contains(needle)), "{needle}: {reasons:?}");
     }
+    for needle in ["no licence token", "bad signature", "expired", "another content"] {
+        assert!(!reasons.iter().any(|r| r.contains(needle)), "{needle} logged: {reasons:?}");
+    }
+    let metrics = server.metrics();
+    assert!(metrics.contains("abmark_licence_unauthenticated_total{reason=\"missing_token\"} 1"));
+    assert!(metrics.contains("abmark_licence_unauthenticated_total{reason=\"bad_token\"} 4"));
 }
 
 /// A real Redis server on a free port, killed on drop.
@@ -491,6 +723,83 @@ impl Drop for Redis {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A licence token admits one player: the same token replayed from other players gets no
+/// stream, whatever the limit; a player that releases its stream (closing, reloading) frees
+/// the slot at once; and with a limit, a request must name its player.
+#[test]
+fn a_licence_token_admits_one_player_and_a_release_frees_its_slot() {
+    let server = Server::start(&["--state", &tempdir_state(), "--max-streams", "1"]);
+    let ask = |token: &str, player: Option<&str>| {
+        let agent: ureq::Agent =
+            ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let mut request = agent
+            .post(&format!("{}/license", server.base))
+            .header("Authorization", &format!("Bearer {token}"));
+        if let Some(p) = player {
+            request = request.header("Abmark-Player", p);
+        }
+        let body = serde_json::json!({ "kids": [packaged().kid_b64], "type": "temporary" });
+        let mut response = request.send(body.to_string()).unwrap();
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap();
+        (status, text)
+    };
+    let release = |token: &str, player: &str| {
+        let agent: ureq::Agent =
+            ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let response = agent
+            .post(&format!("{}/license/release", server.base))
+            .header("Authorization", &format!("Bearer {token}"))
+            .header("Abmark-Player", player)
+            .send_empty()
+            .unwrap();
+        response.status().as_u16()
+    };
+    let token = licence_token("mallory@example.com", 13);
+    assert_eq!(ask(&token, Some("player-a")).0, 200);
+    // The same token from four more players: none gets a key.
+    for other in ["player-b", "player-c", "player-d", "player-e"] {
+        let (status, body) = ask(&token, Some(other));
+        assert_eq!(status, 403, "{other}: {body}");
+        assert!(body.contains("another player"), "{body}");
+    }
+    assert_eq!(ask(&token, Some("player-a")).0, 200, "its own player renews");
+    // No player named, or a malformed one: 400.
+    assert_eq!(ask(&token, None).0, 400);
+    assert_eq!(ask(&token, Some("a b")).0, 400);
+    // A reload: a new token for the same subject is over the limit until the old stream is
+    // released; another player cannot release it, its own can.
+    let reload = licence_token("mallory@example.com", 13);
+    assert_eq!(ask(&reload, Some("player-f")).0, 403);
+    assert_eq!(release(&token, "player-b"), 409, "not player-b's to release");
+    assert_eq!(ask(&reload, Some("player-f")).0, 403);
+    assert_eq!(release(&token, "player-a"), 204);
+    assert_eq!(ask(&reload, Some("player-f")).0, 200);
+    assert_eq!(release(&token, "player-a"), 409, "released already");
+    assert_eq!(release("not-a-token", "player-a"), 403);
+    let decisions: Vec<String> =
+        server.log().iter().map(|r| r["decision"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(decisions.iter().filter(|d| *d == "released").count(), 1, "{decisions:?}");
+}
+
+/// A Redis URL with a password can come from the environment, so it is not on the command line
+/// every user of the machine sees (`/proc/<pid>/cmdline`, `ps`).
+#[test]
+fn the_redis_url_can_stay_off_the_command_line() {
+    let redis = Redis::start();
+    let p = packaged();
+    let server = Server::start_with_env(CONTENT, &p.cpix, &[], &[("ABMARK_REDIS_URL", &redis.url)]);
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", server.child.id())).unwrap();
+    assert!(!String::from_utf8_lossy(&cmdline).contains("redis://"));
+    let (status, body) =
+        request_licence(&server.base, Some(&licence_token("judy@example.com", 12)));
+    assert_eq!(status, 200, "{body}");
+    // The keys went to Redis, not to a SQLite file.
+    let mut conn = ::redis::Client::open(redis.url.as_str()).unwrap().get_connection().unwrap();
+    let keys: Vec<String> = ::redis::cmd("KEYS").arg("abmark:keys:*").query(&mut conn).unwrap();
+    assert_eq!(keys, [format!("abmark:keys:{CONTENT}")]);
 }
 
 #[test]

@@ -158,12 +158,26 @@ fn playlist_uris(text: &str) -> Vec<String> {
     uris
 }
 
-/// `/<variant>/<rendition>/seg-<n>.m4s` -> (variant, rendition, 0-based index).
-fn parse_segment(uri: &str) -> Option<(u8, String, usize)> {
+/// `/media/<keyed name>/<rendition>/seg-<n>.m4s` -> (rendition, 0-based index).
+fn parse_segment(uri: &str) -> Option<(String, usize)> {
     let parts: Vec<&str> = uri.trim_start_matches('/').split('/').collect();
-    let [variant, rendition, file] = parts[..] else { return None };
+    let ["media", name, rendition, file] = parts[..] else { return None };
+    assert_eq!(name.len(), 22, "a keyed name, not a variant number: {uri}");
     let n: usize = file.strip_prefix("seg-")?.strip_suffix(".m4s")?.parse().ok()?;
-    Some((variant.parse().ok()?, rendition.to_owned(), n - 1))
+    Some((rendition.to_owned(), n - 1))
+}
+
+/// Where a URL of the edge lives in the output: init and audio files by their own path, a video
+/// segment under the variant its `wmpi` box names.
+fn stored_path(uri: &str, body: &[u8]) -> PathBuf {
+    if let Some((rendition, index)) = parse_segment(uri) {
+        let variant = find_wmpi(body).unwrap().expect("wmpi box").variant;
+        return PathBuf::from(format!("{variant}/{rendition}/seg-{}.m4s", index + 1));
+    }
+    match uri.trim_start_matches('/').split('/').collect::<Vec<_>>()[..] {
+        ["media", rendition, "init.mp4"] => PathBuf::from(format!("0/{rendition}/init.mp4")),
+        _ => PathBuf::from(uri.trim_start_matches('/')),
+    }
 }
 
 /// Three sessions whose bits over the clip differ pairwise and are not constant.
@@ -197,45 +211,65 @@ fn personalised_manifests_serve_each_session_its_own_variants() {
         let master = get_text(&format!("{}/hls/master.m3u8?token={token}", server.base));
         let playlists = playlist_uris(&master);
         assert_eq!(playlists.len(), f.renditions().len() + 1, "video renditions + audio");
+        let mut listed = Vec::new();
         for playlist in &playlists {
             assert!(playlist.ends_with(&format!("?token={token}")), "token carried on");
             let text = get_text(&format!("{}{playlist}", server.base));
             for uri in playlist_uris(&text) {
                 let (status, body) = get(&format!("{}{uri}", server.base), None);
                 assert_eq!(status, 200, "{uri}");
-                let on_disk = std::fs::read(f.out.join(uri.trim_start_matches('/'))).unwrap();
+                let on_disk = std::fs::read(f.out.join(stored_path(&uri, &body))).unwrap();
                 assert_eq!(body, on_disk, "{uri} served as stored");
-                let Some((variant, rendition, index)) = parse_segment(&uri) else { continue };
+                let Some((rendition, index)) = parse_segment(&uri) else { continue };
+                let pace = find_wmpi(&body).unwrap().expect("wmpi box");
+                let variant = pace.variant;
                 assert_eq!(variant, bits[index], "session {session} segment {index} ({uri})");
+                assert_eq!(pace.position, Some((index % 64) as u16));
                 checked_both_variants[variant as usize] = true;
                 // The two variants of a segment really differ, so the check above means
-                // something, and the segment says which variant it is.
+                // something.
                 let other =
                     f.out.join(format!("{}/{rendition}/seg-{}.m4s", 1 - variant, index + 1));
                 assert_ne!(body, std::fs::read(other).unwrap());
-                let pace = find_wmpi(&body).unwrap().expect("wmpi box");
-                assert_eq!(pace.variant, variant);
-                assert_eq!(pace.position, Some((index % 64) as u16));
+                listed.push(uri);
             }
         }
-        // DASH: the MPD lists the same per-segment choices.
+        // DASH: the MPD lists the same per-segment URLs.
         let mpd = get_text(&format!("{}/dash/manifest.mpd?token={token}", server.base));
-        for rendition in f.renditions() {
-            for (i, bit) in bits.iter().enumerate() {
-                let url = format!("\"/{bit}/{rendition}/seg-{}.m4s\"", i + 1);
-                assert!(mpd.contains(&url), "MPD lists {url} for session {session}");
-                let wrong = format!("\"/{}/{rendition}/seg-{}.m4s\"", 1 - bit, i + 1);
-                assert!(!mpd.contains(&wrong), "MPD must not list {wrong}");
-            }
+        for uri in &listed {
+            assert!(mpd.contains(&format!("\"{uri}\"")), "MPD lists {uri} for session {session}");
         }
+        assert_eq!(listed.len(), f.segments() * f.renditions().len());
     }
     assert_eq!(checked_both_variants, [true, true]);
     // Only manifests are personal: segments are cacheable by any CDN.
     let token = &tokens[0];
     let master = format!("{}/hls/master.m3u8?token={token}", server.base);
     assert!(cache_control(&master).contains("no-store"));
-    let segment = format!("{}/1/{}/seg-1.m4s", server.base, f.renditions()[0]);
+    let playlist = format!("{}/hls/{}.m3u8?token={token}", server.base, f.renditions()[0]);
+    let first = playlist_uris(&get_text(&playlist)).into_iter().find(|u| u.contains("/seg-"));
+    let segment = format!("{}{}", server.base, first.unwrap());
     assert!(cache_control(&segment).contains("immutable"), "{}", cache_control(&segment));
+    // Nothing else is reachable: not the variant directories (an unwatermarked all-A stream),
+    // not a name with one character changed (the other variant's cannot be derived), not the
+    // output's other files.
+    let rendition = &f.renditions()[0];
+    let mut guessed = segment.clone().into_bytes();
+    let at = server.base.len() + "/media/".len();
+    guessed[at] = if guessed[at] == b'A' { b'B' } else { b'A' };
+    for url in [
+        format!("{}/0/{rendition}/seg-1.m4s", server.base),
+        format!("{}/1/{rendition}/seg-1.m4s", server.base),
+        format!("{}/0/{rendition}/init.mp4", server.base),
+        String::from_utf8(guessed).unwrap(),
+        format!("{}/job.json", server.base),
+        format!("{}/media/..%2fjob.json", server.base),
+        format!("{}/media/{rendition}/..%2f..%2fjob.json", server.base),
+        format!("{}/audio/..%2fjob.json", server.base),
+        format!("{}/0/{rendition}/WMPaceInfo/seg-1.m4s", server.base),
+    ] {
+        assert_eq!(get(&url, None).0, 404, "{url}");
+    }
     drop(server);
 
     // The session log names each session once, with its subject; it is private.
@@ -370,6 +404,13 @@ fn edge_mode_rewrites_each_segment_to_the_variant_of_its_wmpaceinfo_position() {
             for uri in playlist_uris(&text).into_iter().filter(|u| u.starts_with("/edge/")) {
                 let url = format!("{}{uri}", server.base);
                 assert_eq!(get(&url, None).0, 401, "edge segments need the token");
+                let response = agent()
+                    .get(&url)
+                    .header("Authorization", &format!("Bearer {token}"))
+                    .call()
+                    .unwrap();
+                assert_eq!(response.status().as_u16(), 200, "{uri}");
+                assert!(response.headers().get("x-abmark-variant-path").is_none(), "{uri}");
                 let (status, body) = get(&url, Some(&token));
                 assert_eq!(status, 200, "{uri}");
                 // The origin's WMPaceInfo, from the segment's own wmpi box and from the sidecar.
@@ -508,4 +549,91 @@ fn bad_inputs_fail_with_one_line_and_no_output() {
     let r = abmark(&["token", "--key", s(&missing), "--session", "1"]);
     assert!(!r.status.success());
     assert!(r.stdout.is_empty(), "no token on failure");
+}
+
+/// A connection must send a complete request head within `--header-timeout`, also between
+/// keep-alive requests: idle sockets and byte-a-second headers are closed, and at most
+/// `--max-connections` are open at once (the rest wait until one closes).
+#[test]
+fn idle_and_slow_connections_are_closed_and_their_number_capped() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::{Duration, Instant};
+    let f = fixture();
+    let log = f.dir.path().join("connections.jsonl");
+    let server = Server::start(f, &log, &["--header-timeout", "1"]);
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    // Seconds until the server closes `stream` (reads until EOF; None past `limit`).
+    let closed_after = |stream: &mut TcpStream, limit: Duration| -> Option<Duration> {
+        let start = Instant::now();
+        stream.set_read_timeout(Some(limit)).unwrap();
+        let mut sink = Vec::new();
+        match stream.read_to_end(&mut sink) {
+            Ok(_) => Some(start.elapsed()),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => Some(start.elapsed()),
+            Err(_) => None,
+        }
+    };
+    // Says nothing.
+    let mut idle = TcpStream::connect(&addr).unwrap();
+    let t = closed_after(&mut idle, Duration::from_secs(10)).expect("idle socket closed");
+    assert!(t < Duration::from_secs(4), "{t:?}");
+    // Sends its head a byte every 200 ms: cut off, never answered.
+    let mut slow = TcpStream::connect(&addr).unwrap();
+    let start = Instant::now();
+    let mut cut = false;
+    for b in b"GET /edge/hls/master.m3u8 HTTP/1.1\r\nHost: x\r\n\r\n" {
+        if slow.write_all(&[*b]).is_err() {
+            cut = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        if start.elapsed() > Duration::from_secs(5) {
+            break;
+        }
+    }
+    let mut answer = Vec::new();
+    slow.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = slow.read_to_end(&mut answer);
+    assert!(cut || !String::from_utf8_lossy(&answer).contains("200 OK"), "slow head answered");
+    // Keep-alive: one request answered, then the idle connection is closed too.
+    let mut kept = TcpStream::connect(&addr).unwrap();
+    kept.write_all(b"GET /edge/hls/master.m3u8 HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let t = closed_after(&mut kept, Duration::from_secs(10)).expect("keep-alive closed");
+    assert!(t < Duration::from_secs(4), "{t:?}");
+    drop(server);
+
+    // The cap: 4 idle connections take every slot; a fifth request waits until one goes.
+    let server = Server::start(f, &log, &["--header-timeout", "60", "--max-connections", "4"]);
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let mut held: Vec<TcpStream> = (0..4).map(|_| TcpStream::connect(&addr).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut fifth = TcpStream::connect(&addr).unwrap();
+    fifth
+        .write_all(b"GET /edge/hls/master.m3u8 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    fifth.set_read_timeout(Some(Duration::from_millis(1500))).unwrap();
+    let mut first = [0u8; 12];
+    assert!(fifth.read_exact(&mut first).is_err(), "answered beyond the cap");
+    held.pop();
+    fifth.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    fifth.read_exact(&mut first).expect("answered once a slot is free");
+    assert_eq!(&first, b"HTTP/1.1 200");
+}
+
+/// An edge started with --issuer and --audience serves only WM tokens that carry both.
+#[test]
+fn issuer_and_audience_are_checked_when_the_edge_names_them() {
+    let f = fixture();
+    let log = f.dir.path().join("audience.jsonl");
+    let server = Server::start(f, &log, &["--issuer", "origin-1", "--audience", "edge-eu"]);
+    let status = |extra: &[&str]| {
+        let token = f.token(21, extra);
+        get(&format!("{}/hls/master.m3u8?token={token}", server.base), None).0
+    };
+    assert_eq!(status(&["--issuer", "origin-1", "--audience", "edge-eu"]), 200);
+    assert_eq!(status(&[]), 403, "neither claim");
+    assert_eq!(status(&["--issuer", "origin-1"]), 403, "no audience");
+    assert_eq!(status(&["--issuer", "origin-1", "--audience", "edge-us"]), 403);
+    assert_eq!(status(&["--issuer", "origin-2", "--audience", "edge-eu"]), 403);
 }

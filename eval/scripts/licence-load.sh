@@ -38,8 +38,11 @@ lua=$work/licence.lua
 body = '{"kids":["$kid"],"type":"temporary"}'
 math.randomseed(42)
 request = function()
-  local t = tokens[math.random(#tokens)]
-  return wrk.format("POST", "/license", {["Authorization"] = "Bearer " .. t, ["Content-Type"] = "application/json"}, body)
+  -- One player per token, as a real player sends its id with every licence request.
+  local i = math.random(#tokens)
+  local headers = {["Authorization"] = "Bearer " .. tokens[i], ["Content-Type"] = "application/json",
+                   ["Abmark-Player"] = "player-" .. i}
+  return wrk.format("POST", "/license", headers, body)
 end
 LUA
 } > "$lua"

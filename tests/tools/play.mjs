@@ -14,7 +14,8 @@
 // --clearkey  key for shaka's drm.clearKeys (repeatable, hex KID:KEY, 32 hex digits each).
 // --license   ClearKey licence server URL for drm.servers['org.w3.clearkey'] (relative URLs are
 //             resolved against the manifest URL); --token adds `Authorization: Bearer T` to
-//             licence requests only.
+//             licence requests only, with `Abmark-Player: <random id of this player>` (what
+//             serve's stream limit binds a licence token to).
 // Exit code: 0 iff ok; 1 not ok; 2 bad usage or the harness itself failed (still one JSON line).
 //
 // Output: {"ok","currentTime","error":null|{"code","category","severity","name","message","data"},
@@ -244,8 +245,12 @@ async function playInPage(cfg) {
       manifest: { retryParameters: retry, ignoreDrmInfo: !!cfg.ignoreDrmInfo } });
     if (cfg.token !== null) {
       const LICENSE = shaka.net.NetworkingEngine.RequestType.LICENSE;
+      const playerId = Array.from(crypto.getRandomValues(new Uint8Array(12)),
+        (b) => b.toString(16).padStart(2, '0')).join('');
       player.getNetworkingEngine().registerRequestFilter((type, request) => {
-        if (type === LICENSE) request.headers['Authorization'] = `Bearer ${cfg.token}`;
+        if (type !== LICENSE) return;
+        request.headers['Authorization'] = `Bearer ${cfg.token}`;
+        request.headers['Abmark-Player'] = playerId;
       });
     }
 

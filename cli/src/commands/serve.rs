@@ -1,17 +1,17 @@
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use abmark_cenc::load_cpix;
-use abmark_delivery::ids::ContentId;
+use abmark_delivery::ids::{ContentId, Kid};
 use abmark_edge::licence::backend::AuthBackend;
 use abmark_edge::licence::sealed::Sealer;
 use abmark_edge::licence::store::{LicenceStore, RedisStore, SqliteStore};
 use abmark_edge::licence::token::LicenceKey;
 use abmark_edge::licence::{LicencePolicy, LicenceService};
-use abmark_edge::serve::{run as serve, Edge, ServeOptions};
+use abmark_edge::serve::{run as serve, ConnectionLimits, Edge, ServeOptions};
 use abmark_files::jsonl::JsonlAppender;
 use abmark_wm::key::WatermarkKey;
 use anyhow::Context;
@@ -27,7 +27,8 @@ pub struct Args {
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: String,
     /// Serve only tokens whose content claim is this id (1 to 128 printable ASCII characters,
-    /// no spaces).
+    /// no spaces). Required with the licence service (--master-key): content keys are bound
+    /// to it.
     #[arg(long)]
     content: Option<ContentId>,
     /// Session log (JSONL, appended, created 0600).
@@ -36,6 +37,20 @@ pub struct Args {
     /// Seconds of clock skew tolerated on token expiry and not-before.
     #[arg(long, default_value_t = 30)]
     leeway: u64,
+    /// Serve only WM tokens whose issuer (`iss`) is this.
+    #[arg(long)]
+    issuer: Option<String>,
+    /// Serve only WM tokens whose audience (`aud`) is this (this edge's name).
+    #[arg(long)]
+    audience: Option<String>,
+    /// Connections open at once; more wait in the accept backlog. Keep it below the
+    /// descriptor limit (LimitNOFILE) less about 64 (docs/security.md).
+    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
+    /// Seconds a connection has to send a complete request head; also the keep-alive idle
+    /// timeout.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_timeout: u64,
     #[command(flatten)]
     licence: LicenceArgs,
 }
@@ -44,8 +59,9 @@ pub struct Args {
 #[derive(clap::Args)]
 struct LicenceArgs {
     /// Master key file (any abmark 256-bit key, `abmark keygen`): content keys are kept sealed
-    /// under it (AES-256-GCM) in the state store. Turns the licence service on.
-    #[arg(long)]
+    /// under it (AES-256-GCM) in the state store. Turns the licence service on, and needs
+    /// --content: keys are imported for, and licensed only to, that content.
+    #[arg(long, requires = "content")]
     master_key: Option<PathBuf>,
     /// Content keys to import (CPIX: the document `abmark package --cpix-out` wrote or the key
     /// service sent). Once imported they stay, sealed, in the state store.
@@ -54,8 +70,9 @@ struct LicenceArgs {
     /// Embedded state store (SQLite; created 0600).
     #[arg(long, default_value = "licence-state.db", conflicts_with = "redis")]
     state: PathBuf,
-    /// Shared state store for several serve replicas (e.g. redis://127.0.0.1:6379/0).
-    #[arg(long)]
+    /// Shared state store for several serve replicas (e.g. redis://127.0.0.1:6379/0). A URL
+    /// with a password belongs in ABMARK_REDIS_URL: the command line is visible in `ps`.
+    #[arg(long, env = "ABMARK_REDIS_URL", hide_env_values = true)]
     redis: Option<String>,
     /// Ask this authorization backend before every licence (POST; 200 allows, anything else
     /// refuses).
@@ -86,15 +103,30 @@ struct LicenceArgs {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    // Every input is read and checked before anything is created (logs, the state store), so a
+    // refused start leaves nothing behind.
     let key = super::load_key(&args.key)?;
+    let licence = match &args.licence.master_key {
+        Some(master) => {
+            // clap enforces `--content` with `--master-key`; this keeps a refactor from losing
+            // it.
+            let content = args.content.clone().context("--master-key needs --content")?;
+            let master = abmark_files::keyfile::load_key(master).context("master key")?;
+            let keys = args.licence.keys.as_deref().map(|p| keys_for(p, &content)).transpose()?;
+            Some((master, content, keys))
+        }
+        None => None,
+    };
     let options = ServeOptions {
         content: args.content.clone(),
         session_log: args.session_log.clone(),
         leeway: args.leeway,
+        issuer: args.issuer.clone(),
+        audience: args.audience.clone(),
     };
     let mut edge = Edge::open(&args.out, &key, options)?;
-    if let Some(service) = licence_service(&args.licence, &key, args.content.clone())? {
-        edge = edge.with_licence(service);
+    if let Some((master, content, keys)) = licence {
+        edge = edge.with_licence(licence_service(&args.licence, &master, &key, content, keys)?);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -108,21 +140,66 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         // The first line of stdout is the address: scripts and tests read it.
         println!("listening on http://{addr}");
         std::io::stdout().flush().ok();
-        serve(edge, listener).await?;
+        let limits = ConnectionLimits {
+            header_timeout: Duration::from_secs(args.header_timeout),
+            max_connections: args.max_connections as usize,
+        };
+        serve(edge, listener, limits).await?;
         anyhow::Ok(())
     })
 }
 
+/// The content keys of the CPIX document at `path`, which must not name other content.
+fn keys_for(path: &Path, content: &ContentId) -> anyhow::Result<ImportedKeys> {
+    let doc = load_cpix(path)?;
+    // A CPIX that names its content must name this one: importing film-2's document under
+    // --content film-1 would license film-2's keys to film-1's viewers.
+    if let Some(named) = doc.content_id.as_deref().filter(|c| *c != content.as_str()) {
+        anyhow::bail!(
+            "{}: the CPIX document is for content {named:?}, not --content {content}",
+            path.display()
+        );
+    }
+    let keys = doc.keys.iter().map(|k| (k.kid, k.key)).collect();
+    Ok(ImportedKeys { path: path.to_owned(), keys })
+}
+
+/// Keys read from `--keys`, to import once the store is open.
+struct ImportedKeys {
+    path: PathBuf,
+    keys: Vec<(Kid, [u8; 16])>,
+}
+
+impl Drop for ImportedKeys {
+    fn drop(&mut self) {
+        for (_, key) in &mut self.keys {
+            zeroize::Zeroize::zeroize(key);
+        }
+    }
+}
+
 fn licence_service(
     args: &LicenceArgs,
+    master: &WatermarkKey,
     key: &WatermarkKey,
-    content: Option<ContentId>,
-) -> anyhow::Result<Option<LicenceService>> {
-    let Some(master) = &args.master_key else { return Ok(None) };
-    let master = abmark_files::keyfile::load_key(master).context("master key")?;
+    content: ContentId,
+    keys: Option<ImportedKeys>,
+) -> anyhow::Result<LicenceService> {
     let store: Arc<dyn LicenceStore> = match &args.redis {
         Some(url) => Arc::new(RedisStore::connect(url)?),
-        None => Arc::new(SqliteStore::open(&args.state)?),
+        None => {
+            let store = SqliteStore::open(&args.state)?;
+            let dropped = store.unbound_keys_dropped();
+            if dropped > 0 {
+                eprintln!(
+                    "licence: {dropped} stored keys had no content id (written by an older \
+                     abmark) and were dropped from {}; import them again with --content and \
+                     --keys",
+                    args.state.display()
+                );
+            }
+            Arc::new(store)
+        }
     };
     for subject in &args.deny {
         store.set_denied(subject, true)?;
@@ -135,7 +212,7 @@ fn licence_service(
         .as_deref()
         .map(|u| AuthBackend::new(u, Duration::from_millis(args.auth_timeout_ms)));
     let policy = LicencePolicy {
-        content,
+        content: content.clone(),
         licence_seconds: args.licence_seconds,
         max_streams: args.max_streams,
         allow_persistent: args.allow_persistent,
@@ -144,17 +221,18 @@ fn licence_service(
         .with_context(|| format!("{}", args.licence_log.display()))?;
     let service = LicenceService::new(
         LicenceKey::derive(key),
-        Sealer::new(&master),
+        Sealer::new(master),
         store,
         backend,
         policy,
         log,
     );
-    if let Some(path) = &args.keys {
-        let doc = load_cpix(path)?;
-        let keys: Vec<_> = doc.keys.iter().map(|k| (k.kid, k.key)).collect();
-        let n = service.import_keys(&keys)?;
-        eprintln!("licence: {n} content keys imported from {} (sealed)", path.display());
+    if let Some(imported) = keys {
+        let n = service.import_keys(&imported.keys)?;
+        eprintln!(
+            "licence: {n} content keys for {content} imported from {} (sealed)",
+            imported.path.display()
+        );
     }
-    Ok(Some(service))
+    Ok(service)
 }

@@ -40,6 +40,13 @@ pub struct Args {
     /// Who the session is for (the `sub` claim; written to the session log).
     #[arg(long)]
     subject: Option<String>,
+    /// `iss` of a WM token: who minted it (an edge started with --issuer checks it).
+    #[arg(long, conflicts_with = "licence")]
+    issuer: Option<String>,
+    /// `aud` of a WM token: the edge it is meant for (an edge started with --audience checks
+    /// it).
+    #[arg(long, conflicts_with = "licence")]
+    audience: Option<String>,
     /// Content id the token is valid for (`serve --content` checks it): 1 to 128 printable
     /// ASCII characters, no spaces.
     #[arg(long)]
@@ -88,9 +95,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         vendor: ABMARK_VENDOR,
         segment_duration: None,
         pattern,
-        issuer: None,
+        issuer: args.issuer.clone(),
         subject: args.subject.clone(),
-        audience: None,
+        audience: args.audience.clone(),
         session: Some(args.session),
         content: args.content.clone(),
         issued_at: now,

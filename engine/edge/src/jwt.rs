@@ -110,6 +110,12 @@ pub(crate) fn verify<C: DeserializeOwned>(
     if token.len() > MAX_TOKEN_BYTES {
         return Err(JwtError::TooLong);
     }
+    // Unpadded base64url only (RFC 7515 §2): a decoder that tolerated `=` or other bytes would
+    // give one token several spellings, each a new key for the session log's and the stream
+    // limit's bookkeeping.
+    if !token.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
+        return Err(malformed("a JWT is unpadded base64url parts"));
+    }
     let mut parts = token.split('.');
     let (Some(header), Some(_), Some(_), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -252,6 +258,23 @@ mod tests {
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).unwrap();
         mac.update(input.as_bytes());
         format!("{input}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+    }
+
+    #[test]
+    fn one_token_has_one_spelling() {
+        let key = [3; 32];
+        let t = sign(KIND, &key, &claims()).unwrap();
+        assert_eq!(verify::<Claims>(KIND, &key, &t).unwrap(), claims());
+        // The 32-byte signature is 43 base64url characters; a padded spelling of it, or of
+        // any part, is another string for the same token and is refused.
+        for spelling in
+            [format!("{t}="), t.replacen('.', "=.", 1), format!(" {t}"), format!("{t}\n")]
+        {
+            assert!(
+                matches!(verify::<Claims>(KIND, &key, &spelling), Err(JwtError::Malformed(_))),
+                "{spelling:?}"
+            );
+        }
     }
 
     #[test]

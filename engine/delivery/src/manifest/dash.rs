@@ -140,7 +140,7 @@ impl Mpd {
                     initialization: scheme.video_init(source.init_variant(), &v.id),
                     timeline: video_entries.clone(),
                     media: (0..video_timeline.durations.len())
-                        .map(|i| scheme.video_segment(source.variant_of(i), &v.id, i))
+                        .map(|i| source.segment_path(scheme, &v.id, i))
                         .collect(),
                 }),
             };

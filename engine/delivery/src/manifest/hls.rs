@@ -307,7 +307,7 @@ pub fn video_playlist(
     source.check(timeline.durations.len())?;
     let init = scheme.video_init(source.init_variant(), &rendition.id);
     let mut playlist = MediaPlaylist::from_checked(timeline, &init, |i| {
-        scheme.video_segment(source.variant_of(i), &rendition.id, i)
+        source.segment_path(scheme, &rendition.id, i)
     })?;
     playlist.protection = p.protection.clone();
     Ok(playlist.to_string())

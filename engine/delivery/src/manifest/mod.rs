@@ -28,6 +28,6 @@ pub use hls::{
     multivariant as hls_multivariant, video_playlist as hls_video_playlist,
 };
 pub use model::{AudioRendition, AudioTrack, Presentation, Timeline, VideoRendition};
-pub use paths::{PathScheme, PathTemplate, SegmentSource, FIRST_SEGMENT_NUMBER};
+pub use paths::{PathScheme, PathTemplate, SegmentNamer, SegmentSource, FIRST_SEGMENT_NUMBER};
 pub use protection::{DrmSignal, HlsKey, KeyPeriod, Protection};
 pub use seconds::{Rounding, Seconds};

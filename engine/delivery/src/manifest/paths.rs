@@ -268,17 +268,48 @@ pub(crate) fn segment_number(index: usize) -> u64 {
     FIRST_SEGMENT_NUMBER.saturating_add(index as u64)
 }
 
+/// The path of video segment `index` (0-based) of `rendition`, chosen by the caller.
+pub type SegmentNamer<'a> = &'a (dyn Fn(&str, usize) -> String + Sync);
+
 /// Which variant's copy of each video segment a manifest lists.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 pub enum SegmentSource<'a> {
     /// Every segment from one variant: the plain per-variant manifests.
     Variant(u8),
-    /// Segment `i` (0-based) from variant `choices[i]`: the mixed manifests of tests and, later,
-    /// of the per-viewer edge. Exactly one choice per segment of the video timeline.
+    /// Segment `i` (0-based) from variant `choices[i]`: mixed manifests (`mix`, tests).
+    /// Exactly one choice per segment of the video timeline.
     PerSegment(&'a [u8]),
+    /// Segment `i` of rendition `r` at the path `namer(r, i)`, whatever the scheme's segment
+    /// template says: the edge's personal manifests, whose segment names are keyed per
+    /// variant so that a viewer cannot derive the other variant's URL. Init segments still
+    /// come from the scheme (variant 0's: they are the same in both).
+    Named(SegmentNamer<'a>),
+}
+
+impl std::fmt::Debug for SegmentSource<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SegmentSource::Variant(v) => write!(f, "Variant({v})"),
+            SegmentSource::PerSegment(c) => write!(f, "PerSegment({c:?})"),
+            SegmentSource::Named(_) => f.write_str("Named(..)"),
+        }
+    }
 }
 
 impl SegmentSource<'_> {
+    /// The path of video segment `index` of `rendition`.
+    pub(crate) fn segment_path(
+        &self,
+        scheme: &PathScheme,
+        rendition: &str,
+        index: usize,
+    ) -> String {
+        match self {
+            SegmentSource::Named(namer) => namer(rendition, index),
+            _ => scheme.video_segment(self.variant_of(index), rendition, index),
+        }
+    }
+
     pub(crate) fn check(&self, segments: usize) -> Result<(), ManifestError> {
         match self {
             SegmentSource::PerSegment(choices) if choices.len() != segments => {
@@ -293,6 +324,7 @@ impl SegmentSource<'_> {
         match self {
             SegmentSource::Variant(v) => *v,
             SegmentSource::PerSegment(choices) => choices.get(index).copied().unwrap_or(0),
+            SegmentSource::Named(_) => 0,
         }
     }
 
@@ -304,6 +336,8 @@ impl SegmentSource<'_> {
                 let first = *choices.first()?;
                 choices.iter().all(|&c| c == first).then_some(first)
             }
+            // Named segments are listed one by one (no template can name them).
+            SegmentSource::Named(_) => None,
         }
     }
 

@@ -1,7 +1,8 @@
 //! The customer's authorization backend: for every licence request the service asks it whether
 //! this viewer may watch this content, and only a `200` lets a key leave. `403` is a refusal;
-//! anything else — another status, a timeout, a connection error — is a refusal too (fail
-//! closed), reported with its cause.
+//! anything else — another status, a redirect, a timeout, a connection error — is a refusal too
+//! (fail closed), reported with its cause. Redirects are never followed: a backend that
+//! answers 302 to a login page (which answers 200) has not said yes.
 //!
 //! The call: `POST <url>` with `Content-Type: application/json` and
 //! `{"token": "<the viewer's licence token>", "content_id": "…", "subject": "…", "session": N}`,
@@ -39,6 +40,7 @@ impl AuthBackend {
         let config = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
             .http_status_as_error(false)
+            .max_redirects(0)
             .build();
         Self { url: url.to_owned(), agent: ureq::Agent::new_with_config(config) }
     }
@@ -70,6 +72,10 @@ impl AuthBackend {
             Ok(r) if r.status() == 403 => {
                 Verdict::Deny("authorization backend denied (403)".into())
             }
+            Ok(r) if r.status().is_redirection() => Verdict::Deny(format!(
+                "authorization backend answered {} (a redirect is a refusal)",
+                r.status().as_u16()
+            )),
             Ok(r) => Verdict::Deny(format!(
                 "authorization backend answered {} (fail closed)",
                 r.status().as_u16()

@@ -32,4 +32,6 @@ pub type LicenceLog = JsonlAppender;
 pub enum Decision {
     Issued,
     Refused,
+    /// A player ended its stream (`POST /license/release`).
+    Released,
 }

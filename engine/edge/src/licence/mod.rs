@@ -17,4 +17,6 @@ pub mod service;
 pub mod store;
 pub mod token;
 
-pub use service::{Answer, LicenceError, LicencePolicy, LicenceService, Refusal};
+pub use service::{
+    is_player_id, Answer, LicenceError, LicencePolicy, LicenceService, Refusal, PLAYER_HEADER,
+};

@@ -18,13 +18,15 @@ use super::clearkey::{parse_request, response, SessionType};
 use super::log::{Decision, LicenceLog, LicenceRecord};
 use super::sealed::Sealer;
 use super::store::{Admission, Grant, LicenceStore, StreamRequest};
-use super::token::{verify, LicenceKey, LicenceTokenError};
+use super::token::{verify, LicenceClaims, LicenceKey, LicenceTokenError};
 
 /// What the operator decided.
 #[derive(Debug, Clone)]
 pub struct LicencePolicy {
-    /// The content id licensed here: a token must name it. `None` = any content.
-    pub content: Option<ContentId>,
+    /// The content id licensed here: a token must name it, and only this content's keys are
+    /// imported and handed out. Required: a service that licensed any content would let a
+    /// token for one title fetch another's key (KIDs are public).
+    pub content: ContentId,
     /// Seconds a stream counts as active after its last licence request (a renewal with the same
     /// token extends it); also the lifetime the licence is meant for.
     pub licence_seconds: u64,
@@ -34,9 +36,10 @@ pub struct LicencePolicy {
     pub allow_persistent: bool,
 }
 
-impl Default for LicencePolicy {
-    fn default() -> Self {
-        Self { content: None, licence_seconds: 600, max_streams: None, allow_persistent: false }
+impl LicencePolicy {
+    /// The defaults for `content`: 10-minute licences, no stream limit, temporary sessions only.
+    pub fn new(content: ContentId) -> Self {
+        Self { content, licence_seconds: 600, max_streams: None, allow_persistent: false }
     }
 }
 
@@ -69,6 +72,13 @@ pub enum Refusal {
     NoKey,
     /// The subject already has as many active streams as allowed (403).
     StreamLimit { active: u32, limit: u32 },
+    /// The licence token already admitted another player (403): one token, one player.
+    StreamInUse,
+    /// No active stream of this token is held by the player asking to release it (409).
+    NotHeld,
+    /// Streams are limited and the request names no player (`Abmark-Player`), or a malformed
+    /// one (400).
+    NoPlayer,
     /// The state store could not be reached or failed (503).
     StoreUnavailable(String),
     /// A stored key could not be unsealed with the master key (500).
@@ -80,7 +90,8 @@ impl Refusal {
     pub fn status(&self) -> u16 {
         match self {
             Refusal::MissingToken => 401,
-            Refusal::BadRequest(_) => 400,
+            Refusal::BadRequest(_) | Refusal::NoPlayer => 400,
+            Refusal::NotHeld => 409,
             Refusal::StoreUnavailable(_) => 503,
             Refusal::Unsealable(_) => 500,
             Refusal::BadToken(_)
@@ -88,11 +99,22 @@ impl Refusal {
             | Refusal::Denied
             | Refusal::Backend(_)
             | Refusal::NoKey
+            | Refusal::StreamInUse
             | Refusal::StreamLimit { .. } => 403,
         }
     }
 
-    /// The reason, as logged and as sent in the JSON body.
+    /// The reason as sent to the client: the same as [`Self::reason`] except for server-side
+    /// failures, whose detail (a store path, a Redis host) goes to the log only.
+    pub fn public_reason(&self) -> String {
+        match self {
+            Refusal::StoreUnavailable(_) => "licence store unavailable".into(),
+            Refusal::Unsealable(_) => "a stored key could not be opened".into(),
+            other => other.reason(),
+        }
+    }
+
+    /// The reason, as logged.
     pub fn reason(&self) -> String {
         match self {
             Refusal::MissingToken => LicenceTokenError::Missing.to_string(),
@@ -107,6 +129,12 @@ impl Refusal {
                 format!("concurrent stream limit: {active} of {limit} streams active")
             }
             Refusal::StoreUnavailable(why) => format!("licence store: {why}"),
+            Refusal::StreamInUse => "this licence token is in use by another player".into(),
+            Refusal::NotHeld => "no active stream of this licence token for this player".into(),
+            Refusal::NoPlayer => format!(
+                "streams are limited: send {PLAYER_HEADER} with the player's id (1 to \
+                 {MAX_PLAYER_ID} letters, digits, '-' or '_')"
+            ),
         }
     }
 }
@@ -120,13 +148,25 @@ impl Answer {
         }
     }
 
-    /// The JSON body: the JWK set, or `{"error": reason}`.
+    /// The JSON body: the JWK set, or `{"error": reason}` (the public reason).
     pub fn body(&self) -> String {
         match self {
             Answer::Issued { jwk_set } => jwk_set.clone(),
-            Answer::Refused(r) => serde_json::json!({ "error": r.reason() }).to_string(),
+            Answer::Refused(r) => serde_json::json!({ "error": r.public_reason() }).to_string(),
         }
     }
+}
+
+/// The header a player sends its id in (a random id per player instance, e.g. 16 random bytes
+/// in base64url): what the stream limit binds a licence token to.
+pub const PLAYER_HEADER: &str = "Abmark-Player";
+/// The longest player id.
+pub const MAX_PLAYER_ID: usize = 64;
+
+/// Whether `id` is a player id: 1 to [`MAX_PLAYER_ID`] of `A-Z a-z 0-9 - _`.
+pub fn is_player_id(id: &str) -> bool {
+    (1..=MAX_PLAYER_ID).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Everything a licence request needs; shared by all requests.
@@ -160,12 +200,19 @@ impl LicenceService {
         Self { key, sealer, store, backend, policy, log }
     }
 
-    /// Seals and stores content keys (from the CPIX the packager wrote or the key service sent).
+    /// Seals and stores content keys (from the CPIX the packager wrote or the key service
+    /// sent), bound to the policy's content id.
     pub fn import_keys(&self, keys: &[(Kid, [u8; 16])]) -> Result<usize, LicenceError> {
+        let content = &self.policy.content;
         for (kid, key) in keys {
-            self.store.put_sealed_key(kid, &self.sealer.seal(kid, key)?)?;
+            self.store.put_sealed_key(content, kid, &self.sealer.seal(content, kid, key)?)?;
         }
         Ok(keys.len())
+    }
+
+    /// The content id this service licenses.
+    pub fn content(&self) -> &ContentId {
+        &self.policy.content
     }
 
     /// Whether every request waits for the customer's authorization backend.
@@ -177,19 +224,38 @@ impl LicenceService {
         &self.log
     }
 
-    /// Answers one licence request (blocking).
-    pub fn answer(&self, bearer: Option<&str>, body: &[u8], client: &str, now: u64) -> Answer {
+    /// The first check of every request: the licence token alone (signature, lifetime,
+    /// content), cheap and without I/O, so the HTTP layer runs it before reading a byte of the
+    /// body. A request refused here is not logged (the log would otherwise be anyone's to
+    /// fill): the HTTP layer counts it.
+    pub fn check_token(&self, bearer: Option<&str>, now: u64) -> Result<LicenceClaims, Refusal> {
+        let token = bearer.ok_or(Refusal::MissingToken)?;
+        verify(&self.key, token, Some(&self.policy.content), now)
+            .map_err(|e| Refusal::BadToken(e.to_string()))
+    }
+
+    /// Answers one request whose token passed [`Self::check_token`] (blocking), and logs the
+    /// outcome.
+    pub fn answer(
+        &self,
+        token: &str,
+        claims: &LicenceClaims,
+        player: Option<&str>,
+        body: &[u8],
+        client: &str,
+        now: u64,
+    ) -> Answer {
         let mut record = LicenceRecord {
             time: rfc3339(now),
-            subject: None,
-            content: None,
-            session: None,
+            subject: Some(claims.sub.clone()),
+            content: Some(claims.cid.clone()),
+            session: Some(claims.sid),
             decision: Decision::Refused,
             reason: String::new(),
             kids: Vec::new(),
             client: client.to_owned(),
         };
-        let answer = match self.decide(bearer, body, now, &mut record) {
+        let answer = match self.decide(token, claims, player, body, now, &mut record) {
             Ok(jwk_set) => {
                 record.decision = Decision::Issued;
                 record.reason = "ok".into();
@@ -206,18 +272,20 @@ impl LicenceService {
 
     fn decide(
         &self,
-        bearer: Option<&str>,
+        token: &str,
+        claims: &LicenceClaims,
+        player: Option<&str>,
         body: &[u8],
         now: u64,
         record: &mut LicenceRecord,
     ) -> Result<String, Refusal> {
-        let token = bearer.ok_or(Refusal::MissingToken)?;
-        let claims = verify(&self.key, token, self.policy.content.as_ref(), now)
-            .map_err(|e| Refusal::BadToken(e.to_string()))?;
-        record.subject = Some(claims.sub.clone());
-        record.content = Some(claims.cid.clone());
-        record.session = Some(claims.sid);
         let request = parse_request(body).map_err(|e| Refusal::BadRequest(e.to_string()))?;
+        // With a stream limit, a licence token admits one player: the request must say which.
+        let player = match (self.policy.max_streams, player) {
+            (None, _) => "",
+            (Some(_), Some(id)) if is_player_id(id) => id,
+            (Some(_), _) => return Err(Refusal::NoPlayer),
+        };
         record.kids = request.kids.iter().map(Kid::hex).collect();
         if request.session_type == SessionType::PersistentLicense
             && !(self.policy.allow_persistent && claims.lic == Some(SessionType::PersistentLicense))
@@ -239,21 +307,26 @@ impl LicenceService {
         }
         let stream = self.policy.max_streams.map(|limit| StreamRequest {
             stream: &claims.jti,
+            player,
             now,
             ttl: self.policy.licence_seconds,
             limit,
         });
-        let (sealed, admission) = match self.store.grant(&claims.sub, &request.kids, stream) {
-            Ok(Grant::Denied) => return Err(Refusal::Denied),
-            Ok(Grant::Keys { sealed, admission }) => (sealed, admission),
-            Err(e) => return Err(Refusal::StoreUnavailable(e.to_string())),
-        };
+        // Only the licensed content's keys: the token named it (checked above), and a KID of
+        // any other title is simply not found.
+        let content = &self.policy.content;
+        let (sealed, admission) =
+            match self.store.grant(&claims.sub, content, &request.kids, stream) {
+                Ok(Grant::Denied) => return Err(Refusal::Denied),
+                Ok(Grant::Keys { sealed, admission }) => (sealed, admission),
+                Err(e) => return Err(Refusal::StoreUnavailable(e.to_string())),
+            };
         let mut keys = Vec::with_capacity(request.kids.len());
         for (kid, sealed) in request.kids.iter().zip(sealed) {
             if let Some(sealed) = sealed {
                 let key = self
                     .sealer
-                    .open(kid, &sealed)
+                    .open(content, kid, &sealed)
                     .map_err(|e| Refusal::Unsealable(e.to_string()))?;
                 keys.push((*kid, key));
             }
@@ -261,9 +334,61 @@ impl LicenceService {
         if keys.is_empty() {
             return Err(Refusal::NoKey);
         }
-        if let Some(Admission::Refused { active, limit }) = admission {
-            return Err(Refusal::StreamLimit { active, limit });
+        match admission {
+            Some(Admission::Refused { active, limit }) => {
+                return Err(Refusal::StreamLimit { active, limit })
+            }
+            Some(Admission::InUse { .. }) => return Err(Refusal::StreamInUse),
+            Some(Admission::Admitted { .. }) | None => {}
         }
         Ok(response(&keys, request.session_type))
+    }
+
+    /// Ends the stream of `claims` held by `player` (a player closing or reloading), so its
+    /// slot is free at once rather than at expiry; logged as released (blocking).
+    pub fn release(
+        &self,
+        claims: &LicenceClaims,
+        player: &str,
+        client: &str,
+        now: u64,
+    ) -> Result<(), Refusal> {
+        if !is_player_id(player) {
+            return Err(Refusal::NoPlayer);
+        }
+        let result = match self.store.release(&claims.sub, &claims.jti, player) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Refusal::NotHeld),
+            Err(e) => Err(Refusal::StoreUnavailable(e.to_string())),
+        };
+        self.log.append(&LicenceRecord {
+            time: rfc3339(now),
+            subject: Some(claims.sub.clone()),
+            content: Some(claims.cid.clone()),
+            session: Some(claims.sid),
+            decision: if result.is_ok() { Decision::Released } else { Decision::Refused },
+            reason: result.as_ref().err().map_or_else(|| "released".into(), Refusal::reason),
+            kids: Vec::new(),
+            client: client.to_owned(),
+        });
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_side_detail_stays_in_the_log() {
+        let store = Refusal::StoreUnavailable("sqlite /srv/state.db: busy".into());
+        assert!(store.reason().contains("/srv/state.db"));
+        let body = Answer::Refused(store).body();
+        assert!(!body.contains("/srv") && body.contains("unavailable"), "{body}");
+        let redis =
+            Answer::Refused(Refusal::StoreUnavailable("redis redis://10.0.0.5:6379/0".into()));
+        assert!(!redis.body().contains("10.0.0.5"), "{}", redis.body());
+        let limit = Answer::Refused(Refusal::StreamLimit { active: 2, limit: 2 });
+        assert!(limit.body().contains("2 of 2"), "{}", limit.body());
     }
 }

@@ -26,10 +26,20 @@ const MAC_LABEL: &str = "abmark/licence-token/hs256/v1";
 pub const DEFAULT_TTL_SECONDS: u64 = 600;
 /// Clock skew tolerated between the minting site and the licence server.
 pub const LEEWAY_SECONDS: u64 = 30;
+/// The longest lifetime (`exp - iat`) a licence token may have: a token is handed to one player
+/// for one viewing; a longer-lived one is a standing credential.
+pub const MAX_LIFETIME_SECONDS: u64 = 24 * 3600;
+/// The longest subject (bytes).
+pub const MAX_SUBJECT_BYTES: usize = 256;
 
 /// What a licence token grants.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LicenceClaims {
+    /// The viewer: a canonical, opaque id (the site's account id), compared byte for byte by
+    /// the deny list and the stream limit, so the site must always spell a viewer the same
+    /// way. Tokens whose `sub` is empty, longer than [`MAX_SUBJECT_BYTES`], has control
+    /// characters or surrounding white space are refused as malformed: those are the spellings
+    /// that make one viewer look like two.
     pub sub: String,
     /// A token whose `cid` is not a valid [`ContentId`] does not deserialise: it is refused as
     /// malformed.
@@ -58,6 +68,10 @@ pub enum LicenceTokenError {
     NotYetValid,
     #[error("licence token is for another content")]
     OtherContent,
+    #[error("licence token lives longer than {MAX_LIFETIME_SECONDS} s")]
+    Lifetime,
+    #[error("licence token subject is not a canonical id")]
+    Subject,
     #[error("no random source: {0}")]
     Random(String),
 }
@@ -65,6 +79,12 @@ pub enum LicenceTokenError {
 /// The licence-token MAC key. `Debug` is redacted.
 #[derive(Clone)]
 pub struct LicenceKey([u8; 32]);
+
+impl Drop for LicenceKey {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
 
 impl std::fmt::Debug for LicenceKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -89,6 +109,12 @@ pub fn mint(
     now: u64,
     ttl: u64,
 ) -> Result<String, LicenceTokenError> {
+    if ttl > MAX_LIFETIME_SECONDS {
+        return Err(LicenceTokenError::Lifetime);
+    }
+    if !canonical_subject(subject) {
+        return Err(LicenceTokenError::Subject);
+    }
     let mut jti = [0u8; 16];
     getrandom::fill(&mut jti).map_err(|e| LicenceTokenError::Random(e.to_string()))?;
     let claims = LicenceClaims {
@@ -121,10 +147,24 @@ pub fn verify(
         Window::Expired => LicenceTokenError::Expired,
         Window::NotYetValid => LicenceTokenError::NotYetValid,
     })?;
+    if claims.exp.saturating_sub(claims.iat) > MAX_LIFETIME_SECONDS {
+        return Err(LicenceTokenError::Lifetime);
+    }
+    if !canonical_subject(&claims.sub) {
+        return Err(LicenceTokenError::Subject);
+    }
     if content.is_some_and(|c| *c != claims.cid) {
         return Err(LicenceTokenError::OtherContent);
     }
     Ok(claims)
+}
+
+/// See [`LicenceClaims::sub`].
+fn canonical_subject(sub: &str) -> bool {
+    !sub.is_empty()
+        && sub.len() <= MAX_SUBJECT_BYTES
+        && sub.trim() == sub
+        && !sub.chars().any(char::is_control)
 }
 
 #[cfg(test)]
@@ -186,6 +226,31 @@ mod tests {
         assert_eq!(verify(&key(), &oversized, None, 1_000), Err(LicenceTokenError::Malformed));
         let untyped = format!("{}.{}", URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256"}"#), parts[1]);
         assert_eq!(verify(&key(), &untyped, None, 1_000), Err(LicenceTokenError::Malformed));
+    }
+
+    #[test]
+    fn lifetimes_and_subjects_are_bounded() {
+        let f1 = film("film-1");
+        assert_eq!(
+            mint(&key(), "alice", &f1, SessionId(1), None, 1_000, MAX_LIFETIME_SECONDS + 1),
+            Err(LicenceTokenError::Lifetime)
+        );
+        let sign = |sub: &str, iat: u64, exp: u64| {
+            let claims = serde_json::json!({
+                "sub": sub, "cid": "film-1", "sid": 1, "iat": iat, "exp": exp, "jti": "x",
+            });
+            jwt::sign(KIND, &key().0, &claims).unwrap()
+        };
+        let forever = sign("alice", 1_000, u64::MAX);
+        assert_eq!(verify(&key(), &forever, None, 1_000), Err(LicenceTokenError::Lifetime));
+        // A token issued in the future is not valid yet.
+        let future = sign("alice", 10_000, 10_600);
+        assert_eq!(verify(&key(), &future, None, 1_000), Err(LicenceTokenError::NotYetValid));
+        for sub in ["", " alice", "alice ", "al\u{0}ice", "al\nice", &"a".repeat(257)] {
+            let t = sign(sub, 1_000, 1_600);
+            assert_eq!(verify(&key(), &t, None, 1_000), Err(LicenceTokenError::Subject), "{sub:?}");
+        }
+        assert!(verify(&key(), &sign("user:42/é", 1_000, 1_600), None, 1_000).is_ok());
     }
 
     #[test]

@@ -1,9 +1,7 @@
 //! Small HTTP pieces shared by the handlers: where a token comes from, how a refusal and a
-//! manifest are answered, and the cache headers of static files.
+//! manifest are answered.
 
-use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::viewer::Refusal;
@@ -11,14 +9,13 @@ use super::viewer::Refusal;
 pub const HLS_TYPE: &str = "application/vnd.apple.mpegurl";
 pub const DASH_TYPE: &str = "application/dash+xml";
 
-/// The token of a request: `?token=` first, else `Authorization: Bearer`.
+/// The token of a request: `?token=` first, else `Authorization: Bearer` (the scheme name is
+/// case-insensitive, RFC 9110 11.1).
 pub fn token<'a>(query: Option<&'a str>, headers: &'a HeaderMap) -> Option<&'a str> {
     query.filter(|t| !t.is_empty()).or_else(|| {
-        headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
+        let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+        let (scheme, credentials) = value.trim_start().split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| credentials.trim()).filter(|t| !t.is_empty())
     })
 }
 
@@ -70,32 +67,25 @@ pub fn server_error(what: &str) -> Response {
     (StatusCode::INTERNAL_SERVER_ERROR, format!("{what}\n")).into_response()
 }
 
-/// The static files under `/0`, `/1` and `/audio`: segment and init files never change once
-/// written, so they get long-lived public caching, as a CDN would give them, and their media
-/// type (MIME guessing knows `.mp4` but not `.m4s`). WMPaceInfo sidecars are CBOR.
-pub async fn static_file_headers(request: Request, next: Next) -> Response {
-    let path = request.uri().path().to_owned();
-    let mut response = next.run(request).await;
-    let is_static = ["/0/", "/1/", "/audio/"].iter().any(|p| path.starts_with(p));
-    if !is_static || !response.status().is_success() {
-        return response;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_is_case_insensitive_and_the_query_wins() {
+        let with = |value: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+            h
+        };
+        for value in ["Bearer abc", "bearer abc", "BEARER  abc ", "Bearer\tabc"] {
+            let h = with(value);
+            let expected = if value.contains('\t') { None } else { Some("abc") };
+            assert_eq!(token(None, &h), expected, "{value:?}");
+        }
+        assert_eq!(token(None, &with("Basic abc")), None);
+        assert_eq!(token(None, &with("Bearer ")), None);
+        assert_eq!(token(Some("q"), &with("Bearer abc")), Some("q"));
+        assert_eq!(token(Some(""), &with("Bearer abc")), Some("abc"));
     }
-    let content_type = if path.contains("/WMPaceInfo/") {
-        "application/cbor"
-    } else if path.ends_with(".m4s") && path.starts_with("/audio/") {
-        "audio/mp4"
-    } else if path.ends_with(".m4s") {
-        "video/iso.segment"
-    } else if path.ends_with(".mp4") {
-        "video/mp4"
-    } else {
-        return response;
-    };
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=31536000, immutable"),
-    );
-    response
 }

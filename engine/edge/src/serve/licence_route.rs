@@ -1,7 +1,9 @@
-//! `POST /license`: the W3C ClearKey licence endpoint. The bearer token and the request body go
-//! to [`crate::licence::LicenceService`] on a blocking thread (its store and the customer's
-//! backend block); the answer is the JWK set or a one-line JSON refusal, never cached, and the
-//! token is never echoed. Browsers call it cross-origin when the player page lives elsewhere,
+//! `POST /license`: the W3C ClearKey licence endpoint. The bearer token is checked first, before
+//! the body is read (a client without a valid token holds no buffer and writes no log line: it
+//! is counted in [`super::metrics`]); then the body, at most [`MAX_REQUEST_BYTES`] and within
+//! [`BODY_TIMEOUT`], goes to [`crate::licence::LicenceService`] on a blocking thread (its store
+//! and the customer's backend block). The answer is the JWK set or a one-line JSON refusal,
+//! never cached, and the token is never echoed. Browsers call it cross-origin when the player page lives elsewhere,
 //! so tower-http's [`CorsLayer`] answers CORS preflights and marks answers readable by any
 //! origin: bearer tokens are not cookies, so any origin may ask.
 //!
@@ -14,9 +16,9 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use axum::body::{to_bytes, Body};
 use axum::extract::{ConnectInfo, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
@@ -24,7 +26,8 @@ use tower_http::cors::{Any, CorsLayer};
 
 use super::http;
 use super::Edge;
-use crate::licence::LicenceService;
+use crate::licence::clearkey::MAX_REQUEST_BYTES;
+use crate::licence::{Answer, LicenceService, PLAYER_HEADER};
 
 /// Answers running at once. Without an authorization backend an answer is CPU work and one
 /// store round trip: 4 per core overlap the round trips and keep the threads within the cores'
@@ -53,7 +56,10 @@ impl LicenceEndpoint {
 }
 
 pub(crate) fn routes() -> Router<Arc<Edge>> {
-    Router::new().route("/license", post(license)).layer(cors())
+    Router::new()
+        .route("/license", post(license))
+        .route("/license/release", post(release))
+        .layer(cors())
 }
 
 /// Any origin may POST with a bearer token; browsers may cache the preflight for 10 minutes.
@@ -61,38 +67,144 @@ fn cors() -> CorsLayer {
     CorsLayer::new()
         .allow_origin(Any)
         .allow_methods([Method::POST, Method::OPTIONS])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("abmark-player"),
+        ])
         .max_age(std::time::Duration::from_secs(600))
 }
+
+/// Longest a licence request body may take to arrive once the token has verified: a ClearKey
+/// request is a few hundred bytes, so a slower body is a client holding a connection open.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 async fn license(
     State(edge): State<Arc<Edge>>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let Some(endpoint) = edge.licence.as_ref() else {
         return http::not_found("licence service (start serve with --keys)");
+    };
+    let metrics = &edge.metrics;
+    // The token first, before a byte of the body is read: an unauthenticated client costs a
+    // header parse and an HMAC, holds no buffer, and is counted rather than logged.
+    let now = super::viewer::now_unix();
+    let bearer = http::token(None, &headers);
+    let claims = match endpoint.service.check_token(bearer, now) {
+        Ok(claims) => claims,
+        Err(refusal) => {
+            metrics.licence_unauthenticated(&refusal);
+            return answer(&Answer::Refused(refusal));
+        }
+    };
+    let token = bearer.unwrap_or_default().to_owned();
+    let player = player_id(&headers);
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_REQUEST_BYTES as u64) {
+        metrics.licence_body_refused();
+        return too_large();
+    }
+    let body = match tokio::time::timeout(BODY_TIMEOUT, to_bytes(body, MAX_REQUEST_BYTES)).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(_)) => {
+            metrics.licence_body_refused();
+            return too_large();
+        }
+        Err(_) => {
+            metrics.licence_body_refused();
+            return json_status(StatusCode::REQUEST_TIMEOUT, "licence request body too slow");
+        }
     };
     // The semaphore is never closed, so acquiring only fails if it were.
     let Ok(_slot) = endpoint.slots.acquire().await else {
         return http::server_error("licence service stopped");
     };
     let service = endpoint.service.clone();
-    let bearer = http::token(None, &headers).map(str::to_owned);
-    let now = super::viewer::now_unix();
     let client = client.to_string();
-    // Oversized bodies are refused by the service's parser (and logged) like any bad request.
-    let answer =
-        tokio::task::spawn_blocking(move || service.answer(bearer.as_deref(), &body, &client, now))
-            .await;
-    let Ok(answer) = answer else {
+    let answered = tokio::task::spawn_blocking(move || {
+        service.answer(&token, &claims, player.as_deref(), &body, &client, now)
+    })
+    .await;
+    let Ok(answered) = answered else {
         return http::server_error("licence service failed");
     };
-    let mut response = Response::new(answer.body().into());
-    *response.status_mut() = StatusCode::from_u16(answer.status()).unwrap_or(StatusCode::FORBIDDEN);
+    metrics.licence_answered(&answered);
+    answer(&answered)
+}
+
+/// The `Abmark-Player` header, if present and text.
+fn player_id(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(PLAYER_HEADER)?.to_str().ok()?;
+    Some(value.trim().to_owned())
+}
+
+/// `POST /license/release` with the licence token and `Abmark-Player`: the player's stream
+/// ends now (closing, reloading), so the subject's slot is free without waiting for expiry.
+/// 204 when done (also when there was nothing to release), else the refusal.
+async fn release(
+    State(edge): State<Arc<Edge>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(endpoint) = edge.licence.as_ref() else {
+        return http::not_found("licence service (start serve with --keys)");
+    };
+    let now = super::viewer::now_unix();
+    let claims = match endpoint.service.check_token(http::token(None, &headers), now) {
+        Ok(claims) => claims,
+        Err(refusal) => {
+            edge.metrics.licence_unauthenticated(&refusal);
+            return answer(&Answer::Refused(refusal));
+        }
+    };
+    let player = player_id(&headers).unwrap_or_default();
+    let service = endpoint.service.clone();
+    let client = client.to_string();
+    let released =
+        tokio::task::spawn_blocking(move || service.release(&claims, &player, &client, now)).await;
+    match released {
+        Ok(Ok(())) => {
+            let mut response = Response::new(Body::empty());
+            *response.status_mut() = StatusCode::NO_CONTENT;
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Ok(Err(refusal)) => answer(&Answer::Refused(refusal)),
+        Err(_) => http::server_error("licence service failed"),
+    }
+}
+
+/// The service's answer as an HTTP response: JSON, never cached.
+fn answer(answer: &Answer) -> Response {
+    let status = StatusCode::from_u16(answer.status()).unwrap_or(StatusCode::FORBIDDEN);
+    json_body(status, answer.body())
+}
+
+fn too_large() -> Response {
+    let why = format!("licence request larger than {MAX_REQUEST_BYTES} bytes");
+    json_status(StatusCode::PAYLOAD_TOO_LARGE, &why)
+}
+
+fn json_status(status: StatusCode, why: &str) -> Response {
+    json_body(status, serde_json::json!({ "error": why }).to_string())
+}
+
+fn json_body(status: StatusCode, body: String) -> Response {
+    let mut response = Response::new(body.into());
+    *response.status_mut() = status;
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if status == StatusCode::UNAUTHORIZED {
+        h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
     response
 }

@@ -5,11 +5,16 @@
 //! pattern (direct mode: the pattern itself; indirect mode: our session code of `wmid`, see
 //! [`abmark_wm::payload`]), and answering in either of two ways:
 //! - personalised manifests ([`personal`]): `/hls/master.m3u8?token=T` and
-//!   `/dash/manifest.mpd?token=T` list segment `i` from `/0/...` or `/1/...` by the pattern bit at
-//!   the segment's position, and every segment stays a static, cacheable file;
+//!   `/dash/manifest.mpd?token=T` list segment `i` under the keyed name of the variant the
+//!   pattern bit at the segment's position picks ([`media`]), so a viewer can fetch only the
+//!   stream their session was given, and every segment stays a static, cacheable file;
 //! - the standard's edge mode ([`neutral`]): the same neutral manifests for everybody, and each
 //!   segment request rewritten to the `variantPath` of the bit at the position the origin
 //!   published in WMPaceInfo ([`PaceTable`]).
+//!
+//! Only media files the layout names are served ([`media`]); the variant directories are not
+//! served as such, so neither variant can be fetched whole and nothing else in the output
+//! directory is reachable.
 //!
 //! With content keys (`--keys`), `POST /license` ([`licence_route`]) answers W3C ClearKey
 //! licence requests through [`crate::licence`].
@@ -20,6 +25,9 @@
 
 mod http;
 mod licence_route;
+pub mod listener;
+pub mod media;
+pub mod metrics;
 pub mod neutral;
 pub mod personal;
 mod prerender;
@@ -27,12 +35,10 @@ pub mod session_log;
 pub mod viewer;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::Router;
-use tower_http::services::ServeDir;
 
 use crate::licence::LicenceService;
 use crate::token::TokenKeys;
@@ -45,6 +51,10 @@ use abmark_wm::key::WatermarkKey;
 use abmark_wm::payload::{PayloadError, SessionCoder};
 
 pub use abmark_delivery::pace::PaceTable;
+pub use listener::ConnectionLimits;
+
+/// How long a stopping server lets open requests finish.
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
 use prerender::Prerendered;
 pub use session_log::SessionLog;
 
@@ -57,6 +67,10 @@ pub struct ServeOptions {
     pub session_log: PathBuf,
     /// Seconds of clock skew tolerated on `exp`/`nbf`.
     pub leeway: u64,
+    /// When set, a WM token's `iss` must be this.
+    pub issuer: Option<String>,
+    /// When set, a WM token's `aud` must be this (the edge's own name).
+    pub audience: Option<String>,
 }
 
 /// Why the edge could not start. One line each.
@@ -79,8 +93,11 @@ pub struct Edge {
     pub(crate) out: PathBuf,
     pub(crate) job: JobFile,
     pub(crate) presentation: Presentation,
-    /// Personalised manifests: `/{variant}/{rendition}/...` and `/audio/...` from the host root.
+    /// Personalised manifests: `/media/{rendition}/init.mp4` and `/audio/...` from the host root;
+    /// video segments by keyed name ([`media`]).
     pub(crate) scheme: PathScheme,
+    /// The keyed names of variant segments.
+    pub(crate) names: media::VariantNames,
     /// Edge mode: neutral `/edge/segments/{rendition}/seg-{number}.m4s` video segments.
     pub(crate) neutral_scheme: PathScheme,
     pub(crate) tokens: TokenKeys,
@@ -93,6 +110,7 @@ pub struct Edge {
     pub(crate) hls_video: HashMap<String, Prerendered>,
     /// The ClearKey licence service behind `POST /license`, when keys were given.
     pub(crate) licence: Option<Arc<licence_route::LicenceEndpoint>>,
+    pub(crate) metrics: metrics::Metrics,
 }
 
 impl Edge {
@@ -102,28 +120,35 @@ impl Edge {
         let presentation = presentation(&job);
         let pace = PaceTable::load(out, &job)?;
         let log = SessionLog::open(&options.session_log)?;
-        let scheme = PathScheme::variant_dirs()
-            .with_prefix("/")
-            .map_err(|e| ServeError::Pace(format!("path scheme: {e}")))?;
-        let neutral_scheme = PathScheme::new(
-            "/0/{rendition}/init.mp4",
-            "/edge/segments/{rendition}/seg-{number}.m4s",
-            "/audio/init.mp4",
-            "/audio/seg-{number}.m4s",
-        )
-        .map_err(|e| ServeError::Pace(format!("path scheme: {e}")))?;
+        let path_scheme = |segments: &str| {
+            PathScheme::new(
+                "/media/{rendition}/init.mp4",
+                segments,
+                "/audio/init.mp4",
+                "/audio/seg-{number}.m4s",
+            )
+            .map_err(|e| ServeError::Pace(format!("path scheme: {e}")))
+        };
+        // Personal manifests name every segment (SegmentSource::Named); this template is only
+        // the scheme's required form, never listed.
+        let scheme = path_scheme("/media/{variant}/{rendition}/seg-{number}.m4s")?;
+        let neutral_scheme = path_scheme("/edge/segments/{rendition}/seg-{number}.m4s")?;
+        let names = media::VariantNames::derive(key);
         let n = job.segment_count;
-        let mpd = Prerendered::build(n, |c| {
-            dash_mpd(&presentation, &scheme, SegmentSource::PerSegment(c))
-        });
+        let path = |v: u8, r: &str, i: usize| media_path(&names, v, r, i);
+        let mpd = Prerendered::build(
+            n,
+            |namer| dash_mpd(&presentation, &scheme, SegmentSource::Named(namer)),
+            path,
+        );
         let hls_video = presentation
             .video
             .iter()
             .filter_map(|r| {
-                let render = |c: &[u8]| {
-                    hls_video_playlist(&presentation, &r.id, &scheme, SegmentSource::PerSegment(c))
+                let render = |namer: abmark_delivery::manifest::SegmentNamer<'_>| {
+                    hls_video_playlist(&presentation, &r.id, &scheme, SegmentSource::Named(namer))
                 };
-                Prerendered::build(n, render).map(|p| (r.id.clone(), p))
+                Prerendered::build(n, render, path).map(|p| (r.id.clone(), p))
             })
             .collect();
         Ok(Edge {
@@ -133,6 +158,7 @@ impl Edge {
             job,
             presentation,
             scheme,
+            names,
             neutral_scheme,
             tokens: TokenKeys::derive(key),
             coder: SessionCoder::new(key)?,
@@ -140,6 +166,7 @@ impl Edge {
             log,
             options,
             licence: None,
+            metrics: metrics::Metrics::default(),
         })
     }
 
@@ -149,32 +176,43 @@ impl Edge {
         self
     }
 
-    /// The routes: personalised manifests, edge mode, and the static segment files.
+    /// The routes: personalised manifests, edge mode, the media files, the licence service
+    /// and the metrics.
     pub fn router(self: Arc<Self>) -> Router {
-        let files = |dir: &str| ServeDir::new(self.out.join(dir));
         Router::new()
             .merge(personal::routes())
             .merge(neutral::routes())
+            .merge(media::routes())
             .merge(licence_route::routes())
-            .nest_service("/0", files("0"))
-            .nest_service("/1", files("1"))
-            .nest_service("/audio", files("audio"))
-            .layer(axum::middleware::from_fn(http::static_file_headers))
+            .merge(metrics::routes())
             .with_state(self)
+    }
+
+    /// The URL path of video segment `index` of `rendition` in `variant`, as personal
+    /// manifests list it.
+    pub fn segment_url(&self, variant: u8, rendition: &str, index: usize) -> String {
+        media_path(&self.names, variant, rendition, index)
     }
 }
 
-/// Serves `edge` on `listener` until ctrl-c / SIGTERM, then flushes the session log.
-pub async fn run(edge: Edge, listener: tokio::net::TcpListener) -> Result<(), ServeError> {
+/// `/media/<keyed name>/<rendition>/seg-<n>.m4s`.
+fn media_path(names: &media::VariantNames, variant: u8, rendition: &str, index: usize) -> String {
+    let number = abmark_delivery::manifest::FIRST_SEGMENT_NUMBER + index as u64;
+    format!("/media/{}/{rendition}/seg-{number}.m4s", names.name(variant, rendition, index))
+}
+
+/// Serves `edge` on `listener` with `limits` until ctrl-c / SIGTERM, lets requests in flight
+/// finish (up to 10 s), then flushes the logs.
+pub async fn run(
+    edge: Edge,
+    listener: tokio::net::TcpListener,
+    limits: ConnectionLimits,
+) -> Result<(), ServeError> {
     let edge = Arc::new(edge);
     let log = edge.log.clone();
     let licence_log = edge.licence.as_ref().map(|l| l.service.log().clone());
-    let app = edge.router().into_make_service_with_connect_info::<SocketAddr>();
-    let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|source| ServeError::Listen { addr, source })?;
+    let app = edge.router();
+    listener::serve_connections(listener, app, limits, shutdown_signal(), DRAIN).await;
     log.flush();
     if let Some(l) = licence_log {
         l.flush();

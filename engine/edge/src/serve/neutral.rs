@@ -7,8 +7,8 @@
 //! - `GET /edge/segments/<rendition>/seg-<n>.m4s` with the token (`?token=` or
 //!   `Authorization: Bearer`): the edge looks up the segment's WMPaceInfo position (published
 //!   by the origin), takes the token pattern's bit there, and answers with the file under that
-//!   variant's `variantPath` (`0/` or `1/`). The response is personal (`private`); the variant
-//!   files it reads stay shared.
+//!   variant's `variantPath` (`0/` or `1/`). The response is personal (`private`) and does not
+//!   say which variant it is; the variant directories themselves are not served.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,11 +20,11 @@ use axum::routing::get;
 use axum::Router;
 
 use super::http::{self, DASH_TYPE, HLS_TYPE};
+use super::media::segment_index;
 use super::personal::TokenQuery;
 use super::Edge;
 use abmark_delivery::manifest::{
     dash_mpd, hls_audio_playlist, hls_multivariant, hls_video_playlist, SegmentSource,
-    FIRST_SEGMENT_NUMBER,
 };
 
 pub(crate) fn routes() -> Router<Arc<Edge>> {
@@ -65,12 +65,6 @@ async fn mpd(State(edge): State<Arc<Edge>>) -> Response {
     }
 }
 
-/// The 0-based index of `seg-<n>.m4s`.
-fn segment_index(file: &str) -> Option<usize> {
-    let n: u64 = file.strip_prefix("seg-")?.strip_suffix(".m4s")?.parse().ok()?;
-    usize::try_from(n.checked_sub(FIRST_SEGMENT_NUMBER)?).ok()
-}
-
 async fn segment(
     State(edge): State<Arc<Edge>>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
@@ -90,20 +84,17 @@ async fn segment(
     };
     let Some(index) = segment_index(&file) else { return http::not_found("such segment") };
     let Some(position) = edge.pace.position(index) else { return http::not_found("such segment") };
-    if !edge.job.renditions.iter().any(|r| r.id == rendition) {
+    if !edge.is_rendition(&rendition) {
         return http::not_found("such rendition");
     }
-    edge.log.record(token.unwrap_or_default(), &viewer, &client.to_string());
+    edge.log.record(token.unwrap_or_default(), &viewer, client);
     let variant = viewer.variant_at(position);
     // variantPath (TS 104 002 5.3): `<variantId>/` — our origin keeps both variants under it.
-    let file = edge.scheme.video_segment(variant, &rendition, index);
-    let path = edge.out.join(file.trim_start_matches('/'));
+    // The answer does not say which variant it is (no header names it): only the bytes do.
+    let path = edge.out.join(format!("{variant}/{rendition}/{file}"));
     match tokio::fs::read(&path).await {
         Ok(bytes) => {
             let mut response = http::personal("video/iso.segment", bytes);
-            let value = HeaderValue::from_str(&format!("{variant}/"))
-                .unwrap_or(HeaderValue::from_static("0/"));
-            response.headers_mut().insert("x-abmark-variant-path", value);
             response.headers_mut().insert(header::VARY, HeaderValue::from_static("Authorization"));
             response
         }

@@ -1,5 +1,6 @@
-//! Personalised-manifest mode: each viewer gets manifests whose segment `i` points into `/0/` or
-//! `/1/` by their pattern bit; the segments themselves are the static files every viewer shares.
+//! Personalised-manifest mode: each viewer gets manifests whose segment `i` is the keyed name
+//! of the variant their pattern bit picks ([`super::media`]); the segments themselves are the
+//! static files every viewer with that variant shares.
 //!
 //! - `GET /hls/master.m3u8?token=T`: the multivariant playlist; its media-playlist URIs carry the
 //!   token on (`/hls/<rendition>.m3u8?token=T`, audio included).
@@ -48,7 +49,7 @@ async fn master(
     let viewer = edge.viewer(token)?;
     // A verified token is base64url (CWT) or three base64url parts (JWT): safe in a URI as is.
     let token = token.unwrap_or_default();
-    edge.log.record(token, &viewer, &client.to_string());
+    edge.log.record(token, &viewer, client);
     Ok(match hls_multivariant(&edge.presentation, |id| format!("/hls/{id}.m3u8?token={token}")) {
         Ok(text) => http::personal(HLS_TYPE, text),
         Err(e) => http::server_error(&format!("playlist: {e}")),
@@ -71,7 +72,8 @@ async fn media_playlist(
         if let Some(text) = edge.hls_video.get(id).and_then(|t| t.render(&choices)) {
             return Ok(http::personal(HLS_TYPE, text));
         }
-        hls_video_playlist(p, id, &edge.scheme, SegmentSource::PerSegment(&choices))
+        let namer = |r: &str, i: usize| edge.segment_url(choices[i], r, i);
+        hls_video_playlist(p, id, &edge.scheme, SegmentSource::Named(&namer))
     } else {
         return Ok(http::not_found("such rendition"));
     };
@@ -89,12 +91,13 @@ async fn mpd(
 ) -> Result<Response, Refusal> {
     let token = http::token(q.token.as_deref(), &headers);
     let viewer = edge.viewer(token)?;
-    edge.log.record(token.unwrap_or_default(), &viewer, &client.to_string());
+    edge.log.record(token.unwrap_or_default(), &viewer, client);
     let choices = edge.choices(&viewer);
     if let Some(text) = edge.mpd.as_ref().and_then(|t| t.render(&choices)) {
         return Ok(http::personal(DASH_TYPE, text));
     }
-    Ok(match dash_mpd(&edge.presentation, &edge.scheme, SegmentSource::PerSegment(&choices)) {
+    let namer = |r: &str, i: usize| edge.segment_url(choices[i], r, i);
+    Ok(match dash_mpd(&edge.presentation, &edge.scheme, SegmentSource::Named(&namer)) {
         Ok(text) => http::personal(DASH_TYPE, text),
         Err(e) => http::server_error(&format!("manifest: {e}")),
     })

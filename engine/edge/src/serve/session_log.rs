@@ -1,13 +1,15 @@
 //! The session log: one JSON line per issued session, the registry detection names viewers from.
 //!
-//! A line is written the first time this process sees a token (a manifest request in
-//! personalised mode, a segment request in edge mode); repeats of the same token are not logged
-//! again, so a player polling its manifest or a load test does not flood the file. Several
+//! A line is written the first time this process sees a token from a client address (a manifest
+//! request in personalised mode, a segment request in edge mode); repeats of the same token from
+//! the same address are not logged again, so a player polling its manifest or a load test does
+//! not flood the file, while a token shared with other people shows up once per address. Several
 //! `serve` processes may each log the same session once: the log is a registry, not a counter.
 //! Lines go through [`JsonlAppender`]'s writer thread, so no request waits on the disk; the file
 //! is created with mode 0600 (it names subjects). The token itself is never written.
 
 use std::collections::HashSet;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -39,9 +41,13 @@ impl SessionLog {
         self.file.path()
     }
 
-    /// Logs `viewer` unless this token was logged already.
-    pub fn record(&self, token: &str, viewer: &Viewer, client: &str) {
-        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    /// Logs `viewer` unless this token was logged already from `client`'s address.
+    pub fn record(&self, token: &str, viewer: &Viewer, client: SocketAddr) {
+        let mut hash = Sha256::new();
+        hash.update(token.as_bytes());
+        hash.update([0]);
+        hash.update(client.ip().to_string().as_bytes());
+        let digest: [u8; 32] = hash.finalize().into();
         {
             let Ok(mut seen) = self.seen.lock() else { return };
             if seen.len() >= REMEMBERED {
@@ -56,7 +62,7 @@ impl SessionLog {
             session: viewer.session,
             subject: viewer.claims.subject.clone(),
             content: viewer.claims.content.clone(),
-            client: client.to_owned(),
+            client: client.to_string(),
             mode: viewer.mode,
             pattern: hex::encode(&viewer.pattern),
             pattern_bits: viewer.bits,
@@ -68,6 +74,11 @@ impl SessionLog {
     /// Waits until every line sent so far is on disk.
     pub fn flush(&self) {
         self.file.flush();
+    }
+
+    /// Lines dropped because the writer fell behind.
+    pub fn dropped(&self) -> u64 {
+        self.file.dropped()
     }
 }
 

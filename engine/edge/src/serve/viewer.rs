@@ -61,14 +61,30 @@ pub(crate) fn now_unix() -> u64 {
 }
 
 impl Edge {
-    /// Verifies `token` and works out the viewer's pattern.
+    /// Verifies `token` and works out the viewer's pattern; a refusal is counted in the metrics.
     pub fn viewer(&self, token: Option<&str>) -> Result<Viewer, Refusal> {
+        let viewer = self.verify_viewer(token);
+        if viewer.is_err() {
+            self.metrics.viewer_refused();
+        }
+        viewer
+    }
+
+    fn verify_viewer(&self, token: Option<&str>) -> Result<Viewer, Refusal> {
         let token = token.filter(|t| !t.is_empty()).ok_or(Refusal::Missing)?;
         let claims = verify_with_leeway(&self.tokens, token, now_unix(), self.options.leeway)?;
         if let Some(content) = &self.options.content {
             if claims.content.as_ref() != Some(content) {
                 return Err(Refusal::WrongContent);
             }
+        }
+        if self.options.issuer.as_ref().is_some_and(|i| claims.issuer.as_ref() != Some(i)) {
+            return Err(Refusal::Pattern(
+                "the token's issuer (iss) is not the one expected".into(),
+            ));
+        }
+        if self.options.audience.as_ref().is_some_and(|a| claims.audience.as_ref() != Some(a)) {
+            return Err(Refusal::Pattern("the token is for another audience (aud)".into()));
         }
         let (pattern, bits, session, mode) = match &claims.pattern {
             WmPattern::Direct { bytes, bits } => {

@@ -12,11 +12,12 @@ pub enum TokenError {
     /// The HMAC does not verify: tampered, truncated tag or made with another key.
     #[error("token MAC does not verify")]
     BadSignature,
-    /// `exp` (plus the leeway) has passed.
-    #[error("token expired at {expired_at} (now {now})")]
+    /// `exp` (plus the leeway) has passed. The message does not show `now`: refusals reach
+    /// clients, and the server's clock is none of theirs.
+    #[error("token expired at {expired_at}")]
     Expired { expired_at: u64, now: u64 },
     /// `nbf` (minus the leeway) is still in the future.
-    #[error("token not valid before {not_before} (now {now})")]
+    #[error("token not valid before {not_before}")]
     NotYetValid { not_before: u64, now: u64 },
     /// A well-formed token using a feature abmark does not implement (ES256, alg "none", ...).
     #[error("unsupported token: {0}")]

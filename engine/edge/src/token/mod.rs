@@ -37,6 +37,8 @@ pub const WM_VERSION: u8 = 1;
 pub const ABMARK_VENDOR: u8 = 171;
 /// Clock skew tolerated by `verify` on `exp` and `nbf`, in seconds.
 pub const DEFAULT_LEEWAY_SECS: u64 = 60;
+/// The longest lifetime (`exp - iat`) of a WM token: a viewing session, not a subscription.
+pub const MAX_LIFETIME_SECS: u64 = 7 * 24 * 3600;
 
 /// Derivation label of the token MAC key (HMAC 256/256).
 const MAC_LABEL: &str = "abmark/token/hmac-256-256/v1";
@@ -48,6 +50,13 @@ const PATTERN_LABEL: &str = "abmark/token/wmpattern-a256gcm/v1";
 pub struct TokenKeys {
     mac: [u8; 32],
     pattern: [u8; 32],
+}
+
+impl Drop for TokenKeys {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.mac);
+        zeroize::Zeroize::zeroize(&mut self.pattern);
+    }
 }
 
 impl fmt::Debug for TokenKeys {
@@ -164,14 +173,18 @@ pub fn verify_with_leeway(
 }
 
 fn finish(keys: &TokenKeys, raw: RawClaims, now: u64, leeway: u64) -> Result<WmClaims, TokenError> {
-    match crate::jwt::check_window(now, raw.expires_at, raw.not_before, leeway) {
+    if raw.expires_at.saturating_sub(raw.issued_at) > MAX_LIFETIME_SECS {
+        return Err(TokenError::malformed("token lifetime (exp - iat) longer than 7 days"));
+    }
+    // A token is not valid before it was issued, whatever its `nbf` says.
+    let start = raw.not_before.map_or(raw.issued_at, |nbf| nbf.max(raw.issued_at));
+    match crate::jwt::check_window(now, raw.expires_at, Some(start), leeway) {
         Ok(()) => {}
         Err(Window::Expired) => {
             return Err(TokenError::Expired { expired_at: raw.expires_at, now })
         }
         Err(Window::NotYetValid) => {
-            let not_before = raw.not_before.unwrap_or_default();
-            return Err(TokenError::NotYetValid { not_before, now });
+            return Err(TokenError::NotYetValid { not_before: start, now });
         }
     }
     if raw.version != u64::from(WM_VERSION) {
@@ -240,6 +253,9 @@ fn check_for_mint(claims: &WmClaims) -> Result<(), TokenError> {
     }
     if claims.expires_at <= claims.issued_at {
         return invalid("expires_at must be after issued_at");
+    }
+    if claims.expires_at - claims.issued_at > MAX_LIFETIME_SECS {
+        return invalid("lifetime longer than 7 days");
     }
     if claims.not_before.is_some_and(|nbf| nbf >= claims.expires_at) {
         return invalid("not_before must be before expires_at");

@@ -280,6 +280,24 @@ fn validity_window_is_enforced_with_leeway() {
     }
 }
 
+#[test]
+fn tokens_from_the_future_and_long_lived_ones_are_refused() {
+    for format in [TokenFormat::Cwt, TokenFormat::Jwt] {
+        // Issued an hour from now, with no nbf: not valid yet.
+        let mut c = direct();
+        c.not_before = None;
+        c.issued_at = NOW + 3600;
+        c.expires_at = NOW + 7200;
+        let token = mint(&keys(), &c, format).unwrap();
+        assert!(matches!(verify(&keys(), &token, NOW), Err(TokenError::NotYetValid { .. })));
+        assert!(verify(&keys(), &token, NOW + 3600).is_ok());
+        // Minting refuses a lifetime over 7 days, and so does verifying.
+        let mut long = direct();
+        long.expires_at = long.issued_at + MAX_LIFETIME_SECS + 1;
+        assert!(matches!(mint(&keys(), &long, format), Err(TokenError::InvalidClaims(_))));
+    }
+}
+
 fn forge_jwt(header: &str, mac_key: &[u8; 32], payload_of: &str) -> String {
     let payload = payload_of.split('.').nth(1).unwrap();
     let input = format!("{}.{payload}", b64_encode(header.as_bytes()));

@@ -1,5 +1,5 @@
 //! The licence service's policy state: concurrent-stream admission, the subject deny list and
-//! the sealed content keys.
+//! the sealed content keys, each bound to the content id it was imported for.
 //!
 //! Two implementations of one synchronous trait, [`LicenceStore`]:
 //! - [`SqliteStore`]: one file (mode 0600, WAL, `synchronous=NORMAL`), the default. Several
@@ -19,11 +19,21 @@
 //! Layout in Redis (`abmark:` prefix):
 //! - `abmark:streams:<subject>`: sorted set, member = stream id, score = expiry (unix s); the key
 //!   itself expires one second after its last stream, so idle subjects leave nothing behind.
+//! - `abmark:players:<subject>`: hash, field = stream id, value = the player holding it; expires
+//!   with the streams key.
 //! - `abmark:denied`: set of denied subjects.
-//! - `abmark:keys`: hash, field = KID (lower-case hex), value = sealed key bytes.
+//! - `abmark:keys:<content id>`: hash, field = KID (lower-case hex), value = sealed key bytes.
+//!   A key is found only under the content it was imported for: KIDs are public (every
+//!   manifest carries them), so a lookup by KID alone would hand one title's key to a viewer
+//!   licensed for another.
 //!
-//! Layout in SQLite (`PRAGMA user_version = 1`): tables `streams(subject, stream, expires)`,
-//! `denied(subject)`, `sealed_keys(kid BLOB(16), sealed BLOB)`.
+//! Layout in SQLite (`PRAGMA user_version = 2`): tables `streams(subject, stream, expires,
+//! player)`,
+//! `denied(subject)`, `content_keys(content TEXT, kid BLOB(16), sealed BLOB)`. Version 1 kept
+//! `sealed_keys(kid, sealed)` with no content and streams without a player: opening such a file
+//! keeps the streams (held by no player: they renew for none and expire) and the deny list and
+//! drops those keys (see [`SqliteStore::unbound_keys_dropped`]); they must be imported
+//! again for their content.
 
 mod redis;
 mod sqlite;
@@ -33,7 +43,7 @@ mod tests;
 pub use self::redis::RedisStore;
 pub use self::sqlite::SqliteStore;
 
-use abmark_delivery::ids::Kid;
+use abmark_delivery::ids::{ContentId, Kid};
 
 /// Outcome of asking to start or renew one playback stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +53,9 @@ pub enum Admission {
     /// Starting the stream would exceed `limit`; `active` is the subject's current count. The
     /// refused stream was not recorded.
     Refused { active: u32, limit: u32 },
+    /// The stream is active for another player: a licence token admits one player only, so the
+    /// same token replayed from other clients gets no slot.
+    InUse { active: u32 },
 }
 
 impl Admission {
@@ -55,6 +68,7 @@ impl Admission {
 #[derive(Debug, Clone, Copy)]
 pub struct StreamRequest<'a> {
     pub stream: &'a str,
+    pub player: &'a str,
     pub now: u64,
     pub ttl: u64,
     pub limit: u32,
@@ -73,60 +87,75 @@ pub enum Grant {
 
 /// The licence service's shared policy state. Every call is synchronous (blocking I/O).
 pub trait LicenceStore: Send + Sync {
-    /// Starts or renews stream `stream` (an opaque id, e.g. a licence session id) of `subject`,
-    /// active until `now + ttl` (unix seconds). Streams whose expiry is <= now no longer count.
-    /// Admitted iff the subject's active streams *including this one* are <= `limit` (a renewal
-    /// of an already-active stream is always admitted and extends it). Atomic across processes
-    /// sharing the store (two replicas racing for the last slot: exactly one wins). A refused
-    /// stream is not recorded.
+    /// Starts or renews stream `stream` (an opaque id: the licence token's `jti`) of `subject`
+    /// for `player` (the id the player sent), active until `now + ttl` (unix seconds). Streams
+    /// whose expiry is <= now no longer count. A stream belongs to the player that started it:
+    /// the same stream asked for by another player while active is [`Admission::InUse`].
+    /// Otherwise admitted iff the subject's active streams *including this one* are <= `limit`
+    /// (a renewal by its own player is always admitted and extends it). Atomic across
+    /// processes sharing the store (two replicas racing for the last slot: exactly one wins). A
+    /// refused stream is not recorded.
     fn admit(
         &self,
         subject: &str,
         stream: &str,
+        player: &str,
         now: u64,
         ttl: u64,
         limit: u32,
     ) -> Result<Admission, StoreError>;
 
-    /// Ends a stream early (player closed): frees its slot. Releasing an unknown stream is not
-    /// an error.
-    fn release(&self, subject: &str, stream: &str) -> Result<(), StoreError>;
+    /// Ends a stream early (player closed or reloading): frees its slot if `player` holds it,
+    /// and says whether it did. Releasing an unknown stream, or another player's, changes
+    /// nothing and is not an error.
+    fn release(&self, subject: &str, stream: &str, player: &str) -> Result<bool, StoreError>;
 
     /// Adds `subject` to (`denied`) or removes it from the deny list.
     fn set_denied(&self, subject: &str, denied: bool) -> Result<(), StoreError>;
 
     fn is_denied(&self, subject: &str) -> Result<bool, StoreError>;
 
-    /// Stores (or replaces) the sealed content key of `kid`. The caller seals it (AES-GCM under
-    /// the master key) first: this layer never sees a clear key.
-    fn put_sealed_key(&self, kid: &Kid, sealed: &[u8]) -> Result<(), StoreError>;
+    /// Stores (or replaces) the sealed content key of `kid` for `content`. The caller seals it
+    /// (AES-GCM under the master key) first: this layer never sees a clear key.
+    fn put_sealed_key(
+        &self,
+        content: &ContentId,
+        kid: &Kid,
+        sealed: &[u8],
+    ) -> Result<(), StoreError>;
 
-    /// The sealed key stored for `kid`, if any.
-    fn sealed_key(&self, kid: &Kid) -> Result<Option<Vec<u8>>, StoreError>;
+    /// The sealed key stored for `kid` of `content`, if any (a key of other content is none).
+    fn sealed_key(&self, content: &ContentId, kid: &Kid) -> Result<Option<Vec<u8>>, StoreError>;
 
-    /// The sealed keys of several KIDs, in order. Same as calling [`Self::sealed_key`] for each
-    /// (the default), but one round trip where the store can do it (Redis: `HMGET`).
-    fn sealed_keys(&self, kids: &[Kid]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
-        kids.iter().map(|kid| self.sealed_key(kid)).collect()
+    /// The sealed keys of several KIDs of `content`, in order. Same as calling
+    /// [`Self::sealed_key`] for each (the default), but one round trip where the store can do
+    /// it (Redis: `HMGET`).
+    fn sealed_keys(
+        &self,
+        content: &ContentId,
+        kids: &[Kid],
+    ) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        kids.iter().map(|kid| self.sealed_key(content, kid)).collect()
     }
 
     /// Everything one licence request needs from the store, in the service's order: the deny
-    /// list, then the sealed keys, then (if `stream` is given and some key is known) the stream
+    /// list, then the sealed keys of `content` (the content the licence token names), then (if `stream` is given and some key is known) the stream
     /// admission. The default runs the calls above one after another; Redis runs them as one
     /// server-side script, one round trip instead of three.
     fn grant(
         &self,
         subject: &str,
+        content: &ContentId,
         kids: &[Kid],
         stream: Option<StreamRequest<'_>>,
     ) -> Result<Grant, StoreError> {
         if self.is_denied(subject)? {
             return Ok(Grant::Denied);
         }
-        let sealed = self.sealed_keys(kids)?;
+        let sealed = self.sealed_keys(content, kids)?;
         let admission = match stream {
             Some(r) if sealed.iter().any(Option::is_some) => {
-                Some(self.admit(subject, r.stream, r.now, r.ttl, r.limit)?)
+                Some(self.admit(subject, r.stream, r.player, r.now, r.ttl, r.limit)?)
             }
             _ => None,
         };

@@ -10,13 +10,12 @@ use ::redis::{
     Client, Connection, ConnectionAddr, ConnectionLike, RedisError, RedisResult, Script,
 };
 
-use abmark_delivery::ids::Kid;
+use abmark_delivery::ids::{ContentId, Kid};
 
 use super::{Admission, Grant, LicenceStore, Slots, StoreError, StreamRequest};
 
 const PREFIX: &str = "abmark:";
 const DENIED: &str = "abmark:denied";
-const KEYS: &str = "abmark:keys";
 /// Connections per store (measured: see the throughput test).
 const DEFAULT_CONNECTIONS: usize = 4;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -26,47 +25,64 @@ const IO_TIMEOUT: Duration = Duration::from_secs(2);
 const MAX_SECS: u64 = 1 << 52;
 
 /// The admission as a Lua function, shared by the admit and grant scripts: drops expired
-/// streams, renews `stream` if active (never shortening it), else adds it if fewer than `limit`
-/// are active; keeps the key alive one second past its last stream. Returns admitted (0/1),
-/// active.
+/// streams; if `stream` is active, renews it (never shortening it) when `player` holds it, else
+/// answers in use; otherwise adds it, held by `player`, if fewer than `limit` are active. Keeps
+/// both keys alive one second past the last stream. Returns admitted (1), refused (0) or in use
+/// (2), and active.
 macro_rules! admit_fn {
     () => {
         r#"
-local function admit(key, stream, now, expires, limit)
+local function admit(key, players, stream, player, now, expires, limit)
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
   local old = redis.call('ZSCORE', key, stream)
   local active = redis.call('ZCARD', key)
   if old then
+    if redis.call('HGET', players, stream) ~= player then
+      return 2, active
+    end
     if tonumber(expires) > tonumber(old) then
       redis.call('ZADD', key, expires, stream)
     end
   elseif active < tonumber(limit) then
     redis.call('ZADD', key, expires, stream)
+    redis.call('HSET', players, stream, player)
     active = active + 1
   else
     return 0, active
   end
   local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
-  local left = math.max(tonumber(last[2]) - tonumber(now), 0)
-  redis.call('EXPIRE', key, math.min(left + 1, 1000000000))
+  local left = math.min(math.max(tonumber(last[2]) - tonumber(now), 0) + 1, 1000000000)
+  redis.call('EXPIRE', key, left)
+  redis.call('EXPIRE', players, left)
   return 1, active
 end
 "#
     };
 }
 
-/// KEYS[1]: the subject's streams (member = stream, score = expiry).
-/// ARGV: stream, now, expiry, limit. Returns {admitted (0/1), active}.
+/// KEYS[1]: the subject's streams (member = stream, score = expiry), KEYS[2]: their players.
+/// ARGV: stream, player, now, expiry, limit. Returns {outcome (0/1/2), active}.
 const ADMIT_LUA: &str = concat!(
     admit_fn!(),
-    "local ok, active = admit(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])\n",
+    "local ok, active = admit(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])\n",
     "return {ok, active}\n"
 );
 
-/// A whole licence request in one round trip. KEYS: the deny set, the sealed-key hash, the
-/// subject's streams. ARGV: subject, admit (0/1), stream, now, expiry, limit, then the KIDs
-/// (hex). Returns {0} when denied, else {admission, active, {sealed...}} where admission is
-/// -1 (not asked, or no KID known), 0 (refused) or 1 (admitted) and unknown KIDs are nil.
+/// KEYS[1]: streams, KEYS[2]: players. ARGV: stream, player. Removes the stream if `player`
+/// holds it; returns the number of streams removed (0 or 1).
+const RELEASE_LUA: &str = r#"
+if redis.call('HGET', KEYS[2], ARGV[1]) == ARGV[2] then
+  redis.call('HDEL', KEYS[2], ARGV[1])
+  return redis.call('ZREM', KEYS[1], ARGV[1])
+end
+return 0
+"#;
+
+/// A whole licence request in one round trip. KEYS: the deny set, the content's sealed-key
+/// hash, the subject's streams, their players. ARGV: subject, admit (0/1), stream, player, now,
+/// expiry, limit, then the KIDs (hex). Returns {0} when denied, else {admission, active,
+/// {sealed...}} where admission is -1 (not asked, or no KID known), 0 (refused), 1 (admitted)
+/// or 2 (in use by another player) and unknown KIDs are nil.
 const GRANT_LUA: &str = concat!(
     admit_fn!(),
     r#"
@@ -74,7 +90,7 @@ if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then
   return {0}
 end
 local kids = {}
-for i = 7, #ARGV do kids[#kids + 1] = ARGV[i] end
+for i = 8, #ARGV do kids[#kids + 1] = ARGV[i] end
 local sealed = {}
 local known = false
 if #kids > 0 then
@@ -84,7 +100,7 @@ if #kids > 0 then
   end
 end
 if ARGV[2] == '1' and known then
-  local ok, active = admit(KEYS[3], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
+  local ok, active = admit(KEYS[3], KEYS[4], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
   return {1, ok, active, sealed}
 end
 return {1, -1, 0, sealed}
@@ -98,6 +114,7 @@ pub struct RedisStore {
     pool: Slots<Option<Connection>>,
     admit: Script,
     grant: Script,
+    release: Script,
 }
 
 impl RedisStore {
@@ -124,6 +141,7 @@ impl RedisStore {
             pool: Slots::new(slots),
             admit: Script::new(ADMIT_LUA),
             grant: Script::new(GRANT_LUA),
+            release: Script::new(RELEASE_LUA),
         })
     }
 
@@ -193,6 +211,7 @@ impl RedisStore {
                 -1 => None,
                 1 => Some(Admission::Admitted { active }),
                 0 => Some(Admission::Refused { active, limit }),
+                2 => Some(Admission::InUse { active }),
                 n => return Err(format!("admission {n}")),
             };
             Ok(Grant::Keys { sealed, admission })
@@ -249,35 +268,48 @@ fn streams_key(subject: &str) -> String {
     format!("{PREFIX}streams:{subject}")
 }
 
+fn players_key(subject: &str) -> String {
+    format!("{PREFIX}players:{subject}")
+}
+
+/// The hash of one content's sealed keys. A content id is printable ASCII without spaces, so
+/// the key name is unambiguous.
+fn keys_key(content: &ContentId) -> String {
+    format!("{PREFIX}keys:{}", content.as_str())
+}
+
 impl LicenceStore for RedisStore {
     fn admit(
         &self,
         subject: &str,
         stream: &str,
+        player: &str,
         now: u64,
         ttl: u64,
         limit: u32,
     ) -> Result<Admission, StoreError> {
         let now = now.min(MAX_SECS);
         let expires = now.saturating_add(ttl).min(MAX_SECS);
-        let key = streams_key(subject);
-        let (admitted, active): (i64, i64) = self.with_conn("admit", |conn| {
-            self.admit.key(&key).arg(stream).arg(now).arg(expires).arg(limit).invoke(conn)
+        let (key, players) = (streams_key(subject), players_key(subject));
+        let (outcome, active): (i64, i64) = self.with_conn("admit", |conn| {
+            let mut call = self.admit.key(&key);
+            call.key(&players).arg(stream).arg(player).arg(now).arg(expires).arg(limit);
+            call.invoke(conn)
         })?;
         let active = u32::try_from(active.max(0)).unwrap_or(u32::MAX);
-        Ok(if admitted == 1 {
-            Admission::Admitted { active }
-        } else {
-            Admission::Refused { active, limit }
+        Ok(match outcome {
+            1 => Admission::Admitted { active },
+            2 => Admission::InUse { active },
+            _ => Admission::Refused { active, limit },
         })
     }
 
-    fn release(&self, subject: &str, stream: &str) -> Result<(), StoreError> {
-        let key = streams_key(subject);
+    fn release(&self, subject: &str, stream: &str, player: &str) -> Result<bool, StoreError> {
+        let (key, players) = (streams_key(subject), players_key(subject));
         self.with_conn("release", |conn| {
-            ::redis::cmd("ZREM").arg(&key).arg(stream).query::<i64>(conn)
+            self.release.key(&key).key(&players).arg(stream).arg(player).invoke::<i64>(conn)
         })
-        .map(drop)
+        .map(|n| n > 0)
     }
 
     fn set_denied(&self, subject: &str, denied: bool) -> Result<(), StoreError> {
@@ -294,50 +326,63 @@ impl LicenceStore for RedisStore {
         })
     }
 
-    fn put_sealed_key(&self, kid: &Kid, sealed: &[u8]) -> Result<(), StoreError> {
-        let field = kid.hex();
+    fn put_sealed_key(
+        &self,
+        content: &ContentId,
+        kid: &Kid,
+        sealed: &[u8],
+    ) -> Result<(), StoreError> {
+        let (key, field) = (keys_key(content), kid.hex());
         self.with_conn("put sealed key", |conn| {
-            ::redis::cmd("HSET").arg(KEYS).arg(&field).arg(sealed).query::<i64>(conn)
+            ::redis::cmd("HSET").arg(&key).arg(&field).arg(sealed).query::<i64>(conn)
         })
         .map(drop)
     }
 
-    fn sealed_key(&self, kid: &Kid) -> Result<Option<Vec<u8>>, StoreError> {
-        let field = kid.hex();
+    fn sealed_key(&self, content: &ContentId, kid: &Kid) -> Result<Option<Vec<u8>>, StoreError> {
+        let (key, field) = (keys_key(content), kid.hex());
         self.with_conn("get sealed key", |conn| {
-            ::redis::cmd("HGET").arg(KEYS).arg(&field).query(conn)
+            ::redis::cmd("HGET").arg(&key).arg(&field).query(conn)
         })
     }
 
-    fn sealed_keys(&self, kids: &[Kid]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+    fn sealed_keys(
+        &self,
+        content: &ContentId,
+        kids: &[Kid],
+    ) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
         if kids.is_empty() {
             return Ok(Vec::new());
         }
+        let key = keys_key(content);
         let fields: Vec<String> = kids.iter().map(Kid::hex).collect();
         self.with_conn("get sealed keys", |conn| {
-            ::redis::cmd("HMGET").arg(KEYS).arg(&fields).query(conn)
+            ::redis::cmd("HMGET").arg(&key).arg(&fields).query(conn)
         })
     }
 
     fn grant(
         &self,
         subject: &str,
+        content: &ContentId,
         kids: &[Kid],
         stream: Option<StreamRequest<'_>>,
     ) -> Result<Grant, StoreError> {
-        let (admit, stream_id, now, expires, limit) = match stream {
+        let (admit, stream_id, player, now, expires, limit) = match stream {
             Some(r) => {
                 let now = r.now.min(MAX_SECS);
-                (1, r.stream, now, now.saturating_add(r.ttl).min(MAX_SECS), r.limit)
+                (1, r.stream, r.player, now, now.saturating_add(r.ttl).min(MAX_SECS), r.limit)
             }
-            None => (0, "", 0, 0, 0),
+            None => (0, "", "", 0, 0, 0),
         };
         let fields: Vec<String> = kids.iter().map(Kid::hex).collect();
-        let streams = streams_key(subject);
+        let (streams, keys) = (streams_key(subject), keys_key(content));
+        let players = players_key(subject);
         let reply: Vec<::redis::Value> = self.with_conn("grant", |conn| {
             let mut call = self.grant.key(DENIED);
-            call.key(KEYS).key(&streams);
-            call.arg(subject).arg(admit).arg(stream_id).arg(now).arg(expires).arg(limit);
+            call.key(&keys).key(&streams).key(&players);
+            call.arg(subject).arg(admit).arg(stream_id).arg(player);
+            call.arg(now).arg(expires).arg(limit);
             call.arg(&fields).invoke(conn)
         })?;
         self.grant_reply(reply, kids.len(), limit)

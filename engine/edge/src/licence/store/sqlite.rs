@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
-use abmark_delivery::ids::Kid;
+use abmark_delivery::ids::{ContentId, Kid};
 
 use super::{Admission, LicenceStore, Slots, StoreError};
 
@@ -25,32 +25,47 @@ const DEFAULT_READERS: usize = 2;
 /// Every this many admissions, expired streams of *all* subjects are deleted (those of the
 /// admitted subject go at every call).
 const SWEEP_EVERY: u64 = 4096;
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS streams (
     subject TEXT NOT NULL,
     stream TEXT NOT NULL,
     expires INTEGER NOT NULL,
+    player TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (subject, stream)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS denied (subject TEXT PRIMARY KEY NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS sealed_keys (kid BLOB PRIMARY KEY NOT NULL, sealed BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS content_keys (
+    content TEXT NOT NULL,
+    kid BLOB NOT NULL,
+    sealed BLOB NOT NULL,
+    PRIMARY KEY (content, kid)
+) WITHOUT ROWID;
 ";
 
+/// Version 1 stored keys by KID alone (`sealed_keys`): they are dropped, since nothing says
+/// which content they belong to, and version 2's table is created beside streams and denied.
+const MIGRATE_V1_COUNT: &str = "SELECT count(*) FROM sealed_keys";
+const MIGRATE_V1_DROP: &str =
+    "DROP TABLE sealed_keys; ALTER TABLE streams ADD COLUMN player TEXT NOT NULL DEFAULT ''";
+
 const DROP_EXPIRED: &str = "DELETE FROM streams WHERE subject = ?1 AND expires <= ?2";
-const COUNT: &str =
-    "SELECT count(*), count(CASE WHEN stream = ?2 THEN 1 END) FROM streams WHERE subject = ?1";
+/// Active streams of the subject, and the player of `stream` if it is one of them.
+const COUNT: &str = "SELECT count(*), max(CASE WHEN stream = ?2 THEN player END) \
+                     FROM streams WHERE subject = ?1";
 const RENEW: &str =
     "UPDATE streams SET expires = max(expires, ?3) WHERE subject = ?1 AND stream = ?2";
-const INSERT: &str = "INSERT INTO streams (subject, stream, expires) VALUES (?1, ?2, ?3)";
+const INSERT: &str =
+    "INSERT INTO streams (subject, stream, expires, player) VALUES (?1, ?2, ?3, ?4)";
 const SWEEP: &str = "DELETE FROM streams WHERE expires <= ?1";
-const RELEASE: &str = "DELETE FROM streams WHERE subject = ?1 AND stream = ?2";
+const RELEASE: &str = "DELETE FROM streams WHERE subject = ?1 AND stream = ?2 AND player = ?3";
 const DENY: &str = "INSERT OR IGNORE INTO denied (subject) VALUES (?1)";
 const UNDENY: &str = "DELETE FROM denied WHERE subject = ?1";
 const IS_DENIED: &str = "SELECT 1 FROM denied WHERE subject = ?1";
-const PUT_KEY: &str = "INSERT OR REPLACE INTO sealed_keys (kid, sealed) VALUES (?1, ?2)";
-const GET_KEY: &str = "SELECT sealed FROM sealed_keys WHERE kid = ?1";
+const PUT_KEY: &str =
+    "INSERT OR REPLACE INTO content_keys (content, kid, sealed) VALUES (?1, ?2, ?3)";
+const GET_KEY: &str = "SELECT sealed FROM content_keys WHERE content = ?1 AND kid = ?2";
 
 /// Licence state in one SQLite file (WAL, `synchronous=NORMAL`, mode 0600). Several processes
 /// on one machine may open the same file.
@@ -60,6 +75,8 @@ pub struct SqliteStore {
     /// Empty: reads go to the writer too.
     readers: Option<Slots<Connection>>,
     admits: AtomicU64,
+    /// Keys without a content id found in a version-1 file and dropped on opening it.
+    unbound_dropped: u64,
 }
 
 impl SqliteStore {
@@ -110,6 +127,7 @@ impl SqliteStore {
         writer.pragma_update(None, "synchronous", "NORMAL").map_err(sql("set synchronous"))?;
         writer.set_prepared_statement_cache_capacity(32);
 
+        let mut unbound_dropped = 0;
         {
             let tx = writer
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -118,7 +136,14 @@ impl SqliteStore {
                 .pragma_query_value(None, "user_version", |r| r.get(0))
                 .map_err(sql("read schema version"))?;
             match found {
-                0 => {
+                0 | 1 => {
+                    if found == 1 {
+                        let n: i64 = tx
+                            .query_row(MIGRATE_V1_COUNT, [], |r| r.get(0))
+                            .map_err(sql("migrate schema 1"))?;
+                        unbound_dropped = u64::try_from(n).unwrap_or(0);
+                        tx.execute_batch(MIGRATE_V1_DROP).map_err(sql("migrate schema 1"))?;
+                    }
                     tx.execute_batch(SCHEMA).map_err(sql("create schema"))?;
                     tx.pragma_update(None, "user_version", SCHEMA_VERSION)
                         .map_err(sql("create schema"))?;
@@ -156,7 +181,14 @@ impl SqliteStore {
             writer: Mutex::new(writer),
             readers,
             admits: AtomicU64::new(0),
+            unbound_dropped,
         })
+    }
+
+    /// How many keys without a content id (schema version 1) were dropped when this file was
+    /// opened: the operator imports them again for their content.
+    pub fn unbound_keys_dropped(&self) -> u64 {
+        self.unbound_dropped
     }
 
     fn err(&self, op: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
@@ -199,6 +231,7 @@ impl LicenceStore for SqliteStore {
         &self,
         subject: &str,
         stream: &str,
+        player: &str,
         now: u64,
         ttl: u64,
         limit: u32,
@@ -212,15 +245,19 @@ impl LicenceStore for SqliteStore {
             } else {
                 tx.prepare_cached(DROP_EXPIRED)?.execute(params![subject, now])?;
             }
-            let (active, present): (i64, i64) = tx
+            let (active, holder): (i64, Option<String>) = tx
                 .prepare_cached(COUNT)?
                 .query_row(params![subject, stream], |r| Ok((r.get(0)?, r.get(1)?)))?;
             let active = u32::try_from(active).unwrap_or(u32::MAX);
-            let outcome = if present > 0 {
-                tx.prepare_cached(RENEW)?.execute(params![subject, stream, expires])?;
-                Admission::Admitted { active }
+            let outcome = if let Some(holder) = holder {
+                if holder == player {
+                    tx.prepare_cached(RENEW)?.execute(params![subject, stream, expires])?;
+                    Admission::Admitted { active }
+                } else {
+                    Admission::InUse { active }
+                }
             } else if active < limit {
-                tx.prepare_cached(INSERT)?.execute(params![subject, stream, expires])?;
+                tx.prepare_cached(INSERT)?.execute(params![subject, stream, expires, player])?;
                 Admission::Admitted { active: active + 1 }
             } else {
                 // Nothing written but expired rows: committing keeps that cleanup.
@@ -231,9 +268,9 @@ impl LicenceStore for SqliteStore {
         })
     }
 
-    fn release(&self, subject: &str, stream: &str) -> Result<(), StoreError> {
+    fn release(&self, subject: &str, stream: &str, player: &str) -> Result<bool, StoreError> {
         self.write("release", |conn| {
-            conn.prepare_cached(RELEASE)?.execute(params![subject, stream]).map(drop)
+            conn.prepare_cached(RELEASE)?.execute(params![subject, stream, player]).map(|n| n > 0)
         })
     }
 
@@ -249,16 +286,23 @@ impl LicenceStore for SqliteStore {
         self.read("is denied", |conn| conn.prepare_cached(IS_DENIED)?.exists(params![subject]))
     }
 
-    fn put_sealed_key(&self, kid: &Kid, sealed: &[u8]) -> Result<(), StoreError> {
+    fn put_sealed_key(
+        &self,
+        content: &ContentId,
+        kid: &Kid,
+        sealed: &[u8],
+    ) -> Result<(), StoreError> {
         self.write("put sealed key", |conn| {
-            conn.prepare_cached(PUT_KEY)?.execute(params![&kid.as_bytes()[..], sealed]).map(drop)
+            conn.prepare_cached(PUT_KEY)?
+                .execute(params![content.as_str(), &kid.as_bytes()[..], sealed])
+                .map(drop)
         })
     }
 
-    fn sealed_key(&self, kid: &Kid) -> Result<Option<Vec<u8>>, StoreError> {
+    fn sealed_key(&self, content: &ContentId, kid: &Kid) -> Result<Option<Vec<u8>>, StoreError> {
         self.read("get sealed key", |conn| {
             conn.prepare_cached(GET_KEY)?
-                .query_row(params![&kid.as_bytes()[..]], |r| r.get(0))
+                .query_row(params![content.as_str(), &kid.as_bytes()[..]], |r| r.get(0))
                 .optional()
         })
     }

@@ -7,70 +7,106 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use super::Admission::{Admitted, Refused};
+use super::Admission::{Admitted, InUse, Refused};
 use super::{Grant, LicenceStore, RedisStore, SqliteStore, StoreError, StreamRequest};
-use abmark_delivery::ids::Kid;
+use abmark_delivery::ids::{ContentId, Kid};
 
 const T0: u64 = 1_700_000_000;
 const TTL: u64 = 60;
 
+fn film(id: &str) -> ContentId {
+    ContentId::new(id).unwrap()
+}
+
 // ---------------------------------------------------------------- cases shared by both stores
 
 fn limit_then_refuse(s: &dyn LicenceStore) {
-    assert_eq!(s.admit("alice", "s1", T0, TTL, 2).unwrap(), Admitted { active: 1 });
-    assert_eq!(s.admit("alice", "s2", T0, TTL, 2).unwrap(), Admitted { active: 2 });
-    assert_eq!(s.admit("alice", "s3", T0, TTL, 2).unwrap(), Refused { active: 2, limit: 2 });
-    assert_eq!(s.admit("alice", "s4", T0 + 1, TTL, 2).unwrap(), Refused { active: 2, limit: 2 });
+    assert_eq!(s.admit("alice", "s1", "p", T0, TTL, 2).unwrap(), Admitted { active: 1 });
+    assert_eq!(s.admit("alice", "s2", "p", T0, TTL, 2).unwrap(), Admitted { active: 2 });
+    assert_eq!(s.admit("alice", "s3", "p", T0, TTL, 2).unwrap(), Refused { active: 2, limit: 2 });
+    assert_eq!(
+        s.admit("alice", "s4", "p", T0 + 1, TTL, 2).unwrap(),
+        Refused { active: 2, limit: 2 }
+    );
     // Another subject has its own count.
-    assert_eq!(s.admit("bob", "s1", T0, TTL, 1).unwrap(), Admitted { active: 1 });
-    assert_eq!(s.admit("bob", "s2", T0, TTL, 1).unwrap(), Refused { active: 1, limit: 1 });
+    assert_eq!(s.admit("bob", "s1", "p", T0, TTL, 1).unwrap(), Admitted { active: 1 });
+    assert_eq!(s.admit("bob", "s2", "p", T0, TTL, 1).unwrap(), Refused { active: 1, limit: 1 });
     // Limit 0 admits nothing new.
-    assert_eq!(s.admit("carol", "s1", T0, TTL, 0).unwrap(), Refused { active: 0, limit: 0 });
+    assert_eq!(s.admit("carol", "s1", "p", T0, TTL, 0).unwrap(), Refused { active: 0, limit: 0 });
 }
 
 fn renew(s: &dyn LicenceStore) {
-    assert_eq!(s.admit("alice", "s1", T0, TTL, 2).unwrap(), Admitted { active: 1 });
-    assert_eq!(s.admit("alice", "s2", T0, TTL, 2).unwrap(), Admitted { active: 2 });
+    assert_eq!(s.admit("alice", "s1", "p", T0, TTL, 2).unwrap(), Admitted { active: 1 });
+    assert_eq!(s.admit("alice", "s2", "p", T0, TTL, 2).unwrap(), Admitted { active: 2 });
     // Renewing an active stream at the limit is admitted and extends it to T0+30+TTL.
-    assert_eq!(s.admit("alice", "s1", T0 + 30, TTL, 2).unwrap(), Admitted { active: 2 });
+    assert_eq!(s.admit("alice", "s1", "p", T0 + 30, TTL, 2).unwrap(), Admitted { active: 2 });
     // At T0+TTL s2 has expired, s1 (renewed) has not: one slot free, then none.
-    assert_eq!(s.admit("alice", "s3", T0 + TTL, TTL, 2).unwrap(), Admitted { active: 2 });
-    assert_eq!(s.admit("alice", "s4", T0 + TTL, TTL, 2).unwrap(), Refused { active: 2, limit: 2 });
-    // A renewal stays admitted even when the limit has since been lowered.
-    assert_eq!(s.admit("alice", "s1", T0 + TTL, TTL, 1).unwrap(), Admitted { active: 2 });
-    // A renewal with an earlier expiry does not shorten the stream.
-    assert_eq!(s.admit("alice", "s1", T0 + TTL, 1, 2).unwrap(), Admitted { active: 2 });
+    assert_eq!(s.admit("alice", "s3", "p", T0 + TTL, TTL, 2).unwrap(), Admitted { active: 2 });
     assert_eq!(
-        s.admit("alice", "s5", T0 + TTL + 5, TTL, 2).unwrap(),
+        s.admit("alice", "s4", "p", T0 + TTL, TTL, 2).unwrap(),
+        Refused { active: 2, limit: 2 }
+    );
+    // A renewal stays admitted even when the limit has since been lowered.
+    assert_eq!(s.admit("alice", "s1", "p", T0 + TTL, TTL, 1).unwrap(), Admitted { active: 2 });
+    // A renewal with an earlier expiry does not shorten the stream.
+    assert_eq!(s.admit("alice", "s1", "p", T0 + TTL, 1, 2).unwrap(), Admitted { active: 2 });
+    assert_eq!(
+        s.admit("alice", "s5", "p", T0 + TTL + 5, TTL, 2).unwrap(),
         Refused { active: 2, limit: 2 }
     );
 }
 
 fn expiry_frees_slot(s: &dyn LicenceStore) {
-    assert_eq!(s.admit("alice", "s1", T0, TTL, 1).unwrap(), Admitted { active: 1 });
+    assert_eq!(s.admit("alice", "s1", "p", T0, TTL, 1).unwrap(), Admitted { active: 1 });
     assert_eq!(
-        s.admit("alice", "s2", T0 + TTL - 1, TTL, 1).unwrap(),
+        s.admit("alice", "s2", "p", T0 + TTL - 1, TTL, 1).unwrap(),
         Refused { active: 1, limit: 1 }
     );
     // Expiry <= now no longer counts.
-    assert_eq!(s.admit("alice", "s2", T0 + TTL, TTL, 1).unwrap(), Admitted { active: 1 });
+    assert_eq!(s.admit("alice", "s2", "p", T0 + TTL, TTL, 1).unwrap(), Admitted { active: 1 });
     // The expired s1 comes back as a new stream, not a renewal.
-    assert_eq!(s.admit("alice", "s1", T0 + TTL, TTL, 1).unwrap(), Refused { active: 1, limit: 1 });
+    assert_eq!(
+        s.admit("alice", "s1", "p", T0 + TTL, TTL, 1).unwrap(),
+        Refused { active: 1, limit: 1 }
+    );
 }
 
 fn release_frees_slot(s: &dyn LicenceStore) {
-    assert_eq!(s.admit("alice", "s1", T0, TTL, 2).unwrap(), Admitted { active: 1 });
-    assert_eq!(s.admit("alice", "s2", T0, TTL, 2).unwrap(), Admitted { active: 2 });
-    assert_eq!(s.admit("alice", "s3", T0, TTL, 2).unwrap(), Refused { active: 2, limit: 2 });
-    s.release("alice", "s1").unwrap();
+    assert_eq!(s.admit("alice", "s1", "p", T0, TTL, 2).unwrap(), Admitted { active: 1 });
+    assert_eq!(s.admit("alice", "s2", "p", T0, TTL, 2).unwrap(), Admitted { active: 2 });
+    assert_eq!(s.admit("alice", "s3", "p", T0, TTL, 2).unwrap(), Refused { active: 2, limit: 2 });
+    assert!(s.release("alice", "s1", "p").unwrap());
     // The refused s3 was never recorded: it takes the freed slot as a new stream.
-    assert_eq!(s.admit("alice", "s3", T0, TTL, 2).unwrap(), Admitted { active: 2 });
+    assert_eq!(s.admit("alice", "s3", "p", T0, TTL, 2).unwrap(), Admitted { active: 2 });
     // Releasing what is not there (twice, unknown subject) is fine.
-    s.release("alice", "s1").unwrap();
-    s.release("nobody", "s1").unwrap();
+    assert!(!s.release("alice", "s1", "p").unwrap());
+    assert!(!s.release("nobody", "s1", "p").unwrap());
     // Releasing another subject's stream id does not touch alice's.
-    s.release("bob", "s2").unwrap();
-    assert_eq!(s.admit("alice", "s4", T0, TTL, 2).unwrap(), Refused { active: 2, limit: 2 });
+    assert!(!s.release("bob", "s2", "p").unwrap());
+    assert_eq!(s.admit("alice", "s4", "p", T0, TTL, 2).unwrap(), Refused { active: 2, limit: 2 });
+}
+
+/// A stream (a licence token) belongs to the player that started it: the same token from
+/// another player gets no slot, whatever the limit; only its own player renews or releases it.
+fn one_player_per_stream(s: &dyn LicenceStore) {
+    assert_eq!(s.admit("alice", "t1", "pa", T0, TTL, 5).unwrap(), Admitted { active: 1 });
+    assert_eq!(s.admit("alice", "t1", "pb", T0, TTL, 5).unwrap(), InUse { active: 1 });
+    assert_eq!(s.admit("alice", "t1", "pa", T0 + 1, TTL, 5).unwrap(), Admitted { active: 1 });
+    // Another player cannot release it; its own can, and then anyone may take the token.
+    assert!(!s.release("alice", "t1", "pb").unwrap());
+    assert_eq!(s.admit("alice", "t1", "pb", T0 + 2, TTL, 5).unwrap(), InUse { active: 1 });
+    assert!(s.release("alice", "t1", "pa").unwrap());
+    assert_eq!(s.admit("alice", "t1", "pb", T0 + 3, TTL, 5).unwrap(), Admitted { active: 1 });
+    // Once expired, the stream is free again.
+    assert_eq!(s.admit("alice", "t1", "pc", T0 + 3 + TTL, TTL, 5).unwrap(), Admitted { active: 1 });
+    // In a grant too.
+    s.put_sealed_key(&film("f"), &Kid::from_bytes([5; 16]), b"k").unwrap();
+    let req = |player| Some(StreamRequest { stream: "t2", player, now: T0, ttl: TTL, limit: 5 });
+    let kids = [Kid::from_bytes([5; 16])];
+    let grant = |player| s.grant("bob", &film("f"), &kids, req(player)).unwrap();
+    let with = |admission| Grant::Keys { sealed: vec![Some(b"k".to_vec())], admission };
+    assert_eq!(grant("pa"), with(Some(Admitted { active: 1 })));
+    assert_eq!(grant("pb"), with(Some(InUse { active: 1 })));
 }
 
 fn deny_list(s: &dyn LicenceStore) {
@@ -93,86 +129,100 @@ fn deny_list(s: &dyn LicenceStore) {
 fn sealed_keys(s: &dyn LicenceStore) {
     let (k1, k2, k3) =
         (Kid::from_bytes([1; 16]), Kid::from_bytes([2; 16]), Kid::from_bytes([0; 16]));
-    assert_eq!(s.sealed_key(&k1).unwrap(), None);
+    let (one, two) = (film("film-1"), film("film-2"));
+    assert_eq!(s.sealed_key(&one, &k1).unwrap(), None);
     let sealed1: Vec<u8> = (0..44u8).map(|i| i.wrapping_mul(37)).collect(); // zero bytes included
-    s.put_sealed_key(&k1, &sealed1).unwrap();
-    s.put_sealed_key(&k2, b"second").unwrap();
-    assert_eq!(s.sealed_key(&k1).unwrap().as_deref(), Some(&sealed1[..]));
-    assert_eq!(s.sealed_key(&k2).unwrap().as_deref(), Some(&b"second"[..]));
-    assert_eq!(s.sealed_key(&k3).unwrap(), None);
-    s.put_sealed_key(&k2, b"replaced").unwrap();
-    assert_eq!(s.sealed_key(&k2).unwrap().as_deref(), Some(&b"replaced"[..]));
+    s.put_sealed_key(&one, &k1, &sealed1).unwrap();
+    s.put_sealed_key(&one, &k2, b"second").unwrap();
+    assert_eq!(s.sealed_key(&one, &k1).unwrap().as_deref(), Some(&sealed1[..]));
+    assert_eq!(s.sealed_key(&one, &k2).unwrap().as_deref(), Some(&b"second"[..]));
+    assert_eq!(s.sealed_key(&one, &k3).unwrap(), None);
+    s.put_sealed_key(&one, &k2, b"replaced").unwrap();
+    assert_eq!(s.sealed_key(&one, &k2).unwrap().as_deref(), Some(&b"replaced"[..]));
     assert_eq!(
-        s.sealed_keys(&[k2, k3, k1]).unwrap(),
+        s.sealed_keys(&one, &[k2, k3, k1]).unwrap(),
         vec![Some(b"replaced".to_vec()), None, Some(sealed1.clone())]
     );
-    assert_eq!(s.sealed_keys(&[]).unwrap(), Vec::<Option<Vec<u8>>>::new());
+    assert_eq!(s.sealed_keys(&one, &[]).unwrap(), Vec::<Option<Vec<u8>>>::new());
+    // Keys are bound to their content: film-2 sees none of film-1's, and its own KID k1 is
+    // another row.
+    assert_eq!(s.sealed_keys(&two, &[k1, k2]).unwrap(), vec![None, None]);
+    s.put_sealed_key(&two, &k1, b"film-2's").unwrap();
+    assert_eq!(s.sealed_key(&two, &k1).unwrap().as_deref(), Some(&b"film-2's"[..]));
+    assert_eq!(s.sealed_key(&one, &k1).unwrap().as_deref(), Some(&sealed1[..]));
 }
 
 /// The one-call licence path agrees with the separate calls, and never takes a slot for a
 /// denied subject or a request with no known KID.
 fn grant(s: &dyn LicenceStore) {
     let (known, unknown) = (Kid::from_bytes([7; 16]), Kid::from_bytes([8; 16]));
-    s.put_sealed_key(&known, b"sealed-7").unwrap();
-    let req = |stream| Some(StreamRequest { stream, now: T0, ttl: TTL, limit: 1 });
+    let (one, two) = (film("film-1"), film("film-2"));
+    s.put_sealed_key(&one, &known, b"sealed-7").unwrap();
+    let req = |stream| Some(StreamRequest { stream, player: "p", now: T0, ttl: TTL, limit: 1 });
     let keys =
         |admission| Grant::Keys { sealed: vec![None, Some(b"sealed-7".to_vec())], admission };
     assert_eq!(
-        s.grant("alice", &[unknown, known], req("s1")).unwrap(),
+        s.grant("alice", &one, &[unknown, known], req("s1")).unwrap(),
         keys(Some(Admitted { active: 1 }))
     );
     // Over the limit: the keys are read, the stream refused and not recorded.
     assert_eq!(
-        s.grant("alice", &[unknown, known], req("s2")).unwrap(),
+        s.grant("alice", &one, &[unknown, known], req("s2")).unwrap(),
         keys(Some(Refused { active: 1, limit: 1 }))
     );
     // A renewal of s1 is admitted.
     assert_eq!(
-        s.grant("alice", &[unknown, known], req("s1")).unwrap(),
+        s.grant("alice", &one, &[unknown, known], req("s1")).unwrap(),
         keys(Some(Admitted { active: 1 }))
     );
     // No admission asked for.
-    assert_eq!(s.grant("alice", &[unknown, known], None).unwrap(), keys(None));
+    assert_eq!(s.grant("alice", &one, &[unknown, known], None).unwrap(), keys(None));
     // No known KID (or none at all): no slot taken.
     assert_eq!(
-        s.grant("bob", &[unknown], req("b1")).unwrap(),
+        s.grant("bob", &one, &[unknown], req("b1")).unwrap(),
         Grant::Keys { sealed: vec![None], admission: None }
     );
     assert_eq!(
-        s.grant("bob", &[], req("b1")).unwrap(),
+        s.grant("bob", &one, &[], req("b1")).unwrap(),
         Grant::Keys { sealed: vec![], admission: None }
     );
-    assert_eq!(s.admit("bob", "b2", T0, TTL, 1).unwrap(), Admitted { active: 1 });
+    assert_eq!(s.admit("bob", "b2", "p", T0, TTL, 1).unwrap(), Admitted { active: 1 });
+    // A KID known only for other content: no key, no slot taken.
+    assert_eq!(
+        s.grant("bob", &two, &[known], req("b3")).unwrap(),
+        Grant::Keys { sealed: vec![None], admission: None }
+    );
     // Denied: nothing read, no slot taken.
     s.set_denied("mallory", true).unwrap();
-    assert_eq!(s.grant("mallory", &[known], req("m1")).unwrap(), Grant::Denied);
+    assert_eq!(s.grant("mallory", &one, &[known], req("m1")).unwrap(), Grant::Denied);
     s.set_denied("mallory", false).unwrap();
-    assert_eq!(s.admit("mallory", "m2", T0, TTL, 1).unwrap(), Admitted { active: 1 });
+    assert_eq!(s.admit("mallory", "m2", "p", T0, TTL, 1).unwrap(), Admitted { active: 1 });
     // Subjects with separators and quotes stay opaque.
     let odd = "user:42/\u{e9} 'q'\n";
     assert_eq!(
-        s.grant(odd, &[known], req("o1")).unwrap().clone(),
+        s.grant(odd, &one, &[known], req("o1")).unwrap().clone(),
         Grant::Keys {
             sealed: vec![Some(b"sealed-7".to_vec())],
             admission: Some(Admitted { active: 1 })
         }
     );
-    assert_eq!(s.admit(odd, "o2", T0, TTL, 1).unwrap(), Refused { active: 1, limit: 1 });
+    assert_eq!(s.admit(odd, "o2", "p", T0, TTL, 1).unwrap(), Refused { active: 1, limit: 1 });
 }
 
 /// `a` and `b` are two views of one state (two processes, two replicas).
 fn shared_limit(a: &dyn LicenceStore, b: &dyn LicenceStore) {
-    assert_eq!(a.admit("alice", "s1", T0, TTL, 2).unwrap(), Admitted { active: 1 });
-    assert_eq!(b.admit("alice", "s2", T0, TTL, 2).unwrap(), Admitted { active: 2 });
-    assert_eq!(a.admit("alice", "s3", T0, TTL, 2).unwrap(), Refused { active: 2, limit: 2 });
-    assert_eq!(b.admit("alice", "s3", T0, TTL, 2).unwrap(), Refused { active: 2, limit: 2 });
-    assert_eq!(b.admit("alice", "s1", T0 + 1, TTL, 2).unwrap(), Admitted { active: 2 });
-    a.release("alice", "s2").unwrap();
-    assert_eq!(b.admit("alice", "s3", T0, TTL, 2).unwrap(), Admitted { active: 2 });
+    assert_eq!(a.admit("alice", "s1", "p", T0, TTL, 2).unwrap(), Admitted { active: 1 });
+    assert_eq!(b.admit("alice", "s2", "p", T0, TTL, 2).unwrap(), Admitted { active: 2 });
+    assert_eq!(a.admit("alice", "s3", "p", T0, TTL, 2).unwrap(), Refused { active: 2, limit: 2 });
+    assert_eq!(b.admit("alice", "s3", "p", T0, TTL, 2).unwrap(), Refused { active: 2, limit: 2 });
+    assert_eq!(b.admit("alice", "s1", "p", T0 + 1, TTL, 2).unwrap(), Admitted { active: 2 });
+    assert!(a.release("alice", "s2", "p").unwrap());
+    assert_eq!(b.admit("alice", "s3", "p", T0, TTL, 2).unwrap(), Admitted { active: 2 });
     a.set_denied("mallory", true).unwrap();
     assert!(b.is_denied("mallory").unwrap());
-    b.put_sealed_key(&Kid::from_bytes([9; 16]), b"k").unwrap();
-    assert_eq!(a.sealed_key(&Kid::from_bytes([9; 16])).unwrap().as_deref(), Some(&b"k"[..]));
+    b.put_sealed_key(&film("f"), &Kid::from_bytes([9; 16]), b"k").unwrap();
+    let seen = a.sealed_key(&film("f"), &Kid::from_bytes([9; 16])).unwrap();
+    assert_eq!(seen.as_deref(), Some(&b"k"[..]));
 }
 
 /// Two threads on two store handles race for the last slot, `trials` times: exactly one wins.
@@ -182,12 +232,15 @@ fn race_last_slot(a: &dyn LicenceStore, b: &dyn LicenceStore, trials: usize) {
     for trial in 0..trials {
         let subject = format!("race-{trial}");
         for i in 0..LIMIT - 1 {
-            assert!(a.admit(&subject, &format!("pre{i}"), T0, TTL, LIMIT).unwrap().is_admitted());
+            assert!(a
+                .admit(&subject, &format!("pre{i}"), "p", T0, TTL, LIMIT)
+                .unwrap()
+                .is_admitted());
         }
         let (ra, rb) = std::thread::scope(|scope| {
             let run = |store: &dyn LicenceStore, stream: &'static str| {
                 barrier.wait();
-                store.admit(&subject, stream, T0, TTL, LIMIT).unwrap()
+                store.admit(&subject, stream, "p", T0, TTL, LIMIT).unwrap()
             };
             let ha = scope.spawn(move || run(a, "a"));
             let hb = scope.spawn(move || run(b, "b"));
@@ -203,7 +256,8 @@ fn race_last_slot(a: &dyn LicenceStore, b: &dyn LicenceStore, trials: usize) {
 
 fn run_cases(open: impl Fn() -> Box<dyn LicenceStore>) {
     limit_then_refuse(&*open());
-    for case in [renew, expiry_frees_slot, release_frees_slot, deny_list, sealed_keys, grant] {
+    let cases = [renew, expiry_frees_slot, release_frees_slot, one_player_per_stream, deny_list];
+    for case in cases.into_iter().chain([sealed_keys, grant]) {
         case(&*open());
     }
 }
@@ -231,8 +285,8 @@ fn sqlite_file_mode_and_describe() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.db");
     let store = SqliteStore::open(&path).unwrap();
-    store.put_sealed_key(&Kid::from_bytes([1; 16]), b"x").unwrap();
-    store.admit("a", "s", T0, TTL, 1).unwrap();
+    store.put_sealed_key(&film("f"), &Kid::from_bytes([1; 16]), b"x").unwrap();
+    store.admit("a", "s", "p", T0, TTL, 1).unwrap();
     for name in ["state.db", "state.db-wal", "state.db-shm"] {
         let mode = std::fs::metadata(dir.path().join(name)).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "{name}: {mode:o}");
@@ -241,8 +295,10 @@ fn sqlite_file_mode_and_describe() {
     // Reopening keeps the data.
     drop(store);
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.sealed_key(&Kid::from_bytes([1; 16])).unwrap().as_deref(), Some(&b"x"[..]));
-    assert_eq!(store.admit("a", "s2", T0, TTL, 1).unwrap(), Refused { active: 1, limit: 1 });
+    let kept = store.sealed_key(&film("f"), &Kid::from_bytes([1; 16])).unwrap();
+    assert_eq!(kept.as_deref(), Some(&b"x"[..]));
+    assert_eq!(store.unbound_keys_dropped(), 0);
+    assert_eq!(store.admit("a", "s2", "p", T0, TTL, 1).unwrap(), Refused { active: 1, limit: 1 });
 }
 
 #[test]
@@ -275,7 +331,40 @@ fn sqlite_errors_name_the_file() {
     drop(SqliteStore::open(&newer).unwrap());
     rusqlite::Connection::open(&newer).unwrap().pragma_update(None, "user_version", 99).unwrap();
     let e = SqliteStore::open(&newer).unwrap_err();
-    assert!(matches!(e, StoreError::Schema { found: 99, expected: 1, .. }), "{e:?}");
+    assert!(matches!(e, StoreError::Schema { found: 99, expected: 2, .. }), "{e:?}");
+}
+
+/// A version-1 file (keys stored by KID alone) opens as version 2: its streams and deny list
+/// are kept, its keys — bound to no content — are dropped and counted, never served.
+#[test]
+fn sqlite_schema_1_loses_its_unbound_keys_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.db");
+    let old = rusqlite::Connection::open(&path).unwrap();
+    old.execute_batch(
+        "CREATE TABLE streams (subject TEXT NOT NULL, stream TEXT NOT NULL,
+             expires INTEGER NOT NULL, PRIMARY KEY (subject, stream)) WITHOUT ROWID;
+         CREATE TABLE denied (subject TEXT PRIMARY KEY NOT NULL) WITHOUT ROWID;
+         CREATE TABLE sealed_keys (kid BLOB PRIMARY KEY NOT NULL, sealed BLOB NOT NULL)
+             WITHOUT ROWID;
+         INSERT INTO denied VALUES ('mallory');
+         INSERT INTO streams VALUES ('alice', 's1', 1700000060);
+         INSERT INTO sealed_keys VALUES (x'01010101010101010101010101010101', x'00');
+         INSERT INTO sealed_keys VALUES (x'02020202020202020202020202020202', x'00');
+         PRAGMA user_version = 1;",
+    )
+    .unwrap();
+    drop(old);
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.unbound_keys_dropped(), 2);
+    assert!(store.is_denied("mallory").unwrap());
+    assert_eq!(
+        store.admit("alice", "s2", "p", T0, TTL, 1).unwrap(),
+        Refused { active: 1, limit: 1 }
+    );
+    assert_eq!(store.sealed_key(&film("f"), &Kid::from_bytes([1; 16])).unwrap(), None);
+    drop(store);
+    assert_eq!(SqliteStore::open(&path).unwrap().unbound_keys_dropped(), 0, "migrated once");
 }
 
 // ---------------------------------------------------------------- Redis
@@ -358,9 +447,10 @@ fn redis_cases() {
         // Each case on its own database (16 by default) so no state carries over.
         let db = std::cell::Cell::new(0);
         run_cases(|| {
-            db.set(db.get() + 1);
-            let url =
-                format!("redis://127.0.0.1:{}/{}", server.port, db.get() + 8 * (connections / 4));
+            // Cases 0..8 on databases 0..8 with one connection, 8..16 with four.
+            let n = db.get();
+            db.set(n + 1);
+            let url = format!("redis://127.0.0.1:{}/{}", server.port, n + 8 * (connections / 4));
             let store = RedisStore::connect_with(&url, connections).unwrap();
             assert_eq!(store.connections(), connections);
             Box::new(store)
@@ -374,19 +464,23 @@ fn redis_keys_are_prefixed_and_expire() {
     let store = RedisStore::connect(&server.url()).unwrap();
     assert_eq!(store.describe(), format!("redis {}", server.url()));
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    store.admit("alice", "s1", now, 30, 2).unwrap();
-    store.admit("alice", "s2", now, 100, 2).unwrap();
+    store.admit("alice", "s1", "p", now, 30, 2).unwrap();
+    store.admit("alice", "s2", "p", now, 100, 2).unwrap();
     store.set_denied("mallory", true).unwrap();
-    store.put_sealed_key(&Kid::from_bytes([0xab; 16]), b"sealed").unwrap();
+    store.put_sealed_key(&film("film-1"), &Kid::from_bytes([0xab; 16]), b"sealed").unwrap();
 
     let mut conn = ::redis::Client::open(server.url()).unwrap().get_connection().unwrap();
     let mut keys: Vec<String> = ::redis::cmd("KEYS").arg("*").query(&mut conn).unwrap();
     keys.sort();
-    assert_eq!(keys, ["abmark:denied", "abmark:keys", "abmark:streams:alice"]);
+    assert_eq!(
+        keys,
+        ["abmark:denied", "abmark:keys:film-1", "abmark:players:alice", "abmark:streams:alice"]
+    );
     // The streams key outlives its last stream by one second, no more.
     let ttl: i64 = ::redis::cmd("TTL").arg("abmark:streams:alice").query(&mut conn).unwrap();
     assert!((99..=101).contains(&ttl), "{ttl}");
-    let field: Vec<String> = ::redis::cmd("HKEYS").arg("abmark:keys").query(&mut conn).unwrap();
+    let field: Vec<String> =
+        ::redis::cmd("HKEYS").arg("abmark:keys:film-1").query(&mut conn).unwrap();
     assert_eq!(field, [hex::encode([0xab; 16])]);
     // A refused admission writes nothing.
     let before: Vec<(String, f64)> = ::redis::cmd("ZRANGE")
@@ -396,7 +490,7 @@ fn redis_keys_are_prefixed_and_expire() {
         .arg("WITHSCORES")
         .query(&mut conn)
         .unwrap();
-    assert!(!store.admit("alice", "s3", now, 1000, 2).unwrap().is_admitted());
+    assert!(!store.admit("alice", "s3", "p", now, 1000, 2).unwrap().is_admitted());
     let after: Vec<(String, f64)> = ::redis::cmd("ZRANGE")
         .arg("abmark:streams:alice")
         .arg(0)
@@ -447,7 +541,7 @@ fn redis_server_lost_and_back() {
         let e = store.is_denied("mallory").unwrap_err();
         assert!(e.to_string().starts_with(&format!("redis {url}: is denied: ")), "{e}");
         assert!(e.is_unavailable(), "{e:?}");
-        let e = store.admit("alice", "s1", T0, TTL, 1).unwrap_err();
+        let e = store.admit("alice", "s1", "p", T0, TTL, 1).unwrap_err();
         assert!(e.to_string().starts_with(&format!("redis {url}: admit: ")), "{e}");
     }
     // A new server on the same port: the store reconnects by itself (and reloads the script).
@@ -465,7 +559,7 @@ fn redis_server_lost_and_back() {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert!(!store.is_denied("mallory").unwrap()); // in-memory state is gone with the server
-    assert_eq!(store.admit("alice", "s1", T0, TTL, 1).unwrap(), Admitted { active: 1 });
+    assert_eq!(store.admit("alice", "s1", "p", T0, TTL, 1).unwrap(), Admitted { active: 1 });
 }
 
 #[test]
@@ -475,7 +569,7 @@ fn redis_password_never_shown() {
     let store = RedisStore::connect(&good).unwrap();
     assert_eq!(store.describe(), format!("redis {}", server.url()));
     assert!(!format!("{store:?}").contains("s3cret"));
-    assert_eq!(store.admit("alice", "s1", T0, TTL, 1).unwrap(), Admitted { active: 1 });
+    assert_eq!(store.admit("alice", "s1", "p", T0, TTL, 1).unwrap(), Admitted { active: 1 });
 
     let bad = format!("redis://:wrongpass@127.0.0.1:{}/0", server.port);
     let e = RedisStore::connect(&bad).unwrap_err();
@@ -504,7 +598,7 @@ fn throughput(label: &str, store: &dyn LicenceStore) {
     const THREADS: usize = 2;
     const CYCLES: usize = 10_000; // per thread
     for k in 0..16u8 {
-        store.put_sealed_key(&Kid::from_bytes([k; 16]), &[k; 44]).unwrap();
+        store.put_sealed_key(&film("film-1"), &Kid::from_bytes([k; 16]), &[k; 44]).unwrap();
     }
     for u in (0..5000).step_by(100) {
         store.set_denied(&format!("user{u}"), true).unwrap();
@@ -520,9 +614,11 @@ fn throughput(label: &str, store: &dyn LicenceStore) {
                         let subject = format!("user{}", (t * 7919 + i * 13) % 5000);
                         let stream = format!("s{}", i % 5);
                         if !store.is_denied(&subject).unwrap() {
-                            store.admit(&subject, &stream, T0 + (i / 1000) as u64, TTL, 3).unwrap();
                             store
-                                .sealed_key(&Kid::from_bytes([(i % 16) as u8; 16]))
+                                .admit(&subject, &stream, "p", T0 + (i / 1000) as u64, TTL, 3)
+                                .unwrap();
+                            store
+                                .sealed_key(&film("film-1"), &Kid::from_bytes([(i % 16) as u8; 16]))
                                 .unwrap()
                                 .unwrap();
                         }
