@@ -14,5 +14,6 @@
 
 mod jwt;
 pub mod licence;
+mod secret;
 pub mod serve;
 pub mod token;

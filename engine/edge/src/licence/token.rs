@@ -19,6 +19,7 @@ use abmark_wm::key::WatermarkKey;
 
 use super::clearkey::SessionType;
 use crate::jwt::{self, JwtError, Kind, Window};
+use crate::secret::Secret32;
 
 const KIND: Kind = Kind { typ: "abmark-licence+jwt", typ_required: true };
 const MAC_LABEL: &str = "abmark/licence-token/hs256/v1";
@@ -77,24 +78,12 @@ pub enum LicenceTokenError {
 }
 
 /// The licence-token MAC key. `Debug` is redacted.
-#[derive(Clone)]
-pub struct LicenceKey([u8; 32]);
-
-impl Drop for LicenceKey {
-    fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.0);
-    }
-}
-
-impl std::fmt::Debug for LicenceKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("LicenceKey(<redacted>)")
-    }
-}
+#[derive(Clone, Debug)]
+pub struct LicenceKey(Secret32);
 
 impl LicenceKey {
     pub fn derive(key: &WatermarkKey) -> Self {
-        Self(key.derive(MAC_LABEL, &[]))
+        Self(Secret32(key.derive(MAC_LABEL, &[])))
     }
 }
 
@@ -268,7 +257,7 @@ mod tests {
     fn a_wm_token_key_is_not_a_licence_key() {
         let wm = WatermarkKey::from_bytes([7; 32]);
         let t = mint(&key(), "alice", &film("film-1"), SessionId(1), None, 1_000, 600).unwrap();
-        let as_token_mac = LicenceKey(wm.derive("abmark/token/hmac-256-256/v1", &[]));
+        let as_token_mac = LicenceKey(Secret32(wm.derive("abmark/token/hmac-256-256/v1", &[])));
         assert_eq!(verify(&as_token_mac, &t, None, 1_000), Err(LicenceTokenError::BadSignature));
     }
 }

@@ -29,6 +29,7 @@ use sha2::Sha256;
 
 use super::http;
 use super::Edge;
+use crate::secret::Secret32;
 use abmark_delivery::manifest::FIRST_SEGMENT_NUMBER;
 use abmark_wm::key::WatermarkKey;
 
@@ -37,29 +38,17 @@ const NAME_LABEL: &str = "abmark/edge/variant-path/hs256/v1";
 const NAME_BYTES: usize = 16;
 
 /// The key that names variants. `Debug` is redacted.
-#[derive(Clone)]
-pub struct VariantNames([u8; 32]);
-
-impl Drop for VariantNames {
-    fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.0);
-    }
-}
-
-impl std::fmt::Debug for VariantNames {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("VariantNames(<redacted>)")
-    }
-}
+#[derive(Clone, Debug)]
+pub struct VariantNames(Secret32);
 
 impl VariantNames {
     pub fn derive(key: &WatermarkKey) -> Self {
-        Self(key.derive(NAME_LABEL, &[]))
+        Self(Secret32(key.derive(NAME_LABEL, &[])))
     }
 
     fn mac(&self, variant: u8, rendition: &str, index: usize) -> Hmac<Sha256> {
         let mut mac =
-            <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0).expect("HMAC takes any key length");
+            <Hmac<Sha256> as KeyInit>::new_from_slice(&*self.0).expect("HMAC takes any key length");
         // Length-prefixed rendition, so no (rendition, index) pair can pass for another.
         mac.update(&(rendition.len() as u64).to_be_bytes());
         mac.update(rendition.as_bytes());

@@ -18,6 +18,7 @@ mod error;
 mod jwt;
 mod pattern;
 
+use crate::secret::Secret32;
 use std::fmt;
 
 use abmark_delivery::ids::{ContentId, SessionId};
@@ -48,15 +49,8 @@ const PATTERN_LABEL: &str = "abmark/token/wmpattern-a256gcm/v1";
 /// The two secrets a token needs, derived from the watermark key. `Debug` is redacted.
 #[derive(Clone, PartialEq, Eq)]
 pub struct TokenKeys {
-    mac: [u8; 32],
-    pattern: [u8; 32],
-}
-
-impl Drop for TokenKeys {
-    fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.mac);
-        zeroize::Zeroize::zeroize(&mut self.pattern);
-    }
+    mac: Secret32,
+    pattern: Secret32,
 }
 
 impl fmt::Debug for TokenKeys {
@@ -68,7 +62,10 @@ impl fmt::Debug for TokenKeys {
 impl TokenKeys {
     /// MAC key and pattern key, each from its own derivation label.
     pub fn derive(key: &WatermarkKey) -> Self {
-        Self { mac: key.derive(MAC_LABEL, &[]), pattern: key.derive(PATTERN_LABEL, &[]) }
+        Self {
+            mac: Secret32(key.derive(MAC_LABEL, &[])),
+            pattern: Secret32(key.derive(PATTERN_LABEL, &[])),
+        }
     }
 }
 

@@ -166,7 +166,7 @@ fn independent_cose_check_recomputes_the_mac_by_hand() {
         Value::Bytes(vec![]),
         Value::Bytes(payload),
     ]);
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&k.mac).unwrap();
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&*k.mac).unwrap();
     mac.update(&encode(&structure));
     assert_eq!(mac.finalize().into_bytes().as_slice(), mac0.tag.as_slice());
     // And the raw MAC key is the labelled derivation of the watermark key.
