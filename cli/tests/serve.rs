@@ -637,3 +637,44 @@ fn issuer_and_audience_are_checked_when_the_edge_names_them() {
     assert_eq!(status(&["--issuer", "origin-1", "--audience", "edge-us"]), 403);
     assert_eq!(status(&["--issuer", "origin-2", "--audience", "edge-eu"]), 403);
 }
+
+/// The session log names a token once per client address: a token shared with someone else
+/// shows up again from their address (here 127.0.0.2), while a player polling its manifest
+/// from one address is logged once.
+#[test]
+fn a_token_is_logged_once_per_client_address() {
+    let f = fixture();
+    let log = f.dir.path().join("per-address.jsonl");
+    let server = Server::start(f, &log, &[]);
+    let token = f.token(31, &["--subject", "shared"]);
+    let addr: std::net::SocketAddr = server.base.trim_start_matches("http://").parse().unwrap();
+    let fetch_from = |source: &str| {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
+            let mut stream = socket.connect(addr).await.unwrap();
+            let request = format!(
+                "GET /hls/master.m3u8?token={token} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            );
+            stream.write_all(request.as_bytes()).await.unwrap();
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer).await.unwrap();
+            assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        });
+    };
+    for source in ["127.0.0.1", "127.0.0.1", "127.0.0.2", "127.0.0.2", "127.0.0.1"] {
+        fetch_from(source);
+    }
+    // The log is written off the request path: give it a moment before the kill.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    drop(server);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let clients: Vec<String> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|r| r["client"].as_str().unwrap().split(':').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(clients, ["127.0.0.1", "127.0.0.2"], "{text}");
+}
