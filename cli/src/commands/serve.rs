@@ -128,6 +128,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some((master, content, keys)) = licence {
         edge = edge.with_licence(licence_service(&args.licence, &master, &key, content, keys)?);
     }
+    // Everything the edge needs is derived: neither the watermark key nor the master key (dropped
+    // above) stays in memory while it serves (both are wiped on drop).
+    drop(key);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
