@@ -17,7 +17,9 @@ if [ "$(uname -m)" = aarch64 ]; then
 fi
 
 missing=()
-for p in qemu-user gcc-aarch64-linux-gnu; do
+# libc6-dev-arm64-cross is only a Recommends of the cross gcc, and without it the link fails
+# (no Scrt1.o, crti.o): name it, since the install below skips recommends.
+for p in qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]})); then
