@@ -471,39 +471,136 @@ fn backend() -> String {
 }
 
 /// The player page may live on another origin: preflights are answered and every answer,
-/// refusals included, is readable from any origin (bearer tokens are not cookies).
+/// refusals included, is readable by the page. The origin is echoed, never `*`, with
+/// credentials allowed: dash.js sends its licence requests with credentials when it adds an
+/// Authorization header, and browsers refuse `*` for those.
 #[test]
-fn any_origin_may_ask_for_a_licence() {
+fn any_origin_may_ask_for_a_licence_without_a_list() {
     let server = Server::start(&["--state", &tempdir_state()]);
-    let agent: ureq::Agent =
-        ureq::Agent::config_builder().http_status_as_error(false).build().into();
     let url = format!("{}/license", server.base);
-    let preflight = agent
-        .options(&url)
-        .header("Origin", "https://player.example")
-        .header("Access-Control-Request-Method", "POST")
-        .header("Access-Control-Request-Headers", "authorization, content-type")
-        .call()
-        .unwrap();
-    let header = |r: &ureq::http::Response<ureq::Body>, name: &str| {
-        let value = r.headers().get(name).and_then(|v| v.to_str().ok());
-        value.unwrap_or_default().to_ascii_lowercase()
-    };
+    let preflight = preflight(&url, "https://player.example");
     assert!(preflight.status().is_success(), "{}", preflight.status());
-    assert_eq!(header(&preflight, "access-control-allow-origin"), "*");
+    assert_eq!(header(&preflight, "access-control-allow-origin"), "https://player.example");
+    assert_eq!(header(&preflight, "access-control-allow-credentials"), "true");
     assert!(header(&preflight, "access-control-allow-methods").contains("post"));
     let headers = header(&preflight, "access-control-allow-headers");
-    assert!(headers.contains("authorization") && headers.contains("content-type"), "{headers}");
+    for h in ["authorization", "content-type", "abmark-player"] {
+        assert!(headers.contains(h), "{headers}");
+    }
     assert_eq!(header(&preflight, "access-control-max-age"), "600");
-    let refused = agent
+    let refused = agent()
         .post(&url)
         .header("Origin", "https://player.example")
         .header("Content-Type", "application/json")
         .send("{}")
         .unwrap();
     assert_eq!(refused.status().as_u16(), 401);
-    assert_eq!(header(&refused, "access-control-allow-origin"), "*");
+    assert_eq!(header(&refused, "access-control-allow-origin"), "https://player.example");
+    assert!(header(&refused, "access-control-expose-headers").contains("abmark-refusal"));
+    assert_eq!(header(&refused, "abmark-refusal"), "token-missing");
     assert_eq!(header(&refused, "cache-control"), "no-store");
+}
+
+/// `--allow-origin`: CORS answers the listed sites only; a licence or a manifest asked for from
+/// a page elsewhere is refused (403, `domain-not-allowed`) and the licence refusal is logged
+/// with its reason; a token naming its own sites narrows the edge's list.
+#[test]
+fn only_allowed_sites_get_licences_and_manifests() {
+    let server = Server::start(&[
+        "--state",
+        &tempdir_state(),
+        "--allow-origin",
+        "https://shop.example,https://*.customer.example",
+        "--no-origin",
+        "deny",
+    ]);
+    let url = format!("{}/license", server.base);
+    let allowed = preflight(&url, "https://www.customer.example");
+    assert_eq!(header(&allowed, "access-control-allow-origin"), "https://www.customer.example");
+    let other = preflight(&url, "https://pirate.example");
+    assert_eq!(header(&other, "access-control-allow-origin"), "");
+    // Licences: the listed site gets the key, another site and a request naming none do not.
+    let licence = licence_token("alice@example.com", 5);
+    let ask = |origin: Option<&str>, token: &str| {
+        let mut r = agent()
+            .post(&url)
+            .header("Content-Type", "application/json")
+            .header("Abmark-Player", "p1")
+            .header("Authorization", &format!("Bearer {token}"));
+        if let Some(o) = origin {
+            r = r.header("Origin", o);
+        }
+        let body = serde_json::json!({ "kids": [&packaged().kid_b64], "type": "temporary" });
+        let mut response = r.send(&body.to_string()).unwrap();
+        let code = header(&response, "abmark-refusal");
+        let text = response.body_mut().read_to_string().unwrap();
+        (response.status().as_u16(), code, text)
+    };
+    let (status, _, body) = ask(Some("https://shop.example"), &licence);
+    assert_eq!(status, 200, "{body}");
+    let (status, code, body) = ask(Some("https://pirate.example"), &licence);
+    assert_eq!((status, code.as_str()), (403, "domain-not-allowed"), "{body}");
+    assert!(body.contains("https://pirate.example"), "{body}");
+    let (status, code, _) = ask(None, &licence);
+    assert_eq!((status, code.as_str()), (403, "domain-not-allowed"));
+    let refused: Vec<_> = server.log().into_iter().filter(|r| r["decision"] == "refused").collect();
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert!(refused[0]["reason"].as_str().unwrap().contains("domain not allowed"));
+    // A token minted for the customer's sites only fails on the shop, which the edge allows.
+    let narrow = licence_token_with("bob", 6, &["--origin", "https://*.customer.example"]);
+    let (status, code, _) = ask(Some("https://shop.example"), &narrow);
+    assert_eq!((status, code.as_str()), (403, "domain-not-allowed"));
+    let (status, _, body) = ask(Some("https://tv.customer.example"), &narrow);
+    assert_eq!(status, 200, "{body}");
+    // Manifests: by Origin, or by Referer when there is none (same-origin GETs, iframes).
+    let mpd = format!("{}/dash/manifest.mpd?token={}", server.base, wm_token(5));
+    let get = |name: &str, value: &str| {
+        let response = agent().get(&mpd).header(name, value).call().unwrap();
+        (response.status().as_u16(), header(&response, "abmark-refusal"))
+    };
+    assert_eq!(get("Origin", "https://shop.example").0, 200);
+    assert_eq!(get("Referer", "https://a.customer.example/watch/1").0, 200);
+    assert_eq!(get("Referer", "https://customer.example/").1, "domain-not-allowed");
+    assert_eq!(get("Origin", "http://shop.example").1, "domain-not-allowed");
+    let bare = agent().get(&mpd).call().unwrap();
+    assert_eq!(bare.status().as_u16(), 403);
+    // Segments are static and shared: CORS only, for the listed sites.
+    let text = agent()
+        .get(&mpd)
+        .header("Origin", "https://shop.example")
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    let init = text.split("sourceURL=\"").nth(1).unwrap().split('"').next().unwrap();
+    let media = agent()
+        .get(&format!("{}{init}", server.base))
+        .header("Origin", "https://shop.example")
+        .call()
+        .unwrap();
+    assert_eq!(media.status().as_u16(), 200);
+    assert_eq!(header(&media, "access-control-allow-origin"), "https://shop.example");
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder().http_status_as_error(false).build().into()
+}
+
+/// A CORS preflight for a licence POST from a page on `origin`.
+fn preflight(url: &str, origin: &str) -> ureq::http::Response<ureq::Body> {
+    agent()
+        .options(url)
+        .header("Origin", origin)
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "authorization, content-type, abmark-player")
+        .call()
+        .unwrap()
+}
+
+fn header(r: &ureq::http::Response<ureq::Body>, name: &str) -> String {
+    let value = r.headers().get(name).and_then(|v| v.to_str().ok());
+    value.unwrap_or_default().to_ascii_lowercase()
 }
 
 /// A backend that redirects (to a login page that answers 200) has not said yes.

@@ -182,12 +182,14 @@ fn manifests_signal_every_drm_system() {
     for system in [
         "edef8ba9-79d6-4ace-a3c8-27dcd51d21ed",
         "9a04f079-9840-4286-ab92-e65be0885f95",
-        "1077efec-c0b2-4d02-ace3-3c1e52e2fb4b",
+        "e2719d58-a985-b3c9-781a-b030af78d30e",
     ] {
         assert!(mpd.contains(&format!("urn:uuid:{system}")), "{system}");
     }
     assert!(mpd.contains("<mspr:pro>") && mpd.contains("<cenc:pssh>"), "{mpd}");
-    assert!(mpd.contains("<dashif:laurl>https://licence.example/clearkey</dashif:laurl>"), "{mpd}");
+    assert!(mpd.contains("<dashif:Laurl>https://licence.example/clearkey</dashif:Laurl>"), "{mpd}");
+    // dash.js fails on the W3C ClearKey element (docs/players.md): ClearKey is DASH-IF's only.
+    assert!(!mpd.contains("1077efec"), "{mpd}");
     let hls = std::fs::read_to_string(packaged.join("0-720p.m3u8")).unwrap();
     let key_line = hls
         .lines()
@@ -197,6 +199,11 @@ fn manifests_signal_every_drm_system() {
     assert!(key_line < map_line);
     assert!(hls.contains("KEYFORMAT=\"com.apple.streamingkeydelivery\""));
     assert!(hls.contains("KEYFORMAT=\"com.microsoft.playready\""));
+    let kid_b64 = common::base64(&hex::decode(KID).unwrap(), false);
+    let clearkey = format!(
+        "URI=\"data:text/plain;base64,{kid_b64}\",KEYID=0x{KID},KEYFORMAT=\"org.w3.clearkey\""
+    );
+    assert!(hls.contains(&clearkey), "{hls}");
     let master = std::fs::read_to_string(packaged.join("0.m3u8")).unwrap();
     assert!(master.contains("#EXT-X-SESSION-KEY:METHOD=SAMPLE-AES"), "{master}");
     // Keys never land in the output.

@@ -303,6 +303,7 @@ fn past_token(f: &Fixture, session: u32) -> String {
         audience: None,
         session: Some(SessionId(session)),
         content: None,
+        origins: None,
         issued_at: now - 600,
         not_before: None,
         expires_at: now - 300,

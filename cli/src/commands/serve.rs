@@ -11,6 +11,7 @@ use abmark_edge::licence::sealed::Sealer;
 use abmark_edge::licence::store::{LicenceStore, RedisStore, SqliteStore};
 use abmark_edge::licence::token::LicenceKey;
 use abmark_edge::licence::{LicencePolicy, LicenceService};
+use abmark_edge::origin::{NoOrigin, OriginPattern, OriginPolicy};
 use abmark_edge::serve::{run as serve, ConnectionLimits, Edge, ServeOptions};
 use abmark_files::jsonl::JsonlAppender;
 use abmark_wm::key::WatermarkKey;
@@ -51,8 +52,26 @@ pub struct Args {
     /// timeout.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     header_timeout: u64,
+    /// Sites whose pages may play: exact origins (https://watch.example.com) or a wildcard in
+    /// the leftmost label (https://*.example.com), comma-separated or repeated. Licence
+    /// requests, manifests and the player page from pages elsewhere get 403 (logged), CORS
+    /// answers only these, and the player page may be framed only by them. Default: any site.
+    #[arg(long = "allow-origin", value_name = "ORIGINS", value_parser = origin_list)]
+    allow_origin: Vec<Vec<OriginPattern>>,
+    /// What a request naming no site (neither Origin nor Referer) gets when sites are
+    /// restricted: allow (apps, curl, pages with no-referrer) or deny.
+    #[arg(long, value_name = "allow|deny", default_value = "allow", value_parser = no_origin)]
+    no_origin: NoOrigin,
     #[command(flatten)]
     licence: LicenceArgs,
+}
+
+fn origin_list(text: &str) -> Result<Vec<OriginPattern>, String> {
+    abmark_edge::origin::parse_list(text).map_err(|e| e.to_string())
+}
+
+fn no_origin(text: &str) -> Result<NoOrigin, String> {
+    text.parse()
 }
 
 /// The ClearKey licence service (`POST /license`): on when `--master-key` is given.
@@ -123,6 +142,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         leeway: args.leeway,
         issuer: args.issuer.clone(),
         audience: args.audience.clone(),
+        origins: Arc::new(OriginPolicy::new(
+            args.allow_origin.iter().flatten().cloned().collect(),
+            args.no_origin,
+        )),
     };
     let mut edge = Edge::open(&args.out, &key, options)?;
     if let Some((master, content, keys)) = licence {

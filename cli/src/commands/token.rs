@@ -5,6 +5,7 @@ use abmark_delivery::ids::{ContentId, SessionId};
 use abmark_delivery::sessions::TokenMode;
 use abmark_edge::licence::clearkey::SessionType;
 use abmark_edge::licence::token::{self as licence, LicenceKey, DEFAULT_TTL_SECONDS};
+use abmark_edge::origin::SiteList;
 use abmark_edge::serve::viewer::SESSION_CODE_KEY_VERSION;
 use abmark_edge::token::{
     mint, TokenFormat, TokenKeys, WmClaims, WmPattern, ABMARK_VENDOR, WM_VERSION,
@@ -51,6 +52,11 @@ pub struct Args {
     /// ASCII characters, no spaces.
     #[arg(long)]
     content: Option<ContentId>,
+    /// The sites whose pages may use the token: origin patterns, comma-separated
+    /// (`https://watch.example.com,https://*.example.net`). The edge refuses the token's
+    /// manifests and licences to pages elsewhere, even on sites its --allow-origin allows.
+    #[arg(long = "origin", value_name = "ORIGINS")]
+    origins: Option<SiteList>,
     /// Lifetime in seconds (default: 3600 for a WM token, 600 for a licence token).
     #[arg(long)]
     ttl: Option<u64>,
@@ -100,6 +106,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         audience: args.audience.clone(),
         session: Some(args.session),
         content: args.content.clone(),
+        origins: args.origins.clone(),
         issued_at: now,
         not_before: None,
         expires_at: now.checked_add(ttl).context("--ttl is too large")?,
@@ -116,6 +123,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "session": args.session,
             "subject": args.subject,
             "content": args.content,
+            "origins": args.origins,
             "issued_at": claims.issued_at,
             "expires_at": claims.expires_at,
             "format": match args.format { Format::Cwt => "cwt", Format::Jwt => "jwt" },
@@ -132,8 +140,9 @@ fn licence_token(args: &Args, key: &WatermarkKey, now: u64) -> anyhow::Result<()
     // clap requires --content with --licence.
     let content = args.content.as_ref().context("--licence needs --content")?;
     let lic = args.persistent.then_some(SessionType::PersistentLicense);
-    let token =
-        licence::mint(&LicenceKey::derive(key), subject, content, args.session, lic, now, ttl)?;
+    let mut claims = licence::claims(subject, content, args.session, lic, now, ttl)?;
+    claims.org = args.origins.clone();
+    let token = licence::sign(&LicenceKey::derive(key), &claims)?;
     if args.json {
         return super::print_json(&serde_json::json!({
             "token": token,
@@ -144,6 +153,7 @@ fn licence_token(args: &Args, key: &WatermarkKey, now: u64) -> anyhow::Result<()
             "issued_at": now,
             "expires_at": now.saturating_add(ttl),
             "persistent": args.persistent,
+            "origins": args.origins,
         }));
     }
     println!("{token}");

@@ -5,8 +5,13 @@
 //!   `urn:uuid:edef8ba9-…` with the box as a data URI.
 //! - PlayReady: `pssh` with a PlayReady Object (WRMHEADER 4.3, KIDs, LA_URL); DASH `mspr:pro`;
 //!   HLS KEYFORMAT `com.microsoft.playready`.
-//! - W3C ClearKey: a version-1 common `pssh` listing the KIDs (what browsers' ClearKey CDM
-//!   reads), DASH `dashif:laurl` for the licence server.
+//! - ClearKey: in the CMAF header a version-1 W3C common `pssh` listing the KIDs (what a
+//!   browser's ClearKey CDM reads from the `encrypted` event: hls.js relies on it). In the MPD
+//!   the DASH-IF form, `urn:uuid:e2719d58-…` with `dashif:Laurl` and no `cenc:pssh` (keys named
+//!   by `cenc:default_KID`), and no W3C `1077efec` element: dash.js (5.x) prefers that element
+//!   when present and then asks the CDM for a `keyids` request with a PSSH box, which fails;
+//!   shaka reads either. In HLS `KEYFORMAT="org.w3.clearkey"` with the KID in a `data:` URI
+//!   and `KEYID`, what hls.js reads (docs/players.md has the whole survey).
 //! - FairPlay (`cbcs` only): no PSSH; HLS `SAMPLE-AES` with KEYFORMAT
 //!   `com.apple.streamingkeydelivery` and an `skd://` URI naming the KID.
 
@@ -172,8 +177,8 @@ pub fn protection(
                 ),
             ),
             Drm::ClearKey => (
-                Uuid::from_bytes(pssh::CLEARKEY).urn().to_string(),
-                format!("data:text/plain;base64,{}", base64(&pssh_box(&pssh::CLEARKEY, kids, &[]))),
+                "org.w3.clearkey".to_owned(),
+                format!("data:text/plain;base64,{}", base64(kid.as_bytes())),
             ),
             Drm::FairPlay => {
                 ("com.apple.streamingkeydelivery".to_owned(), format!("skd://{}", kid.hex()))
@@ -194,10 +199,14 @@ pub fn protection(
             let (system_id, name) = match drm {
                 Drm::Widevine => (pssh::WIDEVINE, "Widevine"),
                 Drm::PlayReady => (pssh::PLAYREADY, "MSPR 2.0"),
-                Drm::ClearKey => (pssh::CLEARKEY, "ClearKey1.0"),
+                Drm::ClearKey => (pssh::DASHIF_CLEARKEY, "ClearKey1.0"),
                 Drm::FairPlay => (pssh::FAIRPLAY, "FairPlay"),
             };
-            let boxes = pssh_boxes(scheme, &kids, &only(opts, drm));
+            // The DASH-IF ClearKey element carries no PSSH (see the module doc).
+            let boxes = match drm {
+                Drm::ClearKey => Vec::new(),
+                _ => pssh_boxes(scheme, &kids, &only(opts, drm)),
+            };
             // A supplied PlayReady box carries the key service's PRO: signal that one.
             let supplied_pro = boxes
                 .first()

@@ -6,6 +6,7 @@
 //! - `secret` (crate-private): the 32-byte derived key shape (redacted, wiped on drop).
 //! - [`serve`]: personalised manifests with keyed variant names, the standard's edge mode, the
 //!   media files, the session log, the accept loop and its limits, metrics (axum/hyper/tokio).
+//! - [`origin`]: domain restriction (`--allow-origin`, a token's sites) and the CORS layer.
 //! - [`licence`]: the ClearKey licence service behind licence tokens, the customer's
 //!   authorization backend, a deny list and a stream limit (SQLite or Redis).
 //!
@@ -16,6 +17,7 @@
 
 mod jwt;
 pub mod licence;
+pub mod origin;
 mod secret;
 pub mod serve;
 pub mod token;

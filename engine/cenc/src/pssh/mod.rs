@@ -18,6 +18,11 @@ pub const PLAYREADY: SystemId = uuid::uuid!("9a04f079-9840-4286-ab92-e65be0885f9
 /// W3C Common PSSH box format (ClearKey), 1077efec-c0b2-4d02-ace3-3c1e52e2fb4b: a version 1 box
 /// whose KID list is the whole message and whose data is empty.
 pub const CLEARKEY: SystemId = uuid::uuid!("1077efec-c0b2-4d02-ace3-3c1e52e2fb4b").into_bytes();
+/// DASH-IF's ClearKey scheme (IOP 7.7.6), e2719d58-a985-b3c9-781a-b030af78d30e: how an MPD
+/// signals ClearKey with a `dashif:Laurl` and the keys named by `cenc:default_KID`. No PSSH
+/// uses it; it exists for `ContentProtection@schemeIdUri`.
+pub const DASHIF_CLEARKEY: SystemId =
+    uuid::uuid!("e2719d58-a985-b3c9-781a-b030af78d30e").into_bytes();
 /// FairPlay Streaming, 94ce86fb-07ff-4f43-adb8-93d2fa968ca2. FairPlay is signalled in HLS
 /// (`EXT-X-KEY`), so it needs no 'pssh' box; the id is here for CPIX `DRMSystem` matching.
 pub const FAIRPLAY: SystemId = uuid::uuid!("94ce86fb-07ff-4f43-adb8-93d2fa968ca2").into_bytes();

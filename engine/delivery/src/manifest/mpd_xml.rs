@@ -23,7 +23,7 @@ const MPD_NAMESPACE: &str = "urn:mpeg:dash:schema:mpd:2011";
 const CENC_NAMESPACE: &str = "urn:mpeg:cenc:2013";
 /// PlayReady's DASH content protection (`mspr:pro`).
 const MSPR_NAMESPACE: &str = "urn:microsoft:playready";
-/// DASH-IF content protection (`dashif:laurl`, DASH-IF IOP 7.7.6).
+/// DASH-IF content protection (`dashif:Laurl`, DASH-IF IOP 7.7.6).
 const DASHIF_NAMESPACE: &str = "https://dashif.org/CPS";
 /// ISO/IEC 23009-1 5.8.5.2: the common-encryption descriptor.
 const MP4_PROTECTION_SCHEME: &str = "urn:mpeg:dash:mp4protection:2011";
@@ -153,7 +153,8 @@ fn write_content_protection(x: &mut Xml, p: &Protection) -> io::Result<()> {
         }
         x.start("ContentProtection", attrs)?;
         if let Some(url) = &s.license_url {
-            x.text_element("dashif:laurl", url)?;
+            // `Laurl`, capitalised as DASH-IF IOP spells it: shaka matches the name exactly.
+            x.text_element("dashif:Laurl", url)?;
         }
         if let Some(pssh) = &s.pssh {
             x.text_element("cenc:pssh", &base64(pssh))?;
@@ -222,7 +223,15 @@ fn write_segment_template(x: &mut Xml, t: &SegmentTemplate) -> io::Result<()> {
 fn write_segment_list(x: &mut Xml, list: &SegmentList) -> io::Result<()> {
     x.start("SegmentList", vec![("timescale", list.timescale.to_string())])?;
     x.empty("Initialization", vec![("sourceURL", list.initialization.clone())])?;
-    write_timeline(x, &list.timeline)?;
+    // One `S` per segment, never `@r`: dash.js (5.x) pairs the n-th `S` element, not the n-th
+    // segment, with the n-th `SegmentURL`, so every repeat of an `S@r` would fetch the first
+    // URL of the run. Valid either way; this form plays everywhere.
+    let one_each: Vec<TimelineEntry> = list
+        .timeline
+        .iter()
+        .flat_map(|e| (0..=e.repeat).map(|_| TimelineEntry { duration: e.duration, repeat: 0 }))
+        .collect();
+    write_timeline(x, &one_each)?;
     for media in &list.media {
         x.empty("SegmentURL", vec![("media", media.clone())])?;
     }

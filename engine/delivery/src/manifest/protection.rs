@@ -45,7 +45,7 @@ pub struct DrmSignal {
     pub pssh: Option<Vec<u8>>,
     /// PlayReady Object, for DASH `mspr:pro`.
     pub playready_pro: Option<Vec<u8>>,
-    /// Licence server (DASH-IF `dashif:laurl`; ClearKey).
+    /// Licence server (DASH-IF `dashif:Laurl`; ClearKey).
     pub license_url: Option<String>,
     /// Whether DASH lists this system (FairPlay is HLS-only).
     pub dash: bool,

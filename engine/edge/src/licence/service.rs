@@ -59,7 +59,7 @@ pub enum Refusal {
     /// No `Authorization: Bearer` token (401).
     MissingToken,
     /// The licence token does not verify, has expired or names other content (403).
-    BadToken(String),
+    BadToken(LicenceTokenError),
     /// The body is not a ClearKey licence request (400).
     BadRequest(String),
     /// A persistent licence asked for where the policy or the token does not allow one (403).
@@ -83,6 +83,8 @@ pub enum Refusal {
     StoreUnavailable(String),
     /// A stored key could not be unsealed with the master key (500).
     Unsealable(String),
+    /// The page asking is on a site the edge or the token does not allow (403).
+    Site(String),
 }
 
 impl Refusal {
@@ -100,7 +102,28 @@ impl Refusal {
             | Refusal::Backend(_)
             | Refusal::NoKey
             | Refusal::StreamInUse
+            | Refusal::Site(_)
             | Refusal::StreamLimit { .. } => 403,
+        }
+    }
+
+    /// A stable name for the refusal, for players to pick the message they show (the JSON
+    /// body's `code`; the `Abmark-Refusal` header).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::MissingToken => "token-missing",
+            Refusal::BadToken(LicenceTokenError::Expired) => "token-expired",
+            Refusal::BadToken(_) => "token-invalid",
+            Refusal::BadRequest(_) => "bad-request",
+            Refusal::PersistentNotAllowed => "persistent-not-allowed",
+            Refusal::Denied => "subject-denied",
+            Refusal::Backend(_) => "backend-refused",
+            Refusal::NoKey => "no-key",
+            Refusal::StreamLimit { .. } | Refusal::StreamInUse => "stream-limit",
+            Refusal::NotHeld => "not-held",
+            Refusal::NoPlayer => "no-player",
+            Refusal::StoreUnavailable(_) | Refusal::Unsealable(_) => "server-error",
+            Refusal::Site(_) => "domain-not-allowed",
         }
     }
 
@@ -118,9 +141,10 @@ impl Refusal {
     pub fn reason(&self) -> String {
         match self {
             Refusal::MissingToken => LicenceTokenError::Missing.to_string(),
-            Refusal::BadToken(why)
-            | Refusal::BadRequest(why)
+            Refusal::BadToken(why) => why.to_string(),
+            Refusal::BadRequest(why)
             | Refusal::Backend(why)
+            | Refusal::Site(why)
             | Refusal::Unsealable(why) => why.clone(),
             Refusal::PersistentNotAllowed => "persistent licences are not allowed".into(),
             Refusal::Denied => "subject is on the deny list".into(),
@@ -152,7 +176,9 @@ impl Answer {
     pub fn body(&self) -> String {
         match self {
             Answer::Issued { jwk_set } => jwk_set.clone(),
-            Answer::Refused(r) => serde_json::json!({ "error": r.public_reason() }).to_string(),
+            Answer::Refused(r) => {
+                serde_json::json!({ "error": r.public_reason(), "code": r.code() }).to_string()
+            }
         }
     }
 }
@@ -230,8 +256,30 @@ impl LicenceService {
     /// fill): the HTTP layer counts it.
     pub fn check_token(&self, bearer: Option<&str>, now: u64) -> Result<LicenceClaims, Refusal> {
         let token = bearer.ok_or(Refusal::MissingToken)?;
-        verify(&self.key, token, Some(&self.policy.content), now)
-            .map_err(|e| Refusal::BadToken(e.to_string()))
+        verify(&self.key, token, Some(&self.policy.content), now).map_err(Refusal::BadToken)
+    }
+
+    /// Refuses, and logs, a request whose token verified but whose page is on a site it may
+    /// not play on.
+    pub fn refuse_site(
+        &self,
+        claims: &LicenceClaims,
+        why: String,
+        client: &str,
+        now: u64,
+    ) -> Answer {
+        let refusal = Refusal::Site(why);
+        self.log.append(&LicenceRecord {
+            time: rfc3339(now),
+            subject: Some(claims.sub.clone()),
+            content: Some(claims.cid.clone()),
+            session: Some(claims.sid),
+            decision: Decision::Refused,
+            reason: refusal.reason(),
+            kids: Vec::new(),
+            client: client.to_owned(),
+        });
+        Answer::Refused(refusal)
     }
 
     /// Answers one request whose token passed [`Self::check_token`] (blocking), and logs the

@@ -19,6 +19,7 @@ use abmark_wm::key::WatermarkKey;
 
 use super::clearkey::SessionType;
 use crate::jwt::{self, JwtError, Kind, Window};
+use crate::origin::SiteList;
 use crate::secret::Secret32;
 
 const KIND: Kind = Kind { typ: "abmark-licence+jwt", typ_required: true };
@@ -52,6 +53,10 @@ pub struct LicenceClaims {
     /// The session types allowed; `None` = temporary only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lic: Option<SessionType>,
+    /// The sites (origin patterns) whose pages may use this token; `None` = any the edge
+    /// allows. A token minted for one customer's site then fails on another's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<SiteList>,
 }
 
 /// Why a licence token was refused. Each maps to HTTP 401 or 403 at the edge.
@@ -98,15 +103,22 @@ pub fn mint(
     now: u64,
     ttl: u64,
 ) -> Result<String, LicenceTokenError> {
-    if ttl > MAX_LIFETIME_SECONDS {
-        return Err(LicenceTokenError::Lifetime);
-    }
-    if !canonical_subject(subject) {
-        return Err(LicenceTokenError::Subject);
-    }
+    sign(key, &claims(subject, content, session, lic, now, ttl)?)
+}
+
+/// The claims [`mint`] signs, with a fresh random `jti`: for a caller that adds more (the
+/// sites, `org`) before [`sign`]ing them.
+pub fn claims(
+    subject: &str,
+    content: &ContentId,
+    session: SessionId,
+    lic: Option<SessionType>,
+    now: u64,
+    ttl: u64,
+) -> Result<LicenceClaims, LicenceTokenError> {
     let mut jti = [0u8; 16];
     getrandom::fill(&mut jti).map_err(|e| LicenceTokenError::Random(e.to_string()))?;
-    let claims = LicenceClaims {
+    Ok(LicenceClaims {
         sub: subject.to_owned(),
         cid: content.clone(),
         sid: session,
@@ -114,8 +126,19 @@ pub fn mint(
         exp: now.saturating_add(ttl),
         jti: URL_SAFE_NO_PAD.encode(jti),
         lic,
-    };
-    jwt::sign(KIND, &key.0, &claims).map_err(|_| LicenceTokenError::Malformed)
+        org: None,
+    })
+}
+
+/// Signs `claims` after the checks [`verify`] would make of their lifetime and subject.
+pub fn sign(key: &LicenceKey, claims: &LicenceClaims) -> Result<String, LicenceTokenError> {
+    if claims.exp.saturating_sub(claims.iat) > MAX_LIFETIME_SECONDS {
+        return Err(LicenceTokenError::Lifetime);
+    }
+    if !canonical_subject(&claims.sub) {
+        return Err(LicenceTokenError::Subject);
+    }
+    jwt::sign(KIND, &key.0, claims).map_err(|_| LicenceTokenError::Malformed)
 }
 
 /// Verifies a licence token at `now` for `content` (the content this server licenses; `None`

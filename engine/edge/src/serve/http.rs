@@ -7,6 +7,9 @@ use axum::response::{IntoResponse, Response};
 use super::viewer::Refusal;
 
 pub const HLS_TYPE: &str = "application/vnd.apple.mpegurl";
+/// The header naming why a request was refused ([`Refusal::code`]), which CORS exposes to
+/// player pages on other sites.
+pub const REFUSAL_HEADER: &str = "abmark-refusal";
 pub const DASH_TYPE: &str = "application/dash+xml";
 
 /// The token of a request: `?token=` first, else `Authorization: Bearer` (the scheme name is
@@ -29,6 +32,7 @@ pub fn refuse(refusal: &Refusal) -> Response {
     let mut response = (status, format!("{refusal}\n")).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(REFUSAL_HEADER, HeaderValue::from_static(refusal.code()));
     if status == StatusCode::UNAUTHORIZED {
         headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }

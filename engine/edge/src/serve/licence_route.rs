@@ -3,9 +3,9 @@
 //! is counted in [`super::metrics`]); then the body, at most [`MAX_REQUEST_BYTES`] and within
 //! [`BODY_TIMEOUT`], goes to [`crate::licence::LicenceService`] on a blocking thread (its store
 //! and the customer's backend block). The answer is the JWK set or a one-line JSON refusal,
-//! never cached, and the token is never echoed. Browsers call it cross-origin when the player page lives elsewhere,
-//! so tower-http's [`CorsLayer`] answers CORS preflights and marks answers readable by any
-//! origin: bearer tokens are not cookies, so any origin may ask.
+//! never cached, and the token is never echoed. Once the token verifies, the page's site must be
+//! one the edge and the token allow ([`crate::origin`]); a refusal is logged. CORS (preflights
+//! included) is the edge-wide layer of [`crate::origin::OriginPolicy::cors`].
 //!
 //! Only a few answers run at once (see [`concurrent_answers`]); the rest wait in a FIFO queue.
 //! Without the bound every waiting request holds a blocking thread that queues on the store's
@@ -18,16 +18,16 @@ use std::sync::Arc;
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{ConnectInfo, State};
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
-use tower_http::cors::{Any, CorsLayer};
 
 use super::http;
 use super::Edge;
 use crate::licence::clearkey::MAX_REQUEST_BYTES;
 use crate::licence::{Answer, LicenceService, PLAYER_HEADER};
+use crate::origin::SiteList;
 
 /// Answers running at once. Without an authorization backend an answer is CPU work and one
 /// store round trip: 4 per core overlap the round trips and keep the threads within the cores'
@@ -56,23 +56,7 @@ impl LicenceEndpoint {
 }
 
 pub(crate) fn routes() -> Router<Arc<Edge>> {
-    Router::new()
-        .route("/license", post(license))
-        .route("/license/release", post(release))
-        .layer(cors())
-}
-
-/// Any origin may POST with a bearer token; browsers may cache the preflight for 10 minutes.
-fn cors() -> CorsLayer {
-    CorsLayer::new()
-        .allow_origin(Any)
-        .allow_methods([Method::POST, Method::OPTIONS])
-        .allow_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            HeaderName::from_static("abmark-player"),
-        ])
-        .max_age(std::time::Duration::from_secs(600))
+    Router::new().route("/license", post(license)).route("/license/release", post(release))
 }
 
 /// Longest a licence request body may take to arrive once the token has verified: a ClearKey
@@ -100,6 +84,11 @@ async fn license(
             return answer(&Answer::Refused(refusal));
         }
     };
+    let sites = claims.org.as_ref().map(SiteList::patterns);
+    if let Err(refused) = edge.options.origins.check(&headers, sites) {
+        let why = refused.to_string();
+        return answer(&endpoint.service.refuse_site(&claims, why, &client.to_string(), now));
+    }
     let token = bearer.unwrap_or_default().to_owned();
     let player = player_id(&headers);
     let declared = headers
@@ -185,7 +174,13 @@ async fn release(
 /// The service's answer as an HTTP response: JSON, never cached.
 fn answer(answer: &Answer) -> Response {
     let status = StatusCode::from_u16(answer.status()).unwrap_or(StatusCode::FORBIDDEN);
-    json_body(status, answer.body())
+    let mut response = json_body(status, answer.body());
+    if let Answer::Refused(refusal) = answer {
+        response
+            .headers_mut()
+            .insert(http::REFUSAL_HEADER, HeaderValue::from_static(refusal.code()));
+    }
+    response
 }
 
 fn too_large() -> Response {

@@ -129,13 +129,14 @@ async fn metrics(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::licence::token::LicenceTokenError;
 
     #[test]
     fn counts_each_kind_once() {
         let m = Metrics::default();
         m.licence_unauthenticated(&Refusal::MissingToken);
-        m.licence_unauthenticated(&Refusal::BadToken("expired".into()));
-        m.licence_unauthenticated(&Refusal::BadToken("bad signature".into()));
+        m.licence_unauthenticated(&Refusal::BadToken(LicenceTokenError::Expired));
+        m.licence_unauthenticated(&Refusal::BadToken(LicenceTokenError::BadSignature));
         m.licence_answered(&Answer::Issued { jwk_set: String::new() });
         m.viewer_refused();
         let text = m.render(3);

@@ -41,6 +41,7 @@ use std::sync::Arc;
 use axum::Router;
 
 use crate::licence::LicenceService;
+use crate::origin::{OriginPolicy, SiteList};
 use crate::token::TokenKeys;
 use abmark_delivery::ids::ContentId;
 use abmark_delivery::layout::{manifests::presentation, JobFile, LayoutError};
@@ -49,6 +50,8 @@ use abmark_delivery::manifest::{
 };
 use abmark_wm::key::WatermarkKey;
 use abmark_wm::payload::{PayloadError, SessionCoder};
+use axum::http::HeaderMap;
+use viewer::{Refusal, Viewer};
 
 pub use abmark_delivery::pace::PaceTable;
 pub use listener::ConnectionLimits;
@@ -71,6 +74,8 @@ pub struct ServeOptions {
     pub issuer: Option<String>,
     /// When set, a WM token's `aud` must be this (the edge's own name).
     pub audience: Option<String>,
+    /// The sites whose pages may play (`--allow-origin`), and the CORS answers to them.
+    pub origins: Arc<OriginPolicy>,
 }
 
 /// Why the edge could not start. One line each.
@@ -179,13 +184,31 @@ impl Edge {
     /// The routes: personalised manifests, edge mode, the media files, the licence service
     /// and the metrics.
     pub fn router(self: Arc<Self>) -> Router {
+        // CORS on everything a player page on another site fetches; not on the metrics, which
+        // only loopback clients read.
+        let cors = self.options.origins.cors();
         Router::new()
             .merge(personal::routes())
             .merge(neutral::routes())
             .merge(media::routes())
             .merge(licence_route::routes())
+            .layer(cors)
             .merge(metrics::routes())
             .with_state(self)
+    }
+
+    /// Checks the page's site for a viewer's manifest request; a refusal is logged (once the
+    /// token verified, refusals are scarce: a client without one is refused before this).
+    pub(crate) fn check_site(&self, headers: &HeaderMap, viewer: &Viewer) -> Result<(), Refusal> {
+        let sites = viewer.claims.origins.as_ref().map(SiteList::patterns);
+        self.options.origins.check(headers, sites).map(|_| ()).map_err(|refused| {
+            self.metrics.viewer_refused();
+            eprintln!(
+                "edge: refused a manifest to session {}: {refused}",
+                viewer.session.map_or_else(|| "-".to_owned(), |s| s.to_string())
+            );
+            Refusal::Site(refused)
+        })
     }
 
     /// The URL path of video segment `index` of `rendition` in `variant`, as personal

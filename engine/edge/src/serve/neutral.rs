@@ -82,6 +82,9 @@ async fn segment(
         Ok(v) => v,
         Err(refusal) => return refusal.into_response(),
     };
+    if let Err(refusal) = edge.check_site(&headers, &viewer) {
+        return refusal.into_response();
+    }
     let Some(index) = segment_index(&file) else { return http::not_found("such segment") };
     let Some(position) = edge.pace.position(index) else { return http::not_found("such segment") };
     if !edge.is_rendition(&rendition) {

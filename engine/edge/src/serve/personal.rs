@@ -8,7 +8,9 @@
 //!   the shared audio playlist.
 //! - `GET /dash/manifest.mpd?token=T`: the MPD with a per-segment `SegmentList`.
 //!
-//! The entry points (multivariant playlist, MPD) append the session to the session log.
+//! The entry points (multivariant playlist, MPD) append the session to the session log. Every
+//! manifest is refused to a page on a site the edge or the token does not allow
+//! ([`crate::origin`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -47,6 +49,7 @@ async fn master(
 ) -> Result<Response, Refusal> {
     let token = http::token(q.token.as_deref(), &headers);
     let viewer = edge.viewer(token)?;
+    edge.check_site(&headers, &viewer)?;
     // A verified token is base64url (CWT) or three base64url parts (JWT): safe in a URI as is.
     let token = token.unwrap_or_default();
     edge.log.record(token, &viewer, client);
@@ -64,6 +67,7 @@ async fn media_playlist(
 ) -> Result<Response, Refusal> {
     let Some(id) = file.strip_suffix(".m3u8") else { return Ok(http::not_found("such playlist")) };
     let viewer = edge.viewer(http::token(q.token.as_deref(), &headers))?;
+    edge.check_site(&headers, &viewer)?;
     let p = &edge.presentation;
     let text = if p.audio.as_ref().is_some_and(|a| a.rendition.id == id) {
         hls_audio_playlist(p, &edge.scheme)
@@ -91,6 +95,7 @@ async fn mpd(
 ) -> Result<Response, Refusal> {
     let token = http::token(q.token.as_deref(), &headers);
     let viewer = edge.viewer(token)?;
+    edge.check_site(&headers, &viewer)?;
     edge.log.record(token.unwrap_or_default(), &viewer, client);
     let choices = edge.choices(&viewer);
     if let Some(text) = edge.mpd.as_ref().and_then(|t| t.render(&choices)) {

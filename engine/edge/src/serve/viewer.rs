@@ -7,6 +7,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::origin::OriginRefusal;
 use crate::token::{verify_with_leeway, TokenError, WmClaims, WmPattern};
 use abmark_delivery::ids::SessionId;
 use abmark_delivery::sessions::TokenMode;
@@ -32,6 +33,23 @@ pub enum Refusal {
     /// 403: a valid token whose pattern this edge cannot use.
     #[error("token refused: {0}")]
     Pattern(String),
+    /// 403: a valid token, asked for from a page on a site it may not play on.
+    #[error("{0}")]
+    Site(#[from] OriginRefusal),
+}
+
+impl Refusal {
+    /// A stable name for the refusal (the `Abmark-Refusal` header), for a player page to pick
+    /// the message it shows.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::Missing => "token-missing",
+            Refusal::Invalid(TokenError::Expired { .. }) => "token-expired",
+            Refusal::Invalid(_) | Refusal::Pattern(_) => "token-invalid",
+            Refusal::WrongContent => "wrong-content",
+            Refusal::Site(_) => "domain-not-allowed",
+        }
+    }
 }
 
 /// A viewer whose token verified.

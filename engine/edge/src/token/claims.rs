@@ -11,6 +11,7 @@ use ciborium::Value;
 
 use super::pattern::{self, SealedPattern};
 use super::{TokenError, WmClaims, WmPattern};
+use crate::origin::SiteList;
 use abmark_delivery::cbor::{as_u64, canonical_map, decode_exact, encode};
 use abmark_delivery::ids::{ContentId, SessionId};
 
@@ -48,6 +49,8 @@ pub const WMKEYVER: i64 = 307;
 pub const ABM_SESSION: i64 = -65537;
 /// abmark private claim: content id, text.
 pub const ABM_CONTENT: i64 = -65538;
+/// abmark private claim: the sites the token plays on, origin patterns, comma-separated text.
+pub const ABM_ORIGINS: i64 = -65539;
 
 /// How the pattern arrived, before decryption.
 #[derive(Clone, Debug)]
@@ -69,6 +72,7 @@ pub(crate) struct RawClaims {
     pub audience: Option<String>,
     pub session: Option<SessionId>,
     pub content: Option<ContentId>,
+    pub origins: Option<SiteList>,
     pub issued_at: u64,
     pub not_before: Option<u64>,
     pub expires_at: u64,
@@ -91,6 +95,7 @@ pub(crate) struct PartialClaims {
     pub audience: Option<String>,
     pub session: Option<SessionId>,
     pub content: Option<String>,
+    pub origins: Option<String>,
     pub issued_at: Option<u64>,
     pub not_before: Option<u64>,
     pub expires_at: Option<u64>,
@@ -137,6 +142,11 @@ impl PartialClaims {
                 .map(ContentId::new)
                 .transpose()
                 .map_err(|e| TokenError::Malformed(format!("abm_content: {e}")))?,
+            origins: self
+                .origins
+                .map(|o| o.parse::<SiteList>())
+                .transpose()
+                .map_err(|e| TokenError::Malformed(format!("abm_origins: {e}")))?,
             issued_at: need(self.issued_at, "iat")?,
             not_before: self.not_before,
             expires_at: need(self.expires_at, "exp")?,
@@ -173,6 +183,7 @@ pub(crate) fn to_cbor(
         ),
         (ABM_SESSION, claims.session.map(|s| Value::from(s.index()))),
         (ABM_CONTENT, claims.content.as_ref().map(|c| Value::Text(c.as_str().to_owned()))),
+        (ABM_ORIGINS, claims.origins.as_ref().map(|o| Value::Text(o.to_string()))),
     ];
     entries.extend(optional.into_iter().filter_map(|(k, v)| v.map(|v| (int(k), v))));
     match (&claims.pattern, sealed) {
@@ -233,6 +244,7 @@ pub(crate) fn from_cbor(payload: &[u8]) -> Result<RawClaims, TokenError> {
                 c.session = Some(SessionId(u32::try_from(uint(&value)?).map_err(|_| bad())?));
             }
             ABM_CONTENT => c.content = Some(text(value)?),
+            ABM_ORIGINS => c.origins = Some(text(value)?),
             _ => {}
         }
     }

@@ -50,6 +50,8 @@ struct Payload {
     abm_session: Option<SessionId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     abm_content: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    abm_origins: Option<String>,
 }
 
 /// Builds and signs the JWT. `sealed` is the encrypted pattern in direct mode.
@@ -86,6 +88,7 @@ pub(crate) fn mint(
         jti: claims.token_id.as_deref().map(b64_encode),
         abm_session: claims.session,
         abm_content: claims.content.as_ref().map(|c| c.as_str().to_owned()),
+        abm_origins: claims.origins.as_ref().map(ToString::to_string),
     };
     jwt::sign(KIND, mac_key, &payload).map_err(TokenError::InvalidClaims)
 }
@@ -129,6 +132,7 @@ pub(crate) fn open(mac_key: &[u8; 32], token: &str) -> Result<RawClaims, TokenEr
         audience: p.aud,
         session: p.abm_session,
         content: p.abm_content,
+        origins: p.abm_origins,
         issued_at: Some(p.iat),
         not_before: p.nbf,
         expires_at: Some(p.exp),

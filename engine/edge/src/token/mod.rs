@@ -21,6 +21,7 @@ mod pattern;
 use crate::secret::Secret32;
 use std::fmt;
 
+use crate::origin::SiteList;
 use abmark_delivery::ids::{ContentId, SessionId};
 use abmark_wm::key::WatermarkKey;
 
@@ -103,6 +104,9 @@ pub struct WmClaims {
     /// Private claim -65538 / `abm_content`. A token whose content id is not a valid
     /// [`ContentId`] is refused as malformed.
     pub content: Option<ContentId>,
+    /// Private claim -65539 / `abm_origins`: the sites (origin patterns) this token plays on.
+    /// The edge refuses its manifests to pages elsewhere, even on sites its own list allows.
+    pub origins: Option<SiteList>,
     pub issued_at: u64,
     pub not_before: Option<u64>,
     pub expires_at: u64,
@@ -221,6 +225,7 @@ fn finish(keys: &TokenKeys, raw: RawClaims, now: u64, leeway: u64) -> Result<WmC
         audience: raw.audience,
         session: raw.session,
         content: raw.content,
+        origins: raw.origins,
         issued_at: raw.issued_at,
         not_before: raw.not_before,
         expires_at: raw.expires_at,

@@ -6,8 +6,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 use super::claims::{
-    ABM_CONTENT, ABM_SESSION, CTI, EXP, IAT, ISS, WMID, WMKEYVER, WMOPID, WMPATLEN, WMPATTERN,
-    WMSEGDURATION, WMVER, WMVND,
+    ABM_CONTENT, ABM_ORIGINS, ABM_SESSION, CTI, EXP, IAT, ISS, WMID, WMKEYVER, WMOPID, WMPATLEN,
+    WMPATTERN, WMSEGDURATION, WMVER, WMVND,
 };
 use super::*;
 use abmark_delivery::cbor::{
@@ -31,6 +31,7 @@ fn direct() -> WmClaims {
         audience: Some("edge".into()),
         session: Some(SessionId(17)),
         content: Some(ContentId::new("movie-1").unwrap()),
+        origins: Some("https://watch.example,https://*.cdn.example:8443".parse().unwrap()),
         issued_at: NOW - 10,
         not_before: Some(NOW - 10),
         expires_at: NOW + 3600,
@@ -47,6 +48,7 @@ fn indirect() -> WmClaims {
         audience: None,
         session: None,
         content: None,
+        origins: None,
         not_before: None,
         token_id: None,
         ..direct()
@@ -113,7 +115,8 @@ fn cwt_claim_keys_are_the_spec_integers_in_deterministic_order() {
             WMSEGDURATION as i128,
             WMPATTERN as i128,
             ABM_SESSION as i128,
-            ABM_CONTENT as i128
+            ABM_CONTENT as i128,
+            ABM_ORIGINS as i128
         ]
     );
     assert_eq!(&keys_found[7..12], [300, 301, 302, 303, 304]);
@@ -454,6 +457,12 @@ fn unsupported_versions_and_missing_claims_are_refused() {
             forge_jwt(&header, &k.mac, &format!(".{}.", b64_encode(claims.to_string().as_bytes())));
         let e = verify(&k, &jwt, NOW).unwrap_err();
         assert!(matches!(&e, TokenError::Malformed(m) if m.starts_with("abm_content")), "{e}");
+    }
+    // So is an origins claim that names no site pattern.
+    for bad in ["", "example.com", "https://a.*.example"] {
+        let cwt = with(ABM_ORIGINS, Some(Value::Text(bad.into())));
+        let e = verify(&k, &cwt, NOW).unwrap_err();
+        assert!(matches!(&e, TokenError::Malformed(m) if m.starts_with("abm_origins")), "{e}");
     }
     // Duplicate keys are refused even when the MAC is good.
     let mut dup = entries.clone();
