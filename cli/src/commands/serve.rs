@@ -12,6 +12,7 @@ use abmark_edge::licence::store::{LicenceStore, RedisStore, SqliteStore};
 use abmark_edge::licence::token::LicenceKey;
 use abmark_edge::licence::{LicencePolicy, LicenceService};
 use abmark_edge::origin::{NoOrigin, OriginPattern, OriginPolicy};
+use abmark_edge::serve::watch::PlayerScript;
 use abmark_edge::serve::{run as serve, ConnectionLimits, Edge, ServeOptions};
 use abmark_files::jsonl::JsonlAppender;
 use abmark_wm::key::WatermarkKey;
@@ -62,6 +63,11 @@ pub struct Args {
     /// restricted: allow (apps, curl, pages with no-referrer) or deny.
     #[arg(long, value_name = "allow|deny", default_value = "allow", value_parser = no_origin)]
     no_origin: NoOrigin,
+    /// Turn the player page on (`/watch/<content>`): shaka-player's compiled build, e.g.
+    /// `$(bash scripts/tools.sh browser)/node_modules/shaka-player/dist/shaka-player.compiled.js`
+    /// (the pinned release the project's setup installs).
+    #[arg(long, value_name = "FILE")]
+    player_js: Option<PathBuf>,
     #[command(flatten)]
     licence: LicenceArgs,
 }
@@ -147,7 +153,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             args.no_origin,
         )),
     };
+    let player = args.player_js.as_deref().map(PlayerScript::load).transpose()?;
     let mut edge = Edge::open(&args.out, &key, options)?;
+    if let Some(player) = player {
+        edge = edge.with_player(player);
+    }
     if let Some((master, content, keys)) = licence {
         edge = edge.with_licence(licence_service(&args.licence, &master, &key, content, keys)?);
     }

@@ -1,6 +1,8 @@
 //! Helpers shared by the CLI integration tests: run the binary, name paths, find the real clips.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod edge;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Mutex, OnceLock};

@@ -8,6 +8,11 @@
 //! A pattern's scheme and port must match too (no port: the scheme's default), because
 //! `http://shop.example` is another site than `https://shop.example` to a browser.
 //!
+//! The edge's own player page (`/watch/{content}`) is checked when it loads (its `Referer` is
+//! the embedding site, and its `frame-ancestors` keep other sites from framing it). Its own
+//! requests are same-origin (`Sec-Fetch-Site: same-origin`, which browsers set and pages
+//! cannot): they name the embedding site in [`EMBEDDER_HEADER`], checked like an `Origin`.
+//!
 //! Tokens may narrow the list for one viewer (their origins claim): a token minted for one
 //! customer's site then fails on another customer's, even when both are on the edge's list.
 //!
@@ -190,6 +195,17 @@ pub enum OriginRefusal {
     Unnamed,
     #[error("domain not allowed: {0} is not a site this token was issued for")]
     NotInToken(String),
+    #[error("domain not allowed: this token plays only where its sites embed the player")]
+    NotEmbedded,
+}
+
+/// The header the player page names its embedding site in (`location.ancestorOrigins`).
+pub const EMBEDDER_HEADER: &str = "abmark-embedder";
+
+/// A request from a page on the edge's own origin (its player page): `Sec-Fetch-Site` is a
+/// forbidden header name, set by the browser only.
+fn same_origin(headers: &HeaderMap) -> bool {
+    header_text(headers, &HeaderName::from_static("sec-fetch-site")) == Some("same-origin")
 }
 
 /// `--allow-origin` and `--no-origin`: the edge's list. An empty list allows every site.
@@ -227,9 +243,18 @@ impl OriginPolicy {
         headers: &HeaderMap,
         token_sites: Option<&[OriginPattern]>,
     ) -> Result<Option<Site>, OriginRefusal> {
-        let named = header_text(headers, &header::ORIGIN)
-            .filter(|o| *o != "null")
-            .or_else(|| header_text(headers, &header::REFERER));
+        let named = if same_origin(headers) {
+            // The player page's own request: the site is whoever embeds it, if anyone.
+            match header_text(headers, &HeaderName::from_static(EMBEDDER_HEADER)) {
+                Some(embedder) => Some(embedder),
+                None if token_sites.is_some() => return Err(OriginRefusal::NotEmbedded),
+                None => return Ok(None),
+            }
+        } else {
+            header_text(headers, &header::ORIGIN)
+                .filter(|o| *o != "null")
+                .or_else(|| header_text(headers, &header::REFERER))
+        };
         let Some(named) = named else {
             let restricted = self.restricted() || token_sites.is_some();
             return match (restricted, self.without) {
@@ -280,6 +305,7 @@ impl OriginPolicy {
                 header::CONTENT_TYPE,
                 header::RANGE,
                 HeaderName::from_static("abmark-player"),
+                HeaderName::from_static(EMBEDDER_HEADER),
             ])
             .expose_headers([
                 header::CONTENT_LENGTH,
@@ -451,6 +477,25 @@ mod tests {
         );
         let allow_unnamed = OriginPolicy::new(vec![pattern("https://a.example")], NoOrigin::Allow);
         assert_eq!(allow_unnamed.check(&HeaderMap::new(), None), Ok(None));
+        // The player page's own requests: the embedder header is the site; with none, the
+        // page is not embedded, which a token with sites does not allow.
+        let own = |embedder: Option<&str>| {
+            let mut h = headers(&[
+                (HeaderName::from_static("sec-fetch-site"), "same-origin"),
+                (header::REFERER, "https://edge.example/watch/film"),
+            ]);
+            if let Some(e) = embedder {
+                h.insert(EMBEDDER_HEADER, HeaderValue::from_str(e).unwrap());
+            }
+            h
+        };
+        assert_eq!(policy.check(&own(None), None), Ok(None));
+        assert!(policy.check(&own(Some("https://a.example")), None).is_ok());
+        assert_eq!(
+            policy.check(&own(Some("https://c.example")), None),
+            Err(OriginRefusal::NotAllowed("https://c.example".into()))
+        );
+        assert_eq!(policy.check(&own(None), Some(&token)), Err(OriginRefusal::NotEmbedded));
     }
 
     #[test]

@@ -17,7 +17,10 @@
 //! directory is reachable.
 //!
 //! With content keys (`--keys`), `POST /license` ([`licence_route`]) answers W3C ClearKey
-//! licence requests through [`crate::licence`].
+//! licence requests through [`crate::licence`]. With `--player-js`, `/watch/{content}` is a
+//! player page for embedding ([`watch`]). Manifests, licences and the page are refused to pages
+//! on sites `--allow-origin` does not list, and CORS answers the listed ones
+//! ([`crate::origin`]).
 //!
 //! Each issued session is appended to a JSONL session log ([`session_log`]): the registry that
 //! detection uses to name a viewer. Nothing else is kept between requests, so any number of
@@ -33,6 +36,7 @@ pub mod personal;
 mod prerender;
 pub mod session_log;
 pub mod viewer;
+pub mod watch;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -116,6 +120,8 @@ pub struct Edge {
     /// The ClearKey licence service behind `POST /license`, when keys were given.
     pub(crate) licence: Option<Arc<licence_route::LicenceEndpoint>>,
     pub(crate) metrics: metrics::Metrics,
+    /// shaka-player's build for the player page (`/watch/{content}`), when turned on.
+    pub(crate) player: Option<watch::PlayerScript>,
 }
 
 impl Edge {
@@ -172,12 +178,19 @@ impl Edge {
             options,
             licence: None,
             metrics: metrics::Metrics::default(),
+            player: None,
         })
     }
 
     /// Adds the licence service (`POST /license`).
     pub fn with_licence(mut self, service: LicenceService) -> Self {
         self.licence = Some(Arc::new(licence_route::LicenceEndpoint::new(service)));
+        self
+    }
+
+    /// Turns the player page on (`/watch/{content}`).
+    pub fn with_player(mut self, player: watch::PlayerScript) -> Self {
+        self.player = Some(player);
         self
     }
 
@@ -193,6 +206,7 @@ impl Edge {
             .merge(media::routes())
             .merge(licence_route::routes())
             .layer(cors)
+            .merge(watch::routes())
             .merge(metrics::routes())
             .with_state(self)
     }
