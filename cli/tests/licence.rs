@@ -170,11 +170,7 @@ fn now() -> u64 {
 }
 
 fn wm_token(session: u32) -> String {
-    let p = packaged();
-    let n = session.to_string();
-    let r = abmark(&["token", "--key", s(&p.wm_key), "--session", &n, "--content", CONTENT]);
-    assert!(r.status.success());
-    String::from_utf8(r.stdout).unwrap().trim().to_owned()
+    common::wm_token(&packaged().wm_key, CONTENT, session)
 }
 
 fn licence_token(subject: &str, session: u32) -> String {
@@ -182,24 +178,7 @@ fn licence_token(subject: &str, session: u32) -> String {
 }
 
 fn licence_token_with(subject: &str, session: u32, extra: &[&str]) -> String {
-    let p = packaged();
-    let n = session.to_string();
-    let mut args = vec![
-        "token",
-        "--licence",
-        "--key",
-        s(&p.wm_key),
-        "--session",
-        &n,
-        "--subject",
-        subject,
-        "--content",
-        CONTENT,
-    ];
-    args.extend_from_slice(extra);
-    let r = abmark(&args);
-    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-    String::from_utf8(r.stdout).unwrap().trim().to_owned()
+    common::licence_token(&packaged().wm_key, CONTENT, subject, session, extra)
 }
 
 /// A licence request as a browser's ClearKey CDM sends it: (status, body).

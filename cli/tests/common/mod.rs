@@ -128,3 +128,30 @@ pub fn base64(bytes: &[u8], url: bool) -> String {
     }
     out
 }
+
+/// A licence token (`abmark token --licence`) for `subject`'s session `session` of `content`,
+/// signed with the watermark key at `key`; `extra` adds flags (`--persistent`).
+pub fn licence_token(
+    key: &Path,
+    content: &str,
+    subject: &str,
+    session: u32,
+    extra: &[&str],
+) -> String {
+    let n = session.to_string();
+    let mut args =
+        vec!["token", "--licence", "--key", s(key), "--session", &n, "--subject", subject];
+    args.extend(["--content", content]);
+    args.extend_from_slice(extra);
+    let r = abmark(&args);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    String::from_utf8(r.stdout).unwrap().trim().to_owned()
+}
+
+/// A WM token (`abmark token`) for session `session` of `content`.
+pub fn wm_token(key: &Path, content: &str, session: u32) -> String {
+    let n = session.to_string();
+    let r = abmark(&["token", "--key", s(key), "--session", &n, "--content", content]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    String::from_utf8(r.stdout).unwrap().trim().to_owned()
+}
