@@ -68,11 +68,17 @@ struct KeyService {
 
 impl KeyService {
     fn start(setup: &Setup) -> KeyService {
+        KeyService::start_on(setup, &["--state", s(&setup.state)])
+    }
+
+    /// On the store `store` names (`--state DB` or `--redis URL`).
+    fn start_on(setup: &Setup, store: &[&str]) -> KeyService {
         let stderr = setup.dir.path().join(format!("ks-{}.log", std::process::id()));
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&stderr).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_abmark"))
             .args(["key-service", "serve", "--master-key", s(&setup.master)])
-            .args(["--state", s(&setup.state), "--listen", "127.0.0.1:0"])
+            .args(store)
+            .args(["--listen", "127.0.0.1:0"])
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()
@@ -233,6 +239,50 @@ fn a_repeat_request_gets_the_same_keys_also_after_a_kill() {
     for k in &first.keys {
         assert!(!db.windows(16).any(|w| w == k.key), "key of {} in clear", k.kid);
     }
+}
+
+/// Several key-service (and serve) replicas share keys through Redis: what one made, another
+/// returns after the first is killed, bound to its content there too.
+#[test]
+fn the_key_service_keeps_its_keys_in_redis_too() {
+    let redis = common::Redis::start();
+    let setup = Setup::new();
+    let r = abmark(&[
+        "key-service",
+        "api-key",
+        "add",
+        "acme",
+        "--content",
+        "acme-*",
+        "--redis",
+        &redis.url,
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let key = String::from_utf8(r.stdout).unwrap().trim().to_owned();
+    let request = key_request("acme-redis", Scheme::Cbcs, &[Drm::Widevine], None).unwrap();
+    let one = KeyService::start_on(&setup, &["--redis", &redis.url]);
+    let (status, first) = ask(&one, &key, &request);
+    assert_eq!(status, 200, "{first}");
+    drop(one);
+    let two = KeyService::start_on(&setup, &["--redis", &redis.url]);
+    let (status, again) = ask(&two, &key, &request);
+    assert_eq!(status, 200, "{again}");
+    let first = read_cpix(&first).unwrap();
+    assert_eq!(keys_of(&read_cpix(&again).unwrap()), keys_of(&first));
+    let mut stolen = request.clone();
+    stolen.content_id = Some("acme-other".into());
+    assert_eq!(ask(&two, &key, &stolen).0, 409);
+    // The SQLite store's API keys are not this store's.
+    assert_eq!(ask(&two, &setup.acme, &request).0, 401);
+    // Where serve --redis finds them: sealed, under the content.
+    let mut conn = ::redis::Client::open(redis.url.as_str()).unwrap().get_connection().unwrap();
+    let sealed: Vec<u8> = ::redis::cmd("HGET")
+        .arg("abmark:keys:acme-redis")
+        .arg(first.keys[0].kid.hex())
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(sealed.len(), 44);
+    assert!(!sealed.windows(16).any(|w| w == first.keys[0].key));
 }
 
 /// A packaging run keyed by the service (`--cpix-url`), licensed by `serve` with no `--keys`.

@@ -155,3 +155,46 @@ pub fn wm_token(key: &Path, content: &str, session: u32) -> String {
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     String::from_utf8(r.stdout).unwrap().trim().to_owned()
 }
+
+/// A real `redis-server` on a free loopback port (installed by `scripts/setup.sh`), killed on
+/// drop.
+pub struct Redis {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl Redis {
+    pub fn start() -> Redis {
+        let setup = repo().join("scripts/setup.sh");
+        assert!(Command::new("bash").arg(setup).arg("redis-server").status().unwrap().success());
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Redis { child, url: format!("redis://127.0.0.1:{port}/0") }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
