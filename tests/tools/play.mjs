@@ -324,11 +324,7 @@ async function main() {
       headless: true,
       args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
         '--disable-component-update', '--disable-sync', '--no-first-run',
-        '--autoplay-policy=no-user-gesture-required',
-        // Chromium's Local Network Access asks the user before a page fetches from another
-        // loopback origin (a --dir page calling a licence server on 127.0.0.1:PORT); headless
-        // there is no one to ask. Public deployments are not affected.
-        '--disable-features=LocalNetworkAccessChecks'],
+        '--autoplay-policy=no-user-gesture-required'],
       timeout: 30000,
     });
     const page = context.pages()[0] || await context.newPage();
