@@ -25,6 +25,9 @@ INTEROP_TESTS=(
   the_authorization_backend_decides_and_fails_closed
   tokens_limits_and_deny_list
   two_replicas_share_the_limit_through_redis
+  # cli/tests/key_service.rs: Chromium + shaka-player, Shaka Packager
+  chromium_plays_what_the_key_service_keyed_through_the_licence_service
+  shaka_packagers_stream_from_the_services_keys_plays_through_the_licence_service
   # eval/tests/bench_quick.rs: eval bench --quick (real variants, FFmpeg attacks, detector)
   the_quick_benchmark_names_every_viewer_and_accuses_nobody
 )

@@ -44,6 +44,8 @@ enum Command {
     Package(commands::package::Args),
     /// Decrypt a packaged output, a track directory or an fMP4 file (cenc or cbcs).
     Decrypt(commands::decrypt::Args),
+    /// The CPIX key service (SPEKE v2.0) for encoders, and its API keys.
+    KeyService(commands::key_service::Args),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
         Command::Mix(args) => done(commands::mix::run(args)),
         Command::Package(args) => done(commands::package::run(args)),
         Command::Decrypt(args) => done(commands::decrypt::run(args)),
+        Command::KeyService(args) => done(commands::key_service::run(args)),
     };
     match result {
         Ok(status) => status.into(),

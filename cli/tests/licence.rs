@@ -170,11 +170,7 @@ fn now() -> u64 {
 }
 
 fn wm_token(session: u32) -> String {
-    let p = packaged();
-    let n = session.to_string();
-    let r = abmark(&["token", "--key", s(&p.wm_key), "--session", &n, "--content", CONTENT]);
-    assert!(r.status.success());
-    String::from_utf8(r.stdout).unwrap().trim().to_owned()
+    common::wm_token(&packaged().wm_key, CONTENT, session)
 }
 
 fn licence_token(subject: &str, session: u32) -> String {
@@ -182,24 +178,7 @@ fn licence_token(subject: &str, session: u32) -> String {
 }
 
 fn licence_token_with(subject: &str, session: u32, extra: &[&str]) -> String {
-    let p = packaged();
-    let n = session.to_string();
-    let mut args = vec![
-        "token",
-        "--licence",
-        "--key",
-        s(&p.wm_key),
-        "--session",
-        &n,
-        "--subject",
-        subject,
-        "--content",
-        CONTENT,
-    ];
-    args.extend_from_slice(extra);
-    let r = abmark(&args);
-    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-    String::from_utf8(r.stdout).unwrap().trim().to_owned()
+    common::licence_token(&packaged().wm_key, CONTENT, subject, session, extra)
 }
 
 /// A licence request as a browser's ClearKey CDM sends it: (status, body).
@@ -743,7 +722,6 @@ fn tokens_limits_and_deny_list() {
     assert!(metrics.contains("abmark_licence_unauthenticated_total{reason=\"bad_token\"} 4"));
 }
 
-/// A real Redis server on a free port, killed on drop.
 /// A `persistent-license` needs both the operator's `--allow-persistent` and a token minted
 /// with `--persistent`. Over HTTP only: Chromium's built-in `org.w3.clearkey` offers no
 /// persistent sessions (`requestMediaKeySystemAccess` with `sessionTypes:
@@ -779,47 +757,6 @@ fn persistent_licences_need_the_policy_and_the_token() {
     assert_eq!(decisions.len(), 2, "{decisions:?}");
     assert_eq!(decisions[0].0, "refused");
     assert_eq!(decisions[1], ("issued".into(), "ok".into()));
-}
-
-struct Redis {
-    child: Child,
-    url: String,
-}
-
-impl Redis {
-    fn start() -> Redis {
-        let setup = common::repo().join("scripts/setup.sh");
-        assert!(Command::new("bash").arg(setup).arg("redis-server").status().unwrap().success());
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        Redis { child, url: format!("redis://127.0.0.1:{port}/0") }
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A licence token admits one player: the same token replayed from other players gets no
@@ -885,7 +822,7 @@ fn a_licence_token_admits_one_player_and_a_release_frees_its_slot() {
 /// every user of the machine sees (`/proc/<pid>/cmdline`, `ps`).
 #[test]
 fn the_redis_url_can_stay_off_the_command_line() {
-    let redis = Redis::start();
+    let redis = common::Redis::start();
     let p = packaged();
     let server = Server::start_with_env(CONTENT, &p.cpix, &[], &[("ABMARK_REDIS_URL", &redis.url)]);
     let cmdline = std::fs::read(format!("/proc/{}/cmdline", server.child.id())).unwrap();
@@ -901,7 +838,7 @@ fn the_redis_url_can_stay_off_the_command_line() {
 
 #[test]
 fn two_replicas_share_the_limit_through_redis() {
-    let redis = Redis::start();
+    let redis = common::Redis::start();
     let one = Server::start(&["--redis", &redis.url, "--max-streams", "2"]);
     let two = Server::start(&["--redis", &redis.url, "--max-streams", "2"]);
     let tokens: Vec<String> = (0..3).map(|_| licence_token("heidi@example.com", 9)).collect();

@@ -1,6 +1,8 @@
+mod cpix_url;
 pub mod decrypt;
 pub mod detect;
 pub mod embed;
+pub mod key_service;
 pub mod keygen;
 pub mod mix;
 pub mod package;

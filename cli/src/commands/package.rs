@@ -25,6 +25,12 @@ pub struct Args {
     /// Take the keys from a DASH-IF CPIX document.
     #[arg(long, conflicts_with_all = ["keys", "generate_keys"])]
     cpix: Option<PathBuf>,
+    /// Fetch the keys from a CPIX key service (SPEKE v2.0, e.g. `abmark key-service serve`'s
+    /// http://HOST/speke/v2.0/copyProtection) for --content-id; the API key comes from
+    /// ABMARK_CPIX_API_KEY only (the command line is visible in `ps`).
+    #[arg(long, value_name = "URL", requires = "content_id",
+          conflicts_with_all = ["keys", "cpix", "generate_keys"])]
+    cpix_url: Option<String>,
     /// Draw fresh random keys (requires --cpix-out).
     #[arg(long, conflicts_with = "keys")]
     generate_keys: bool,
@@ -97,7 +103,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let duration = info.duration_seconds.unwrap_or(0.0);
         (None, (duration / FILE_SEGMENT_SECONDS).ceil() as usize + 2, FILE_SEGMENT_SECONDS)
     };
-    let plan = if let Some(path) = &args.cpix {
+    let plan = if let Some(url) = &args.cpix_url {
+        let content_id = args.content_id.as_deref().context("--cpix-url needs --content-id")?;
+        let periods = rotate_every.map(|_| KeyPlan::periods_needed(rotate_every, segments));
+        let doc = super::cpix_url::fetch_keys(url, content_id, scheme, &systems, periods)?;
+        KeyPlan::from_cpix(&doc, rotate_every, segment_seconds)?
+    } else if let Some(path) = &args.cpix {
         KeyPlan::from_cpix(&load_cpix(path)?, rotate_every, segment_seconds)?
     } else if args.generate_keys {
         KeyPlan::generate(rotate_every, KeyPlan::periods_needed(rotate_every, segments))?
@@ -105,7 +116,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let keys = args.keys.iter().map(|k| ContentKey::parse(k)).collect::<Result<Vec<_>, _>>()?;
         KeyPlan::from_keys(keys, rotate_every)?
     } else {
-        bail!(UsageError("no keys: give --key KID:KEY, --cpix FILE or --generate-keys".into()));
+        bail!(UsageError(
+            "no keys: give --key KID:KEY, --cpix FILE, --cpix-url URL or --generate-keys".into()
+        ));
     };
     let needed = KeyPlan::periods_needed(plan.rotate_every, segments);
     if variants.is_some() && plan.rotate_every.is_some() && plan.video.len() < needed {

@@ -130,3 +130,73 @@ pub fn base64(bytes: &[u8], url: bool) -> String {
     }
     out
 }
+
+/// A licence token (`abmark token --licence`) for `subject`'s session `session` of `content`,
+/// signed with the watermark key at `key`; `extra` adds flags (`--persistent`).
+pub fn licence_token(
+    key: &Path,
+    content: &str,
+    subject: &str,
+    session: u32,
+    extra: &[&str],
+) -> String {
+    let n = session.to_string();
+    let mut args =
+        vec!["token", "--licence", "--key", s(key), "--session", &n, "--subject", subject];
+    args.extend(["--content", content]);
+    args.extend_from_slice(extra);
+    let r = abmark(&args);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    String::from_utf8(r.stdout).unwrap().trim().to_owned()
+}
+
+/// A WM token (`abmark token`) for session `session` of `content`.
+pub fn wm_token(key: &Path, content: &str, session: u32) -> String {
+    let n = session.to_string();
+    let r = abmark(&["token", "--key", s(key), "--session", &n, "--content", content]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    String::from_utf8(r.stdout).unwrap().trim().to_owned()
+}
+
+/// A real `redis-server` on a free loopback port (installed by `scripts/setup.sh`), killed on
+/// drop.
+pub struct Redis {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl Redis {
+    pub fn start() -> Redis {
+        let setup = repo().join("scripts/setup.sh");
+        assert!(Command::new("bash").arg(setup).arg("redis-server").status().unwrap().success());
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Redis { child, url: format!("redis://127.0.0.1:{port}/0") }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -8,7 +8,7 @@
 //! the ciphers over a sample (`crypt`, RustCrypto AES), the boxes (`boxes`: `sinf`/`tenc`,
 //! `senc`/`saiz`/`saio`; `rotation`: `seig` groups), PSSH data per DRM system (`pssh`, `drm`),
 //! segments and headers (`segment`, `init`), whole outputs (`package`, `decrypt`) and CPIX
-//! documents (`cpix`). Does not own: the CMAF bytes themselves (`abmark_bmff::cmaf` writes and
+//! documents (`cpix`) and both sides of a CPIX key exchange (`exchange`). Does not own: the CMAF bytes themselves (`abmark_bmff::cmaf` writes and
 //! reads them; this crate only adds boxes through its hooks), manifests (`abmark-delivery`
 //! renders the [`Protection`](abmark_delivery::manifest::Protection) built here), importing
 //! other MP4s (`abmark-media` demuxes them into clear CMAF tracks first), or licences (the edge).
@@ -27,6 +27,7 @@ mod decrypt;
 mod drm;
 mod encryptor;
 mod error;
+pub mod exchange;
 mod files;
 mod init;
 mod keyfile;

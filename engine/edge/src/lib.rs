@@ -9,13 +9,17 @@
 //! - [`origin`]: domain restriction (`--allow-origin`, a token's sites) and the CORS layer.
 //! - [`licence`]: the ClearKey licence service behind licence tokens, the customer's
 //!   authorization backend, a deny list and a stream limit (SQLite or Redis).
+//! - [`keyservice`]: the CPIX key service (SPEKE v2.0) that makes keys for encoders and stores
+//!   them, sealed and bound to their content, where the licence service finds them.
 //!
 //! May depend on: the format crates (`abmark-delivery`, `abmark-bmff`), the core
-//! (`abmark-wm`: session codes, key derivation), `abmark-files`, axum/hyper/tokio, the stores.
+//! (`abmark-wm`: session codes, key derivation), `abmark-files`, `abmark-cenc` (CPIX, PSSH: the
+//! key service's answers), axum/hyper/tokio, the stores.
 //! Must not: link FFmpeg (`cargo tree -p abmark-edge` shows no `ffmpeg-sys-next`; a CDN-side
 //! process carries no codec stack), decode or encode media.
 
 mod jwt;
+pub mod keyservice;
 pub mod licence;
 pub mod origin;
 mod secret;

@@ -1,6 +1,9 @@
 //! DASH-IF CPIX 2.3 (Content Protection Information Exchange): the document model we take content
 //! keys and DRM signalling from, its error type, and the shared encoding rules. `read` parses
 //! untrusted CPIX XML into a checked [`CpixDocument`]; `write` serializes one deterministically.
+//! The same reader and writer handle the other half of a key exchange, the encryptor's request
+//! ([`CpixRequest`]: KIDs and the signalling wanted, no key values), as SPEKE v2.0 and the
+//! DASH-IF CPIX request profile shape it.
 //! Only clear keys (`pskc:PlainValue`) are supported: encrypted CPIX (a `DeliveryDataList` with
 //! `pskc:EncryptedValue` keys) is refused rather than misread. Key bytes never reach an error
 //! message or `Debug` output, because both end up in logs.
@@ -15,8 +18,8 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
 
-pub use read::read_cpix;
-pub use write::write_cpix;
+pub use read::{read_cpix, read_cpix_request};
+pub use write::{write_cpix, write_cpix_request};
 
 use uuid::Uuid;
 
@@ -141,10 +144,72 @@ pub struct KeyPeriod {
 pub struct UsageRule {
     /// `@kid`.
     pub kid: Kid,
-    /// `@intendedTrackKind` (e.g. "VIDEO", "AUDIO", "SD"), as given.
+    /// `@intendedTrackType` (e.g. "VIDEO", "AUDIO", "SD"), as given. Documents written by
+    /// abmark before 0.1 named it `intendedTrackKind`; the reader takes either.
     pub intended_track_type: Option<String>,
     /// `KeyPeriodFilter@periodId` of each filter, in document order.
     pub period_ids: Vec<String>,
+}
+
+/// A CPIX key request: what an encryptor sends a key service (SPEKE v2.0, DASH-IF CPIX 2.3
+/// request profile). It names the KIDs the encryptor chose and, per DRM system, which
+/// signalling it wants back (the empty `PSSH`, `ContentProtectionData`, `URIExtXKey` and
+/// `HLSSignalingData` elements of the request); it carries no key values.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CpixRequest {
+    /// `CPIX@contentId`.
+    pub content_id: Option<String>,
+    /// `CPIX@version` (SPEKE v2.0 sends "2.3").
+    pub version: Option<String>,
+    /// `ContentKeyList`, in document order; kids are unique.
+    pub keys: Vec<KeyRequest>,
+    /// `DRMSystemList`, in document order; every kid is one of `keys`.
+    pub drm_systems: Vec<DrmRequest>,
+    /// `ContentKeyPeriodList`.
+    pub periods: Vec<KeyPeriod>,
+    /// `ContentKeyUsageRuleList`; every kid and period id resolves.
+    pub usage_rules: Vec<UsageRule>,
+}
+
+/// One key asked for (`cpix:ContentKey` without `cpix:Data`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRequest {
+    /// `@kid`, chosen by the encryptor.
+    pub kid: Kid,
+    /// `@explicitIV`, if the encryptor proposed or asked for one.
+    pub explicit_iv: Option<[u8; 16]>,
+    /// `@commonEncryptionScheme`, as given.
+    pub scheme: Option<String>,
+}
+
+/// The signalling asked for one key under one DRM system: which of the `cpix:DRMSystem`
+/// children were present (empty) in the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DrmRequest {
+    pub kid: Kid,
+    pub system_id: SystemId,
+    /// `cpix:PSSH`.
+    pub pssh: bool,
+    /// `cpix:ContentProtectionData`.
+    pub content_protection_data: bool,
+    /// `cpix:URIExtXKey`.
+    pub uri_ext_x_key: bool,
+    /// `cpix:HLSSignalingData@playlist` of each such element ("media", "master").
+    pub hls_playlists: Vec<String>,
+}
+
+impl DrmRequest {
+    /// A `cpix:DRMSystem` asking for nothing yet.
+    pub fn new(kid: Kid, system_id: SystemId) -> Self {
+        DrmRequest {
+            kid,
+            system_id,
+            pssh: false,
+            content_protection_data: false,
+            uri_ext_x_key: false,
+            hls_playlists: Vec::new(),
+        }
+    }
 }
 
 /// Why a CPIX document was refused. Messages are one line, name the element (with its usual
@@ -181,6 +246,9 @@ pub enum CpixError {
     /// A reference to a kid that no `cpix:ContentKey` defines.
     #[error("{element} refers to kid {kid} which is not in the ContentKeyList")]
     UnknownKid { element: &'static str, kid: Kid },
+    /// A request that carries a key value: the key service makes the keys.
+    #[error("cpix:ContentKey (kid {kid}): a key request carries no key value (the key service makes the keys)")]
+    KeyInRequest { kid: Kid },
     /// A `KeyPeriodFilter` naming a period that no `ContentKeyPeriod` defines.
     #[error(
         "cpix:KeyPeriodFilter (kid {kid}) refers to period {period:?} which is not in the \
@@ -359,6 +427,7 @@ mod tests {
             cpix(&k).replace("</cpix:CPIX>", ""),
             cpix(&format!("{}{k}{}", "<a>".repeat(100), "</a>".repeat(100))),
             cpix(&k).replace("kid=\"", "kid="),
+            format!("<!DOCTYPE c [<!ENTITY e SYSTEM \"file:///etc/passwd\">]>{}", cpix(&k)),
         ] {
             assert!(matches!(err(&xml), E::Xml { .. }), "{xml}");
         }

@@ -3,7 +3,8 @@
 //! whatever prefix the producer chose; unknown elements and attributes are skipped. The work is
 //! linear in the input: nesting is capped, attributes are scanned once (quick-xml's duplicate
 //! check is quadratic), lookups go through hash sets, and entities are never expanded beyond
-//! the predefined ones and character references (no DTD, so no entity blowup).
+//! the predefined ones and character references (a DTD is refused, so no entity blowup and no
+//! external entity).
 
 use std::collections::HashSet;
 
@@ -15,6 +16,7 @@ use quick_xml::XmlVersion;
 
 use super::{decode_b64, CPIX_NS, PSKC_NS};
 use super::{short, ContentKey, CpixDocument, CpixError, DrmSystem, KeyPeriod, UsageRule};
+use super::{CpixRequest, DrmRequest, KeyRequest};
 use uuid::Uuid;
 
 use crate::pssh::{parse_uuid, Kid, SystemId};
@@ -29,7 +31,26 @@ const MAX_DEPTH: usize = 64;
 /// `DRMSystem` or usage rule naming an unknown kid; a `KeyPeriodFilter` naming an unknown
 /// period; bad UUIDs, base64 or numbers; a `ContentKeyPeriod` without `@id`.
 pub fn read_cpix(xml: &str) -> Result<CpixDocument, CpixError> {
-    let mut p = Parser::default();
+    parse(xml, false).map(|p| p.doc)
+}
+
+/// Parse and check a CPIX key request: `ContentKey`s without values, `DRMSystem`s whose empty
+/// children say which signalling is wanted. The same checks as [`read_cpix`] otherwise; a
+/// `ContentKey` that carries a value is refused ([`CpixError::KeyInRequest`]).
+pub fn read_cpix_request(xml: &str) -> Result<CpixRequest, CpixError> {
+    let p = parse(xml, true)?;
+    Ok(CpixRequest {
+        content_id: p.doc.content_id,
+        version: p.version,
+        keys: p.requested_keys,
+        drm_systems: p.requested_drm,
+        periods: p.doc.periods,
+        usage_rules: p.doc.usage_rules,
+    })
+}
+
+fn parse(xml: &str, request: bool) -> Result<Parser, CpixError> {
+    let mut p = Parser { request, ..Parser::default() };
     let mut reader = NsReader::from_str(xml);
     loop {
         let pos = reader.buffer_position();
@@ -53,6 +74,9 @@ pub fn read_cpix(xml: &str) -> Result<CpixDocument, CpixError> {
             Event::Text(t) if p.collecting() => p.text.push_str(&t),
             Event::CData(t) if p.collecting() => p.text.push_str(&t),
             Event::GeneralRef(r) if p.collecting() => p.text.push(resolve_ref(&r, pos)?),
+            // CPIX has no DTD; one could only declare entities (which are never expanded) or
+            // point at external ones, so it is refused outright.
+            Event::DocType(_) => return Err(CpixError::xml(pos, "a DTD (DOCTYPE) is not allowed")),
             Event::Eof => break,
             _ => {}
         }
@@ -65,7 +89,7 @@ pub fn read_cpix(xml: &str) -> Result<CpixDocument, CpixError> {
         return Err(CpixError::NotCpix);
     }
     p.check_references()?;
-    Ok(p.doc)
+    Ok(p)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -133,6 +157,13 @@ struct Parser {
     /// `@playlist` of the `HLSSignalingData` being read.
     playlist: String,
     rule: Option<UsageRule>,
+    /// Reading a request: keys without values, DRM systems as lists of what is wanted.
+    request: bool,
+    version: Option<String>,
+    requested_keys: Vec<KeyRequest>,
+    requested_drm: Vec<DrmRequest>,
+    /// The `DRMSystem` being read, as a request.
+    drm_request: Option<DrmRequest>,
     kids: HashSet<Kid>,
     period_ids: HashSet<String>,
     drm_pairs: HashSet<(Kid, SystemId)>,
@@ -160,8 +191,10 @@ impl Parser {
         let node = match (self.stack.last(), ns, local.as_ref()) {
             (None, Ns::Cpix, "CPIX") if !self.seen_root => {
                 self.seen_root = true;
-                let [content_id] = attrs(e, "cpix:CPIX", None, ["contentId"], pos)?;
+                let [content_id, version] =
+                    attrs(e, "cpix:CPIX", None, ["contentId", "version"], pos)?;
                 self.doc.content_id = content_id;
+                self.version = version;
                 Node::Root
             }
             (None, ..) if self.seen_root => {
@@ -192,6 +225,7 @@ impl Parser {
                 let kid = Kid::from_bytes(uuid_attr(kid, EL, "kid", None)?);
                 let system_id = uuid_attr(sys, EL, "systemId", Some(kid))?;
                 self.drm = Some(DrmSystem::new(kid, system_id));
+                self.drm_request = Some(DrmRequest::new(kid, system_id));
                 Node::Drm
             }
             (Some(Node::Drm), Ns::Cpix, name) => {
@@ -210,6 +244,7 @@ impl Parser {
                     let [pl] = attrs(e, field.element(), kid, ["playlist"], pos)?;
                     self.playlist = pl.unwrap_or_else(|| "media".to_string());
                 }
+                self.asked(field)?;
                 self.text.clear();
                 Node::DrmText(field)
             }
@@ -219,8 +254,11 @@ impl Parser {
             }
             (Some(Node::RuleList), Ns::Cpix, "ContentKeyUsageRule") => {
                 const EL: &str = "cpix:ContentKeyUsageRule";
-                let [kid, track] = attrs(e, EL, None, ["kid", "intendedTrackKind"], pos)?;
+                // CPIX 2.3 says intendedTrackType; abmark's writer once said intendedTrackKind.
+                let [kid, track, legacy] =
+                    attrs(e, EL, None, ["kid", "intendedTrackType", "intendedTrackKind"], pos)?;
                 let kid = Kid::from_bytes(uuid_attr(kid, EL, "kid", None)?);
+                let track = track.or(legacy);
                 let period_ids = Vec::new();
                 self.rule = Some(UsageRule { kid, intended_track_type: track, period_ids });
                 Node::Rule
@@ -238,6 +276,25 @@ impl Parser {
             _ => Node::Skip,
         };
         self.stack.push(node);
+        Ok(())
+    }
+
+    /// Notes that the request asks for `field` of the `DRMSystem` being read.
+    fn asked(&mut self, field: Field) -> Result<(), CpixError> {
+        let kid = self.current_kid();
+        let Some(r) = self.drm_request.as_mut() else { return Ok(()) };
+        match field {
+            Field::Pssh => r.pssh = true,
+            Field::ContentProtectionData => r.content_protection_data = true,
+            Field::UriExtXKey => r.uri_ext_x_key = true,
+            Field::Hls => {
+                if r.hls_playlists.contains(&self.playlist) {
+                    let problem = format!("playlist {:?} appears twice", short(&self.playlist));
+                    return Err(CpixError::content(field.element(), kid, &problem));
+                }
+                r.hls_playlists.push(self.playlist.clone());
+            }
+        }
         Ok(())
     }
 
@@ -300,6 +357,14 @@ impl Parser {
                     }
                 }
             }
+            Some(Node::Key) if self.request => {
+                if let Some(PendingKey { kid, key, explicit_iv, scheme }) = self.key.take() {
+                    if key.is_some() {
+                        return Err(CpixError::KeyInRequest { kid });
+                    }
+                    self.requested_keys.push(KeyRequest { kid, explicit_iv, scheme });
+                }
+            }
             Some(Node::Key) => {
                 if let Some(PendingKey { kid, key, explicit_iv, scheme }) = self.key.take() {
                     let problem = "has no cpix:Data/pskc:Secret/pskc:PlainValue";
@@ -319,7 +384,11 @@ impl Parser {
                         );
                         return Err(CpixError::Duplicate { element: "cpix:DRMSystem", what });
                     }
-                    self.doc.drm_systems.push(d);
+                    if self.request {
+                        self.requested_drm.extend(self.drm_request.take());
+                    } else {
+                        self.doc.drm_systems.push(d);
+                    }
                 }
             }
             Some(Node::Rule) => self.doc.usage_rules.extend(self.rule.take()),
@@ -356,9 +425,10 @@ impl Parser {
     }
 
     fn check_references(&self) -> Result<(), CpixError> {
-        for d in &self.doc.drm_systems {
-            if !self.kids.contains(&d.kid) {
-                return Err(CpixError::UnknownKid { element: "cpix:DRMSystem", kid: d.kid });
+        let drm_kids = self.doc.drm_systems.iter().map(|d| d.kid);
+        for kid in drm_kids.chain(self.requested_drm.iter().map(|d| d.kid)) {
+            if !self.kids.contains(&kid) {
+                return Err(CpixError::UnknownKid { element: "cpix:DRMSystem", kid });
             }
         }
         for r in &self.doc.usage_rules {

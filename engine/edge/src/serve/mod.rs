@@ -232,6 +232,11 @@ impl Edge {
     }
 }
 
+/// The bearer token of a request's `Authorization` header (scheme without case).
+pub(crate) fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    http::token(None, headers)
+}
+
 /// `/media/<keyed name>/<rendition>/seg-<n>.m4s`.
 fn media_path(names: &media::VariantNames, variant: u8, rendition: &str, index: usize) -> String {
     let number = abmark_delivery::manifest::FIRST_SEGMENT_NUMBER + index as u64;
@@ -257,7 +262,8 @@ pub async fn run(
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Resolves on ctrl-c or SIGTERM (the key service stops on the same signals).
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         // If the handler cannot be installed there is nothing to wait for but SIGTERM.
         if tokio::signal::ctrl_c().await.is_err() {

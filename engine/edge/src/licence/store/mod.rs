@@ -1,5 +1,6 @@
-//! The licence service's policy state: concurrent-stream admission, the subject deny list and
-//! the sealed content keys, each bound to the content id it was imported for.
+//! The licence service's policy state: concurrent-stream admission, the subject deny list, the
+//! sealed content keys, each bound to the content id it was imported for or made for, and the
+//! key service's API keys (only their SHA-256 is stored, never a key).
 //!
 //! Two implementations of one synchronous trait, [`LicenceStore`]:
 //! - [`SqliteStore`]: one file (mode 0600, WAL, `synchronous=NORMAL`), the default. Several
@@ -26,10 +27,17 @@
 //!   A key is found only under the content it was imported for: KIDs are public (every
 //!   manifest carries them), so a lookup by KID alone would hand one title's key to a viewer
 //!   licensed for another.
+//! - `abmark:kid:<KID hex>`: string, the content id the KID was first stored for. The key
+//!   service binds a KID to one content ([`LicenceStore::bind_sealed_key`], a Lua script:
+//!   check and write in one step); imports (`serve --keys`) set it only if absent.
+//! - `abmark:apikey:<SHA-256 hex>`: hash with fields `name` and `content` (the scope: content
+//!   id patterns, one per line) of one key service API key.
+//! - `abmark:apikeys`: hash, field = API key name, value = its SHA-256 hex (names are unique).
 //!
-//! Layout in SQLite (`PRAGMA user_version = 2`): tables `streams(subject, stream, expires,
-//! player)`,
-//! `denied(subject)`, `content_keys(content TEXT, kid BLOB(16), sealed BLOB)`. Version 1 kept
+//! Layout in SQLite (`PRAGMA user_version = 3`): tables `streams(subject, stream, expires,
+//! player)`, `denied(subject)`, `content_keys(content TEXT, kid BLOB(16), sealed BLOB)` (with an
+//! index by KID, for the key service's binding check), `api_keys(hash BLOB(32), name TEXT
+//! UNIQUE, content TEXT)`. Version 2 lacked the last two: opening it adds them. Version 1 kept
 //! `sealed_keys(kid, sealed)` with no content and streams without a player: opening such a file
 //! keeps the streams (held by no player: they renew for none and expire) and the deny list and
 //! drops those keys (see [`SqliteStore::unbound_keys_dropped`]); they must be imported
@@ -83,6 +91,34 @@ pub enum Grant {
     /// outcome: `None` when no admission was asked for or when no KID was known (a request that
     /// would get no key never takes a stream slot).
     Keys { sealed: Vec<Option<Vec<u8>>>, admission: Option<Admission> },
+}
+
+/// What [`LicenceStore::bind_sealed_key`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Binding {
+    /// The KID had no key: the one given is now stored for this content.
+    Stored,
+    /// This content already has a key for the KID: that one (sealed) stands.
+    Existing(Vec<u8>),
+    /// The KID belongs to other content: nothing was stored, and nothing is returned.
+    OtherContent,
+}
+
+/// One API key of the key service, as stored: never the key, only its SHA-256.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKeyEntry {
+    /// The customer's name (unique).
+    pub name: String,
+    /// SHA-256 of the key's text.
+    pub hash: [u8; 32],
+    /// Content id patterns the key may ask keys for: exact ids and `prefix*`.
+    pub scope: Vec<String>,
+}
+
+impl std::fmt::Debug for ApiKeyEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKeyEntry").field("name", &self.name).field("scope", &self.scope).finish()
+    }
 }
 
 /// The licence service's shared policy state. Every call is synchronous (blocking I/O).
@@ -161,6 +197,29 @@ pub trait LicenceStore: Send + Sync {
         };
         Ok(Grant::Keys { sealed, admission })
     }
+
+    /// Stores `sealed` as the key of `kid` for `content` unless the KID already has one, in one
+    /// atomic step (two encoders asking at once for the same new KID both get the key that
+    /// stood first): [`Binding::Existing`] if `content` has it, [`Binding::OtherContent`] if
+    /// another content does (KIDs are public, so a KID names one title's key only).
+    fn bind_sealed_key(
+        &self,
+        content: &ContentId,
+        kid: &Kid,
+        sealed: &[u8],
+    ) -> Result<Binding, StoreError>;
+
+    /// Adds an API key; false (nothing changed) when its name is taken.
+    fn add_api_key(&self, entry: &ApiKeyEntry) -> Result<bool, StoreError>;
+
+    /// The API key whose SHA-256 is `hash`, if any (a lookup by hash: no key is compared).
+    fn api_key(&self, hash: &[u8; 32]) -> Result<Option<ApiKeyEntry>, StoreError>;
+
+    /// Revokes the API key named `name`; false when there was none.
+    fn remove_api_key(&self, name: &str) -> Result<bool, StoreError>;
+
+    /// Every API key, by name.
+    fn api_keys(&self) -> Result<Vec<ApiKeyEntry>, StoreError>;
 
     /// Short description for logs: `sqlite /path/state.db`, `redis redis://host:port/0` (never a
     /// password).

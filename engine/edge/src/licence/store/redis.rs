@@ -12,10 +12,14 @@ use ::redis::{
 
 use abmark_delivery::ids::{ContentId, Kid};
 
-use super::{Admission, Grant, LicenceStore, Slots, StoreError, StreamRequest};
+use super::sqlite::split_scope;
+use super::{
+    Admission, ApiKeyEntry, Binding, Grant, LicenceStore, Slots, StoreError, StreamRequest,
+};
 
 const PREFIX: &str = "abmark:";
 const DENIED: &str = "abmark:denied";
+const API_KEY_NAMES: &str = "abmark:apikeys";
 /// Connections per store (measured: see the throughput test).
 const DEFAULT_CONNECTIONS: usize = 4;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -106,6 +110,27 @@ end
 return {1, -1, 0, sealed}
 "#
 );
+/// KEYS[1]: the content's sealed keys, KEYS[2]: the KID's owner. ARGV: KID hex, sealed, content.
+/// Returns {1, sealed} when the content has the KID, {2} when another content owns it, {0}
+/// after storing it.
+const BIND_LUA: &str = r#"
+local s = redis.call('HGET', KEYS[1], ARGV[1])
+if s then return {1, s} end
+local owner = redis.call('GET', KEYS[2])
+if owner and owner ~= ARGV[3] then return {2} end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('SET', KEYS[2], ARGV[3])
+return {0}
+"#;
+
+/// KEYS[1]: the names hash, KEYS[2]: the key's record. ARGV: name, hash hex, scope. Returns 1
+/// when added, 0 when the name is taken.
+const ADD_API_KEY_LUA: &str = r#"
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('HSET', KEYS[2], 'name', ARGV[1], 'content', ARGV[3])
+return 1
+"#;
+
 /// Licence state in Redis, every key under `abmark:`.
 pub struct RedisStore {
     client: Client,
@@ -115,6 +140,8 @@ pub struct RedisStore {
     admit: Script,
     grant: Script,
     release: Script,
+    bind: Script,
+    add_api_key: Script,
 }
 
 impl RedisStore {
@@ -142,6 +169,8 @@ impl RedisStore {
             admit: Script::new(ADMIT_LUA),
             grant: Script::new(GRANT_LUA),
             release: Script::new(RELEASE_LUA),
+            bind: Script::new(BIND_LUA),
+            add_api_key: Script::new(ADD_API_KEY_LUA),
         })
     }
 
@@ -278,6 +307,14 @@ fn keys_key(content: &ContentId) -> String {
     format!("{PREFIX}keys:{}", content.as_str())
 }
 
+fn kid_key(kid: &Kid) -> String {
+    format!("{PREFIX}kid:{}", kid.hex())
+}
+
+fn api_key_key(hash_hex: &str) -> String {
+    format!("{PREFIX}apikey:{hash_hex}")
+}
+
 impl LicenceStore for RedisStore {
     fn admit(
         &self,
@@ -332,11 +369,15 @@ impl LicenceStore for RedisStore {
         kid: &Kid,
         sealed: &[u8],
     ) -> Result<(), StoreError> {
-        let (key, field) = (keys_key(content), kid.hex());
+        let (key, field, owner) = (keys_key(content), kid.hex(), kid_key(kid));
         self.with_conn("put sealed key", |conn| {
-            ::redis::cmd("HSET").arg(&key).arg(&field).arg(sealed).query::<i64>(conn)
+            let mut pipe = ::redis::pipe();
+            pipe.atomic().cmd("HSET").arg(&key).arg(&field).arg(sealed).ignore();
+            // An import names the KID's content only if none did before (the key service's
+            // binding check reads it).
+            pipe.cmd("SET").arg(&owner).arg(content.as_str()).arg("NX").ignore();
+            pipe.query::<()>(conn)
         })
-        .map(drop)
     }
 
     fn sealed_key(&self, content: &ContentId, kid: &Kid) -> Result<Option<Vec<u8>>, StoreError> {
@@ -386,6 +427,88 @@ impl LicenceStore for RedisStore {
             call.arg(&fields).invoke(conn)
         })?;
         self.grant_reply(reply, kids.len(), limit)
+    }
+
+    fn bind_sealed_key(
+        &self,
+        content: &ContentId,
+        kid: &Kid,
+        sealed: &[u8],
+    ) -> Result<Binding, StoreError> {
+        let (keys, owner) = (keys_key(content), kid_key(kid));
+        let reply: Vec<::redis::Value> = self.with_conn("bind sealed key", |conn| {
+            let mut call = self.bind.key(&keys);
+            call.key(&owner).arg(kid.hex()).arg(sealed).arg(content.as_str());
+            call.invoke(conn)
+        })?;
+        let bad = |what: &str| StoreError::Reply {
+            url: self.shown.clone(),
+            op: "bind sealed key",
+            what: what.into(),
+        };
+        let mut it = reply.into_iter();
+        let status: i64 = next_as(&mut it).map_err(|e| bad(&e))?;
+        match status {
+            0 => Ok(Binding::Stored),
+            1 => Ok(Binding::Existing(next_as(&mut it).map_err(|e| bad(&e))?)),
+            2 => Ok(Binding::OtherContent),
+            n => Err(bad(&format!("status {n}"))),
+        }
+    }
+
+    fn add_api_key(&self, entry: &ApiKeyEntry) -> Result<bool, StoreError> {
+        let hash = hex::encode(entry.hash);
+        let record = api_key_key(&hash);
+        let scope = entry.scope.join("\n");
+        self.with_conn("add API key", |conn| {
+            let mut call = self.add_api_key.key(API_KEY_NAMES);
+            call.key(&record).arg(&entry.name).arg(&hash).arg(&scope);
+            call.invoke::<i64>(conn)
+        })
+        .map(|n| n == 1)
+    }
+
+    fn api_key(&self, hash: &[u8; 32]) -> Result<Option<ApiKeyEntry>, StoreError> {
+        let record = api_key_key(&hex::encode(hash));
+        let (name, scope): (Option<String>, Option<String>) = self
+            .with_conn("get API key", |conn| {
+                ::redis::cmd("HMGET").arg(&record).arg("name").arg("content").query(conn)
+            })?;
+        Ok(name.map(|name| ApiKeyEntry {
+            name,
+            hash: *hash,
+            scope: split_scope(scope.as_deref().unwrap_or_default()),
+        }))
+    }
+
+    fn remove_api_key(&self, name: &str) -> Result<bool, StoreError> {
+        let hash: Option<String> = self.with_conn("remove API key", |conn| {
+            ::redis::cmd("HGET").arg(API_KEY_NAMES).arg(name).query(conn)
+        })?;
+        let Some(hash) = hash else { return Ok(false) };
+        self.with_conn("remove API key", |conn| {
+            let mut pipe = ::redis::pipe();
+            pipe.atomic().cmd("DEL").arg(api_key_key(&hash)).ignore();
+            pipe.cmd("HDEL").arg(API_KEY_NAMES).arg(name).ignore();
+            pipe.query::<()>(conn)
+        })?;
+        Ok(true)
+    }
+
+    fn api_keys(&self) -> Result<Vec<ApiKeyEntry>, StoreError> {
+        let names: Vec<(String, String)> = self.with_conn("list API keys", |conn| {
+            ::redis::cmd("HGETALL").arg(API_KEY_NAMES).query(conn)
+        })?;
+        let mut out = Vec::new();
+        for (_, hash_hex) in names {
+            let mut hash = [0u8; 32];
+            if hex::decode_to_slice(&hash_hex, &mut hash).is_err() {
+                continue; // not written by abmark
+            }
+            out.extend(self.api_key(&hash)?);
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
     }
 
     fn describe(&self) -> String {

@@ -16,7 +16,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBeha
 
 use abmark_delivery::ids::{ContentId, Kid};
 
-use super::{Admission, LicenceStore, Slots, StoreError};
+use super::{Admission, ApiKeyEntry, Binding, LicenceStore, Slots, StoreError};
 
 /// How long a call waits for another process's write lock before failing with "busy".
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -25,7 +25,7 @@ const DEFAULT_READERS: usize = 2;
 /// Every this many admissions, expired streams of *all* subjects are deleted (those of the
 /// admitted subject go at every call).
 const SWEEP_EVERY: u64 = 4096;
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS streams (
@@ -41,6 +41,12 @@ CREATE TABLE IF NOT EXISTS content_keys (
     kid BLOB NOT NULL,
     sealed BLOB NOT NULL,
     PRIMARY KEY (content, kid)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS content_keys_by_kid ON content_keys (kid);
+CREATE TABLE IF NOT EXISTS api_keys (
+    hash BLOB PRIMARY KEY NOT NULL,
+    name TEXT NOT NULL UNIQUE,
+    content TEXT NOT NULL
 ) WITHOUT ROWID;
 ";
 
@@ -66,6 +72,14 @@ const IS_DENIED: &str = "SELECT 1 FROM denied WHERE subject = ?1";
 const PUT_KEY: &str =
     "INSERT OR REPLACE INTO content_keys (content, kid, sealed) VALUES (?1, ?2, ?3)";
 const GET_KEY: &str = "SELECT sealed FROM content_keys WHERE content = ?1 AND kid = ?2";
+/// The content of a KID: this content's row first, else any other's.
+const KID_OWNER: &str = "SELECT content, sealed FROM content_keys WHERE kid = ?1 \
+                         ORDER BY content = ?2 DESC LIMIT 1";
+const ADD_API_KEY: &str =
+    "INSERT OR IGNORE INTO api_keys (hash, name, content) VALUES (?1, ?2, ?3)";
+const GET_API_KEY: &str = "SELECT name, content FROM api_keys WHERE hash = ?1";
+const REMOVE_API_KEY: &str = "DELETE FROM api_keys WHERE name = ?1";
+const LIST_API_KEYS: &str = "SELECT hash, name, content FROM api_keys ORDER BY name";
 
 /// Licence state in one SQLite file (WAL, `synchronous=NORMAL`, mode 0600). Several processes
 /// on one machine may open the same file.
@@ -136,7 +150,8 @@ impl SqliteStore {
                 .pragma_query_value(None, "user_version", |r| r.get(0))
                 .map_err(sql("read schema version"))?;
             match found {
-                0 | 1 => {
+                // Version 2 lacks the API keys and the KID index: the schema adds them.
+                0..=2 => {
                     if found == 1 {
                         let n: i64 = tx
                             .query_row(MIGRATE_V1_COUNT, [], |r| r.get(0))
@@ -219,6 +234,11 @@ impl SqliteStore {
     pub(crate) fn readers(&self) -> usize {
         self.readers.as_ref().map_or(0, Slots::len)
     }
+}
+
+/// The stored scope (one pattern per line) as patterns.
+pub(super) fn split_scope(text: &str) -> Vec<String> {
+    text.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect()
 }
 
 /// Unix seconds as an SQLite INTEGER (saturating: i64 reaches year 292e9).
@@ -304,6 +324,78 @@ impl LicenceStore for SqliteStore {
             conn.prepare_cached(GET_KEY)?
                 .query_row(params![content.as_str(), &kid.as_bytes()[..]], |r| r.get(0))
                 .optional()
+        })
+    }
+
+    fn bind_sealed_key(
+        &self,
+        content: &ContentId,
+        kid: &Kid,
+        sealed: &[u8],
+    ) -> Result<Binding, StoreError> {
+        let kid = &kid.as_bytes()[..];
+        self.write("bind sealed key", |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let owner: Option<(String, Vec<u8>)> = tx
+                .prepare_cached(KID_OWNER)?
+                .query_row(params![kid, content.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let binding = match owner {
+                Some((owner, sealed)) if owner == content.as_str() => Binding::Existing(sealed),
+                Some(_) => Binding::OtherContent,
+                None => {
+                    tx.prepare_cached(PUT_KEY)?.execute(params![content.as_str(), kid, sealed])?;
+                    Binding::Stored
+                }
+            };
+            tx.commit()?;
+            Ok(binding)
+        })
+    }
+
+    fn add_api_key(&self, entry: &ApiKeyEntry) -> Result<bool, StoreError> {
+        let scope = entry.scope.join("\n");
+        self.write("add API key", |conn| {
+            conn.prepare_cached(ADD_API_KEY)?
+                .execute(params![&entry.hash[..], entry.name, scope])
+                .map(|n| n == 1)
+        })
+    }
+
+    fn api_key(&self, hash: &[u8; 32]) -> Result<Option<ApiKeyEntry>, StoreError> {
+        self.read("get API key", |conn| {
+            conn.prepare_cached(GET_API_KEY)?
+                .query_row(params![&hash[..]], |r| {
+                    let (name, scope): (String, String) = (r.get(0)?, r.get(1)?);
+                    Ok(ApiKeyEntry { name, hash: *hash, scope: split_scope(&scope) })
+                })
+                .optional()
+        })
+    }
+
+    fn remove_api_key(&self, name: &str) -> Result<bool, StoreError> {
+        self.write("remove API key", |conn| {
+            conn.prepare_cached(REMOVE_API_KEY)?.execute(params![name]).map(|n| n > 0)
+        })
+    }
+
+    fn api_keys(&self) -> Result<Vec<ApiKeyEntry>, StoreError> {
+        self.read("list API keys", |conn| {
+            let mut stmt = conn.prepare_cached(LIST_API_KEYS)?;
+            let rows = stmt.query_map([], |r| {
+                let hash: Vec<u8> = r.get(0)?;
+                let (name, scope): (String, String) = (r.get(1)?, r.get(2)?);
+                Ok((hash, name, scope))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (hash, name, scope) = row?;
+                // A hash of another length was not written by abmark: skipped, not trusted.
+                if let Ok(hash) = <[u8; 32]>::try_from(hash.as_slice()) {
+                    out.push(ApiKeyEntry { name, hash, scope: split_scope(&scope) });
+                }
+            }
+            Ok(out)
         })
     }
 

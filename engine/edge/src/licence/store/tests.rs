@@ -8,7 +8,8 @@ use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use super::Admission::{Admitted, InUse, Refused};
-use super::{Grant, LicenceStore, RedisStore, SqliteStore, StoreError, StreamRequest};
+use super::StreamRequest;
+use super::{ApiKeyEntry, Binding, Grant, LicenceStore, RedisStore, SqliteStore, StoreError};
 use abmark_delivery::ids::{ContentId, Kid};
 
 const T0: u64 = 1_700_000_000;
@@ -254,10 +255,50 @@ fn race_last_slot(a: &dyn LicenceStore, b: &dyn LicenceStore, trials: usize) {
     }
 }
 
+/// The key service's binding: a KID gets one key, for one content, whoever asks first.
+fn bind_keys(s: &dyn LicenceStore) {
+    let (kid, other_kid) = (Kid::from_bytes([1; 16]), Kid::from_bytes([2; 16]));
+    assert_eq!(s.bind_sealed_key(&film("f1"), &kid, b"first").unwrap(), Binding::Stored);
+    assert_eq!(
+        s.bind_sealed_key(&film("f1"), &kid, b"second").unwrap(),
+        Binding::Existing(b"first".to_vec())
+    );
+    assert_eq!(s.bind_sealed_key(&film("f2"), &kid, b"third").unwrap(), Binding::OtherContent);
+    assert_eq!(s.sealed_key(&film("f1"), &kid).unwrap().as_deref(), Some(&b"first"[..]));
+    assert_eq!(s.sealed_key(&film("f2"), &kid).unwrap(), None);
+    // A KID imported for a content (serve --keys) is that content's too.
+    s.put_sealed_key(&film("f3"), &other_kid, b"imported").unwrap();
+    assert_eq!(s.bind_sealed_key(&film("f1"), &other_kid, b"x").unwrap(), Binding::OtherContent);
+    assert_eq!(
+        s.bind_sealed_key(&film("f3"), &other_kid, b"x").unwrap(),
+        Binding::Existing(b"imported".to_vec())
+    );
+}
+
+fn api_keys(s: &dyn LicenceStore) {
+    let entry = |name: &str, hash: u8, scope: &[&str]| ApiKeyEntry {
+        name: name.into(),
+        hash: [hash; 32],
+        scope: scope.iter().map(|p| p.to_string()).collect(),
+    };
+    let acme = entry("acme", 1, &["film-1", "series-*"]);
+    assert!(s.add_api_key(&acme).unwrap());
+    assert!(!s.add_api_key(&entry("acme", 2, &["x"])).unwrap(), "names are unique");
+    assert!(s.add_api_key(&entry("globex", 3, &["g"])).unwrap());
+    assert_eq!(s.api_key(&[1; 32]).unwrap(), Some(acme.clone()));
+    assert_eq!(s.api_key(&[2; 32]).unwrap(), None);
+    let names: Vec<String> = s.api_keys().unwrap().into_iter().map(|e| e.name).collect();
+    assert_eq!(names, ["acme", "globex"]);
+    assert!(s.remove_api_key("acme").unwrap());
+    assert!(!s.remove_api_key("acme").unwrap());
+    assert_eq!(s.api_key(&[1; 32]).unwrap(), None);
+    assert!(!format!("{acme:?}").contains("1, 1"), "Debug shows no hash");
+}
+
 fn run_cases(open: impl Fn() -> Box<dyn LicenceStore>) {
     limit_then_refuse(&*open());
     let cases = [renew, expiry_frees_slot, release_frees_slot, one_player_per_stream, deny_list];
-    for case in cases.into_iter().chain([sealed_keys, grant]) {
+    for case in cases.into_iter().chain([sealed_keys, grant, bind_keys, api_keys]) {
         case(&*open());
     }
 }
@@ -331,10 +372,10 @@ fn sqlite_errors_name_the_file() {
     drop(SqliteStore::open(&newer).unwrap());
     rusqlite::Connection::open(&newer).unwrap().pragma_update(None, "user_version", 99).unwrap();
     let e = SqliteStore::open(&newer).unwrap_err();
-    assert!(matches!(e, StoreError::Schema { found: 99, expected: 2, .. }), "{e:?}");
+    assert!(matches!(e, StoreError::Schema { found: 99, expected: 3, .. }), "{e:?}");
 }
 
-/// A version-1 file (keys stored by KID alone) opens as version 2: its streams and deny list
+/// A version-1 file (keys stored by KID alone) opens as version 3: its streams and deny list
 /// are kept, its keys — bound to no content — are dropped and counted, never served.
 #[test]
 fn sqlite_schema_1_loses_its_unbound_keys_only() {
@@ -365,6 +406,36 @@ fn sqlite_schema_1_loses_its_unbound_keys_only() {
     assert_eq!(store.sealed_key(&film("f"), &Kid::from_bytes([1; 16])).unwrap(), None);
     drop(store);
     assert_eq!(SqliteStore::open(&path).unwrap().unbound_keys_dropped(), 0, "migrated once");
+}
+
+#[test]
+fn sqlite_schema_2_gains_api_keys_and_keeps_its_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v2.db");
+    let old = rusqlite::Connection::open(&path).unwrap();
+    old.execute_batch(
+        "CREATE TABLE streams (subject TEXT NOT NULL, stream TEXT NOT NULL,
+             expires INTEGER NOT NULL, player TEXT NOT NULL DEFAULT '',
+             PRIMARY KEY (subject, stream)) WITHOUT ROWID;
+         CREATE TABLE denied (subject TEXT PRIMARY KEY NOT NULL) WITHOUT ROWID;
+         CREATE TABLE content_keys (content TEXT NOT NULL, kid BLOB NOT NULL,
+             sealed BLOB NOT NULL, PRIMARY KEY (content, kid)) WITHOUT ROWID;
+         INSERT INTO content_keys VALUES ('f', x'01010101010101010101010101010101', x'aa');
+         PRAGMA user_version = 2;",
+    )
+    .unwrap();
+    drop(old);
+    let store = SqliteStore::open(&path).unwrap();
+    let kid = Kid::from_bytes([1; 16]);
+    assert_eq!(store.sealed_key(&film("f"), &kid).unwrap(), Some(vec![0xaa]));
+    assert_eq!(store.bind_sealed_key(&film("g"), &kid, b"x").unwrap(), Binding::OtherContent);
+    api_keys(&store);
+    drop(store);
+    let version: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 3);
 }
 
 // ---------------------------------------------------------------- Redis
@@ -442,15 +513,15 @@ fn free_port() -> u16 {
 
 #[test]
 fn redis_cases() {
-    let server = RedisServer::start();
+    let server = RedisServer::start_with(&["--databases", "32"]);
     for connections in [1, 4] {
-        // Each case on its own database (16 by default) so no state carries over.
+        // Each case on its own database so no state carries over.
         let db = std::cell::Cell::new(0);
         run_cases(|| {
-            // Cases 0..8 on databases 0..8 with one connection, 8..16 with four.
+            // Cases 0..16 on databases 0..16 with one connection, 16..32 with four.
             let n = db.get();
             db.set(n + 1);
-            let url = format!("redis://127.0.0.1:{}/{}", server.port, n + 8 * (connections / 4));
+            let url = format!("redis://127.0.0.1:{}/{}", server.port, n + 16 * (connections / 4));
             let store = RedisStore::connect_with(&url, connections).unwrap();
             assert_eq!(store.connections(), connections);
             Box::new(store)
@@ -474,7 +545,13 @@ fn redis_keys_are_prefixed_and_expire() {
     keys.sort();
     assert_eq!(
         keys,
-        ["abmark:denied", "abmark:keys:film-1", "abmark:players:alice", "abmark:streams:alice"]
+        [
+            "abmark:denied",
+            "abmark:keys:film-1",
+            "abmark:kid:abababababababababababababababab",
+            "abmark:players:alice",
+            "abmark:streams:alice"
+        ]
     );
     // The streams key outlives its last stream by one second, no more.
     let ttl: i64 = ::redis::cmd("TTL").arg("abmark:streams:alice").query(&mut conn).unwrap();

@@ -1,0 +1,32 @@
+//! `keyservice`: the CPIX key service (`abmark key-service serve`). Third-party encoders and
+//! `abmark package --cpix-url` POST a CPIX request (SPEKE v2.0, DASH-IF CPIX 2.3) naming a
+//! content id and the KIDs they chose; the service answers with the keys (made here, or the
+//! ones this content already has), `explicitIV` for `cbcs`, and the PSSH and HLS signalling of
+//! the DRM systems asked for. The keys are stored sealed and bound to the content id in the
+//! licence service's state store, so `abmark serve --content ID` licenses them afterwards
+//! without a key file ever handed around.
+//!
+//! - [`apikey`]: API keys (made once, stored as SHA-256, scoped to content id patterns).
+//! - [`service`]: the decision, from API key and request to answer or refusal.
+//! - [`route`]: the HTTP route and its bounds; [`run`] serves it through the edge's accept
+//!   loop ([`crate::serve::listener`]: connection cap, header timeouts).
+//!
+//! May depend on: `abmark-cenc` (the CPIX reader/writer, PSSH and HLS signalling),
+//! [`crate::licence`] (the store and the sealing), axum/tokio. Owns no XML and no store layout.
+
+pub mod apikey;
+pub mod route;
+pub mod service;
+
+pub use service::{KeyService, Refusal};
+
+use crate::serve::listener::{serve_connections, ConnectionLimits};
+
+/// How long a stopping key service lets requests in flight finish.
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Serves `service` on `listener` with `limits` until ctrl-c / SIGTERM.
+pub async fn run(service: KeyService, listener: tokio::net::TcpListener, limits: ConnectionLimits) {
+    let app = route::router(service);
+    serve_connections(listener, app, limits, crate::serve::shutdown_signal(), DRAIN).await;
+}
