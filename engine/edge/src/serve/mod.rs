@@ -128,7 +128,8 @@ impl Edge {
     /// Loads the variants output at `out` (its job.json and published WMPaceInfo).
     pub fn open(out: &Path, key: &WatermarkKey, options: ServeOptions) -> Result<Self, ServeError> {
         let job = JobFile::load(out)?;
-        let presentation = presentation(&job);
+        let mut presentation = presentation(&job);
+        drop_relative_licence_urls(&mut presentation);
         let pace = PaceTable::load(out, &job)?;
         let log = SessionLog::open(&options.session_log)?;
         let path_scheme = |segments: &str| {
@@ -235,6 +236,22 @@ impl Edge {
 /// The bearer token of a request's `Authorization` header (scheme without case).
 pub(crate) fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
     http::token(None, headers)
+}
+
+/// Leaves out of the manifests a licence URL that is relative (`package --la-url /license`):
+/// shaka-player takes a ClearKey `Laurl` over its own configuration and resolves it against the
+/// page, not the manifest, so on a customer's page it would ask the customer's site for keys.
+/// Players are configured with the licence URL anyway (they must add the licence token).
+fn drop_relative_licence_urls(p: &mut Presentation) {
+    let absolute = |u: &str| u.starts_with("https://") || u.starts_with("http://");
+    let tracks = [p.protection.as_mut(), p.audio.as_mut().and_then(|a| a.protection.as_mut())];
+    for protection in tracks.into_iter().flatten() {
+        for system in &mut protection.systems {
+            if system.license_url.as_deref().is_some_and(|u| !absolute(u)) {
+                system.license_url = None;
+            }
+        }
+    }
 }
 
 /// `/media/<keyed name>/<rendition>/seg-<n>.m4s`.
