@@ -28,6 +28,28 @@ INTEROP_TESTS=(
   # cli/tests/key_service.rs: Chromium + shaka-player, Shaka Packager
   chromium_plays_what_the_key_service_keyed_through_the_licence_service
   shaka_packagers_stream_from_the_services_keys_plays_through_the_licence_service
+  # cli/tests/players.rs: the player matrix (Chromium + shaka-player, dash.js, hls.js)
+  shaka_dash_cenc_same_origin
+  shaka_dash_cenc_cross_origin
+  shaka_dash_cbcs_same_origin
+  shaka_dash_cbcs_cross_origin
+  dashjs_dash_cenc_same_origin
+  dashjs_dash_cenc_cross_origin
+  dashjs_dash_cbcs_same_origin
+  dashjs_dash_cbcs_cross_origin
+  hlsjs_hls_cenc_same_origin
+  hlsjs_hls_cenc_cross_origin
+  hlsjs_hls_cbcs_same_origin
+  hlsjs_hls_cbcs_cross_origin
+  a_page_on_another_site_does_not_play
+  shaka_plays_the_etsi_edge_mode
+  shaka_plays_a_key_rotated_output
+  # cli/tests/player_page.rs: the player page (needs the pinned shaka-player; Chromium)
+  an_allowed_site_embeds_the_player_and_it_plays
+  a_site_not_on_the_list_cannot_frame_the_player
+  a_token_for_other_sites_shows_domain_not_allowed
+  the_page_opened_from_a_site_not_on_the_list_says_so
+  an_expired_token_and_a_denied_subject_get_their_messages
   # eval/tests/bench_quick.rs: eval bench --quick (real variants, FFmpeg attacks, detector)
   the_quick_benchmark_names_every_viewer_and_accuses_nobody
 )

@@ -4,7 +4,7 @@
 #
 #   bash scripts/tools.sh shaka    -> path of Shaka Packager's `packager` executable
 #   bash scripts/tools.sh python   -> python of a venv with pymp4 + pywidevine (tests/tools/requirements.txt)
-#   bash scripts/tools.sh browser  -> directory holding node_modules (playwright-core, shaka-player);
+#   bash scripts/tools.sh browser  -> directory holding node_modules (playwright-core, shaka-player, dash.js, hls.js);
 #                                     Debian `chromium` installed through scripts/setup.sh
 #   bash scripts/tools.sh peers    -> python of a venv with the peer watermarkers `eval peers`
 #                                     compares (eval/peers/requirements.txt, installed --no-deps)
@@ -200,7 +200,7 @@ install_browser() {
   fi
   command -v npm >/dev/null || die "npm not found (Node 20 + npm are expected on the machine)"
   if ! stamp_ok "$NODE_STAMP" "$NODE_WANT" || [ ! -d "$NODE_DIR/node_modules/shaka-player" ]; then
-    log "npm ci (playwright-core, shaka-player) into $NODE_DIR"
+    log "npm ci (playwright-core, shaka-player, dash.js, hls.js) into $NODE_DIR"
     CLEANUP+=("$NODE_DIR")  # dropped from the list once the install is complete
     rm -rf "$NODE_DIR" && mkdir -p "$NODE_DIR"
     cp "$NPM_JSON" "$NPM_LOCK" "$NODE_DIR/"
