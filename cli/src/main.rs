@@ -36,7 +36,8 @@ enum Command {
     /// Mint a viewer's WM token (ETSI TS 104 002 CWT, or JWT) and print it.
     Token(commands::token::Args),
     /// Serve personalised HLS/DASH manifests (and the ETSI edge mode) for a variants output.
-    Serve(commands::serve::Args),
+    // Boxed: its flags make it several times larger than any other command's.
+    Serve(Box<commands::serve::Args>),
     /// Write the exact stream one session receives as a single MP4.
     Mix(commands::mix::Args),
     /// Encrypt a variants output with CENC (cenc or cbcs) and signal the DRM systems.
@@ -62,7 +63,7 @@ fn main() -> ExitCode {
         Command::Variants(args) => done(commands::variants::run(args)),
         Command::Detect(args) => commands::detect::run(args),
         Command::Token(args) => done(commands::token::run(args)),
-        Command::Serve(args) => done(commands::serve::run(args)),
+        Command::Serve(args) => done(commands::serve::run(*args)),
         Command::Mix(args) => done(commands::mix::run(args)),
         Command::Package(args) => done(commands::package::run(args)),
         Command::Decrypt(args) => done(commands::decrypt::run(args)),

@@ -11,7 +11,7 @@ use abmark_edge::licence::sealed::Sealer;
 use abmark_edge::licence::store::{LicenceStore, RedisStore, SqliteStore};
 use abmark_edge::licence::token::LicenceKey;
 use abmark_edge::licence::{LicencePolicy, LicenceService};
-use abmark_edge::serve::{run as serve, ConnectionLimits, Edge, ServeOptions};
+use abmark_edge::serve::{run as serve, ConnectionLimits, Edge, ServeOptions, Tls, TlsFiles};
 use abmark_files::jsonl::JsonlAppender;
 use abmark_wm::key::WatermarkKey;
 use anyhow::Context;
@@ -52,7 +52,24 @@ pub struct Args {
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     header_timeout: u64,
     #[command(flatten)]
+    tls: TlsArgs,
+    #[command(flatten)]
     licence: LicenceArgs,
+}
+
+/// HTTPS (`--tls-cert` with `--tls-key`).
+#[derive(clap::Args)]
+struct TlsArgs {
+    /// Serve HTTPS (HTTP/1.1 and HTTP/2) with this certificate chain (PEM, the server's
+    /// certificate first, e.g. certbot's fullchain.pem). Both files are re-read when they
+    /// change (renewals need no restart). Without it the edge speaks plain HTTP, for use
+    /// behind a TLS-terminating proxy.
+    #[arg(long, requires = "tls_key", value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1; RSA or ECDSA); readable by
+    /// its owner only (chmod 600).
+    #[arg(long, requires = "tls_cert", value_name = "FILE")]
+    tls_key: Option<PathBuf>,
 }
 
 /// The ClearKey licence service (`POST /license`): on when `--master-key` is given.
@@ -106,6 +123,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // Every input is read and checked before anything is created (logs, the state store), so a
     // refused start leaves nothing behind.
     let key = super::load_key(&args.key)?;
+    let tls = match (&args.tls.tls_cert, &args.tls.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some(Tls::load(TlsFiles { cert: cert.clone(), key: key.clone() })?)
+        }
+        _ => None, // clap requires both or neither
+    };
     let licence = match &args.licence.master_key {
         Some(master) => {
             // clap enforces `--content` with `--master-key`; this keeps a refactor from losing
@@ -141,13 +164,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let addr = listener.local_addr().context("listening socket")?;
         // The first line of stdout is the address: scripts and tests read it.
-        println!("listening on http://{addr}");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        println!("listening on {scheme}://{addr}");
         std::io::stdout().flush().ok();
         let limits = ConnectionLimits {
             header_timeout: Duration::from_secs(args.header_timeout),
             max_connections: args.max_connections as usize,
         };
-        serve(edge, listener, limits).await?;
+        serve(edge, listener, limits, tls).await?;
         anyhow::Ok(())
     })
 }

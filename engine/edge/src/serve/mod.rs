@@ -24,6 +24,7 @@
 //! `serve` processes with the same key answer the same token identically.
 
 mod http;
+mod idle;
 mod licence_route;
 pub mod listener;
 pub mod media;
@@ -32,6 +33,7 @@ pub mod neutral;
 pub mod personal;
 mod prerender;
 pub mod session_log;
+pub mod tls;
 pub mod viewer;
 
 use std::collections::HashMap;
@@ -52,6 +54,7 @@ use abmark_wm::payload::{PayloadError, SessionCoder};
 
 pub use abmark_delivery::pace::PaceTable;
 pub use listener::ConnectionLimits;
+pub use tls::{Tls, TlsError, TlsFiles};
 
 /// How long a stopping server lets open requests finish.
 const DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
@@ -201,18 +204,31 @@ fn media_path(names: &media::VariantNames, variant: u8, rendition: &str, index: 
     format!("/media/{}/{rendition}/seg-{number}.m4s", names.name(variant, rendition, index))
 }
 
-/// Serves `edge` on `listener` with `limits` until ctrl-c / SIGTERM, lets requests in flight
-/// finish (up to 10 s), then flushes the logs.
+/// Serves `edge` on `listener` with `limits` (HTTPS with `tls`, whose certificate is reloaded
+/// when its files change) until ctrl-c / SIGTERM, lets requests in flight finish (up to 10 s),
+/// then flushes the logs.
 pub async fn run(
     edge: Edge,
     listener: tokio::net::TcpListener,
     limits: ConnectionLimits,
+    tls: Option<Tls>,
 ) -> Result<(), ServeError> {
     let edge = Arc::new(edge);
     let log = edge.log.clone();
     let licence_log = edge.licence.as_ref().map(|l| l.service.log().clone());
     let app = edge.router();
-    listener::serve_connections(listener, app, limits, shutdown_signal(), DRAIN).await;
+    let serving =
+        listener::serve_connections(listener, app, limits, tls.as_ref(), shutdown_signal(), DRAIN);
+    match &tls {
+        // The reload poll never ends on its own: it stops with the server.
+        Some(tls) => {
+            tokio::select! {
+                () = serving => {}
+                () = tls.watch() => {}
+            }
+        }
+        None => serving.await,
+    }
     log.flush();
     if let Some(l) = licence_log {
         l.flush();
