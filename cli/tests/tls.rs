@@ -1,6 +1,7 @@
-//! `abmark serve --tls-cert --tls-key`, as a real process on the real clip: HTTPS over HTTP/1.1
-//! and HTTP/2 (curl, trusting a test CA made here with the openssl CLI), the certificate
-//! swapped under a running server, refused certificate and key files, plain HTTP unchanged.
+//! `abmark serve --tls-cert --tls-key` and `--trusted-proxy`, as a real process on the real
+//! clip: HTTPS over HTTP/1.1 and HTTP/2 (curl, trusting a test CA made here with the openssl
+//! CLI), the certificate swapped under a running server, refused certificate and key files,
+//! plain HTTP unchanged, and the client address the session log records behind a proxy.
 
 mod common;
 
@@ -394,4 +395,55 @@ fn bad_certificate_or_key_files_stop_the_start_with_one_line() {
     let r = abmark(&["serve", s(&f.out), "--key", s(&wm_key()), "--tls-cert", s(&cert)]);
     assert!(!r.status.success());
     assert!(String::from_utf8_lossy(&r.stderr).contains("--tls-key"));
+}
+
+#[test]
+fn forwarded_addresses_are_believed_from_trusted_proxies_only() {
+    let proxied = Server::start("proxied", &["--trusted-proxy", "127.0.0.1/32"]);
+    let mpd = |server: &Server, session: u32, args: &[&str]| {
+        let url = format!("{}/dash/manifest.mpd?token={}", server.base, token(session));
+        assert_eq!(curl(&url, args).status, 200);
+    };
+    mpd(&proxied, 21, &["-H", "X-Forwarded-For: 198.51.100.9, 203.0.113.7"]);
+    mpd(&proxied, 22, &["-H", "Forwarded: for=\"[2001:db8::1]:4711\";proto=https"]);
+    // A peer outside the trusted network (127.0.0.2) names itself, whatever it claims.
+    mpd(&proxied, 23, &["--interface", "127.0.0.2", "-H", "X-Forwarded-For: 203.0.113.8"]);
+    // A malformed header from the proxy: the proxy is all we know.
+    mpd(&proxied, 24, &["-H", "X-Forwarded-For: 203.0.113.7, not-an-address"]);
+    let clients = proxied.logged_clients();
+    assert_eq!(clients.len(), 4, "{clients:?}");
+    assert_eq!(clients[0], "203.0.113.7");
+    assert_eq!(clients[1], "[2001:db8::1]:4711");
+    assert!(clients[2].starts_with("127.0.0.2:"), "{clients:?}");
+    assert!(clients[3].starts_with("127.0.0.1:"), "{clients:?}");
+
+    let direct = Server::start("direct", &[]);
+    mpd(&direct, 25, &["-H", "X-Forwarded-For: 203.0.113.7"]);
+    mpd(&direct, 26, &["-H", "Forwarded: for=203.0.113.7"]);
+    let clients = direct.logged_clients();
+    assert_eq!(clients.len(), 2, "{clients:?}");
+    assert!(clients.iter().all(|c| c.starts_with("127.0.0.1:")), "{clients:?}");
+
+    // /metrics goes by the TCP peer: a trusted loopback proxy forwarding a remote viewer is
+    // still loopback, and a remote peer trusted to forward cannot claim to be loopback.
+    let metrics = format!("{}/metrics", proxied.base);
+    assert_eq!(curl(&metrics, &["-H", "X-Forwarded-For: 203.0.113.7"]).status, 200);
+    let Some(outside) = non_loopback_address() else {
+        panic!("this test needs a non-loopback IPv4 address on the machine");
+    };
+    let open = Server::start("open", &["--listen", "0.0.0.0:0", "--trusted-proxy", "0.0.0.0/0"]);
+    let url = format!("http://{outside}:{}/metrics", open.port());
+    let forged = ["--interface", &outside, "-H", "X-Forwarded-For: 127.0.0.1"];
+    assert_eq!(curl(&url, &forged).status, 404);
+    let forged = ["--interface", &outside, "-H", "Forwarded: for=127.0.0.1"];
+    assert_eq!(curl(&url, &forged).status, 404);
+}
+
+/// An IPv4 address of this machine other than loopback (the source of a route outwards; no
+/// packet is sent).
+fn non_loopback_address() -> Option<String> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("192.0.2.1:9").ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then(|| ip.to_string())
 }

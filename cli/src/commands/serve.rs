@@ -11,7 +11,10 @@ use abmark_edge::licence::sealed::Sealer;
 use abmark_edge::licence::store::{LicenceStore, RedisStore, SqliteStore};
 use abmark_edge::licence::token::LicenceKey;
 use abmark_edge::licence::{LicencePolicy, LicenceService};
-use abmark_edge::serve::{run as serve, ConnectionLimits, Edge, ServeOptions, Tls, TlsFiles};
+use abmark_edge::serve::{
+    parse_trusted_proxy, run as serve, ConnectionLimits, Edge, IpNet, ServeOptions, Tls, TlsFiles,
+    TrustedProxies,
+};
 use abmark_files::jsonl::JsonlAppender;
 use abmark_wm::key::WatermarkKey;
 use anyhow::Context;
@@ -57,7 +60,7 @@ pub struct Args {
     licence: LicenceArgs,
 }
 
-/// HTTPS (`--tls-cert` with `--tls-key`).
+/// HTTPS (`--tls-cert` with `--tls-key`) and the proxies in front of the edge.
 #[derive(clap::Args)]
 struct TlsArgs {
     /// Serve HTTPS (HTTP/1.1 and HTTP/2) with this certificate chain (PEM, the server's
@@ -70,6 +73,11 @@ struct TlsArgs {
     /// its owner only (chmod 600).
     #[arg(long, requires = "tls_cert", value_name = "FILE")]
     tls_key: Option<PathBuf>,
+    /// A proxy or CDN in front of the edge (CIDR or address; repeat for several): from these
+    /// peers, Forwarded / X-Forwarded-For name the client in the session and licence logs.
+    /// From anyone else those headers are ignored.
+    #[arg(long = "trusted-proxy", value_name = "CIDR", value_parser = parse_trusted_proxy)]
+    trusted_proxies: Vec<IpNet>,
 }
 
 /// The ClearKey licence service (`POST /license`): on when `--master-key` is given.
@@ -146,6 +154,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         leeway: args.leeway,
         issuer: args.issuer.clone(),
         audience: args.audience.clone(),
+        trusted_proxies: TrustedProxies::new(args.tls.trusted_proxies.clone()),
     };
     let mut edge = Edge::open(&args.out, &key, options)?;
     if let Some((master, content, keys)) = licence {

@@ -23,6 +23,7 @@
 //! detection uses to name a viewer. Nothing else is kept between requests, so any number of
 //! `serve` processes with the same key answer the same token identically.
 
+pub mod client;
 mod http;
 mod idle;
 mod licence_route;
@@ -53,6 +54,8 @@ use abmark_wm::key::WatermarkKey;
 use abmark_wm::payload::{PayloadError, SessionCoder};
 
 pub use abmark_delivery::pace::PaceTable;
+pub use client::{parse_trusted_proxy, ClientAddr, TrustedProxies};
+pub use ipnet::IpNet;
 pub use listener::ConnectionLimits;
 pub use tls::{Tls, TlsError, TlsFiles};
 
@@ -74,6 +77,8 @@ pub struct ServeOptions {
     pub issuer: Option<String>,
     /// When set, a WM token's `aud` must be this (the edge's own name).
     pub audience: Option<String>,
+    /// Peers whose `Forwarded` / `X-Forwarded-For` name the client in the logs ([`client`]).
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// Why the edge could not start. One line each.

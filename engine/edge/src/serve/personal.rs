@@ -10,16 +10,16 @@
 //!
 //! The entry points (multivariant playlist, MPD) append the session to the session log.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
 
+use super::client::ClientAddr;
 use super::http::{self, DASH_TYPE, HLS_TYPE};
 use super::viewer::Refusal;
 use super::Edge;
@@ -41,7 +41,7 @@ pub(crate) fn routes() -> Router<Arc<Edge>> {
 
 async fn master(
     State(edge): State<Arc<Edge>>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    client: ClientAddr,
     Query(q): Query<TokenQuery>,
     headers: HeaderMap,
 ) -> Result<Response, Refusal> {
@@ -85,7 +85,7 @@ async fn media_playlist(
 
 async fn mpd(
     State(edge): State<Arc<Edge>>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    client: ClientAddr,
     Query(q): Query<TokenQuery>,
     headers: HeaderMap,
 ) -> Result<Response, Refusal> {
