@@ -9,7 +9,7 @@
 //!   is closed when it runs out (hyper's `header_read_timeout`, which needs the Tokio timer that
 //!   `axum::serve` does not install). The TLS handshake has the same time to complete, and an
 //!   HTTP/2 connection is closed once it has moved no byte and handled no request for as long
-//!   ([`super::idle`]).
+//!   (`super::idle`).
 //! - **Connection cap** ([`ConnectionLimits::max_connections`]): at most this many connections
 //!   are open at once (handshakes included); further ones wait in the kernel's accept backlog
 //!   until one closes. Keep it below the process's descriptor limit (`LimitNOFILE`, see
@@ -22,7 +22,7 @@
 //! Request bodies have their own bounds where a route reads one (the licence route). Accept
 //! errors (out of descriptors) pause the loop briefly instead of stopping the server.
 //!
-//! May depend on: [`super::tls`], [`super::idle`], hyper, hyper-util, tokio, axum's router.
+//! May depend on: [`super::tls`], `super::idle`, hyper, hyper-util, tokio, axum's router.
 
 use std::convert::Infallible;
 use std::future::Future;

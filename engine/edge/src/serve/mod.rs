@@ -19,6 +19,10 @@
 //! With content keys (`--keys`), `POST /license` ([`licence_route`]) answers W3C ClearKey
 //! licence requests through [`crate::licence`].
 //!
+//! Connections come through [`listener`] (limits, and HTTPS with [`tls`] when a certificate is
+//! given); the client address the logs record is the peer's, or the viewer's behind a trusted
+//! proxy ([`client`]).
+//!
 //! Each issued session is appended to a JSONL session log ([`session_log`]): the registry that
 //! detection uses to name a viewer. Nothing else is kept between requests, so any number of
 //! `serve` processes with the same key answer the same token identically.

@@ -1,9 +1,9 @@
 //! HTTPS for `serve --tls-cert FILE --tls-key FILE`: the rustls server configuration the accept
 //! loop ([`super::listener`]) hands each connection to.
 //!
-//! - [`pair`]: reading and checking one certificate chain and key (RSA or ECDSA; PKCS#8,
+//! - `pair`: reading and checking one certificate chain and key (RSA or ECDSA; PKCS#8,
 //!   PKCS#1 or SEC1 PEM; the key file must be private to its owner).
-//! - [`reload`]: the certificate every handshake gets, replaced when the files change.
+//! - `reload`: the certificate every handshake gets, replaced when the files change.
 //!
 //! ALPN offers `h2` then `http/1.1`; the accept loop serves whichever the client picked. TLS 1.2
 //! and 1.3 with rustls's safe defaults, on ring's provider (already in the tree under ureq).
