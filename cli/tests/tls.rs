@@ -447,3 +447,44 @@ fn non_loopback_address() -> Option<String> {
     let ip = socket.local_addr().ok()?.ip();
     (!ip.is_loopback() && !ip.is_unspecified()).then(|| ip.to_string())
 }
+
+/// Silent connections do not hold a connection slot: one that never starts its handshake, and
+/// an HTTP/2 one that sends nothing after it (hyper has no HTTP/2 idle timeout of its own), are
+/// closed after --header-timeout.
+#[test]
+fn silent_tls_and_http2_connections_are_closed() {
+    let pki = Pki::new();
+    let (cert, key) = pki.server("idle", KeyKind::EcPkcs8);
+    let server = Server::start(
+        "idle",
+        &["--tls-cert", s(&cert), "--tls-key", s(&key), "--header-timeout", "1"],
+    );
+    let started = Instant::now();
+    let mut tcp = std::net::TcpStream::connect(format!("127.0.0.1:{}", server.port())).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let read = std::io::Read::read(&mut tcp, &mut [0u8; 16]);
+    assert!(matches!(read, Ok(0)), "closed, not timed out: {read:?}");
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+
+    // s_client keeps the connection open as long as its stdin is: only the edge can end it.
+    let started = Instant::now();
+    let mut client = Command::new("openssl")
+        .args(["s_client", "-connect", &format!("127.0.0.1:{}", server.port()), "-alpn", "h2"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdin = client.stdin.take();
+    while client.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(10) {
+            let _ = client.kill();
+            panic!("an idle HTTP/2 connection stayed open");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(stdin);
+    let out = client.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&out.stdout);
+    assert!(out.contains("ALPN protocol: h2"), "{out}");
+}
