@@ -36,7 +36,7 @@ enum Command {
     /// Mint a viewer's WM token (ETSI TS 104 002 CWT, or JWT) and print it.
     Token(commands::token::Args),
     /// Serve personalised HLS/DASH manifests (and the ETSI edge mode) for a variants output.
-    // Boxed: its flags make it several times larger than the other commands.
+    // Boxed: its flags make it several times larger than any other command's.
     Serve(Box<commands::serve::Args>),
     /// Write the exact stream one session receives as a single MP4.
     Mix(commands::mix::Args),

@@ -11,7 +11,7 @@ use abmark_cenc::exchange::AnswerOptions;
 use abmark_edge::keyservice::apikey::new_api_key;
 use abmark_edge::keyservice::{run as serve, KeyService};
 use abmark_edge::licence::store::{LicenceStore, RedisStore, SqliteStore};
-use abmark_edge::serve::ConnectionLimits;
+use abmark_edge::serve::{ConnectionLimits, Tls, TlsFiles};
 use anyhow::{bail, Context};
 
 use crate::exit::UsageError;
@@ -73,6 +73,13 @@ struct ServeArgs {
     /// timeout.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     header_timeout: u64,
+    /// Serve HTTPS with this certificate chain (PEM; re-read when it changes). Answers carry
+    /// clear content keys: without it, put the service behind a TLS-terminating proxy.
+    #[arg(long, requires = "tls_key", value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM), readable by its owner only.
+    #[arg(long, requires = "tls_cert", value_name = "FILE")]
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(clap::Subcommand)]
@@ -135,6 +142,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     let master = abmark_files::keyfile::load_key(&args.master_key).context("master key")?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some(Tls::load(TlsFiles { cert: cert.clone(), key: key.clone() })?)
+        }
+        _ => None, // clap requires both or neither
+    };
     let store = args.store.open()?;
     eprintln!("key-service: keys sealed into {}", store.describe());
     let service =
@@ -151,13 +164,14 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let addr = listener.local_addr().context("listening socket")?;
         // The first line of stdout is the address: scripts and tests read it.
-        println!("listening on http://{addr}");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        println!("listening on {scheme}://{addr}");
         std::io::stdout().flush().ok();
         let limits = ConnectionLimits {
             header_timeout: Duration::from_secs(args.header_timeout),
             max_connections: args.max_connections as usize,
         };
-        serve(service, listener, limits).await;
+        serve(service, listener, limits, tls).await;
         anyhow::Ok(())
     })
 }

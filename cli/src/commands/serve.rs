@@ -13,7 +13,10 @@ use abmark_edge::licence::token::LicenceKey;
 use abmark_edge::licence::{LicencePolicy, LicenceService};
 use abmark_edge::origin::{NoOrigin, OriginPattern, OriginPolicy};
 use abmark_edge::serve::watch::PlayerScript;
-use abmark_edge::serve::{run as serve, ConnectionLimits, Edge, ServeOptions};
+use abmark_edge::serve::{
+    parse_trusted_proxy, run as serve, ConnectionLimits, Edge, IpNet, ServeOptions, Tls, TlsFiles,
+    TrustedProxies,
+};
 use abmark_files::jsonl::JsonlAppender;
 use abmark_wm::key::WatermarkKey;
 use anyhow::Context;
@@ -69,6 +72,8 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     player_js: Option<PathBuf>,
     #[command(flatten)]
+    tls: TlsArgs,
+    #[command(flatten)]
     licence: LicenceArgs,
 }
 
@@ -78,6 +83,26 @@ fn origin_list(text: &str) -> Result<Vec<OriginPattern>, String> {
 
 fn no_origin(text: &str) -> Result<NoOrigin, String> {
     text.parse()
+}
+
+/// HTTPS (`--tls-cert` with `--tls-key`) and the proxies in front of the edge.
+#[derive(clap::Args)]
+struct TlsArgs {
+    /// Serve HTTPS (HTTP/1.1 and HTTP/2) with this certificate chain (PEM, the server's
+    /// certificate first, e.g. certbot's fullchain.pem). Both files are re-read when they
+    /// change (renewals need no restart). Without it the edge speaks plain HTTP, for use
+    /// behind a TLS-terminating proxy.
+    #[arg(long, requires = "tls_key", value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1; RSA or ECDSA); readable by
+    /// its owner only (chmod 600).
+    #[arg(long, requires = "tls_cert", value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+    /// A proxy or CDN in front of the edge (CIDR or address; repeat for several): from these
+    /// peers, Forwarded / X-Forwarded-For name the client in the session and licence logs.
+    /// From anyone else those headers are ignored.
+    #[arg(long = "trusted-proxy", value_name = "CIDR", value_parser = parse_trusted_proxy)]
+    trusted_proxies: Vec<IpNet>,
 }
 
 /// The ClearKey licence service (`POST /license`): on when `--master-key` is given.
@@ -131,6 +156,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // Every input is read and checked before anything is created (logs, the state store), so a
     // refused start leaves nothing behind.
     let key = super::load_key(&args.key)?;
+    let tls = match (&args.tls.tls_cert, &args.tls.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some(Tls::load(TlsFiles { cert: cert.clone(), key: key.clone() })?)
+        }
+        _ => None, // clap requires both or neither
+    };
     let licence = match &args.licence.master_key {
         Some(master) => {
             // clap enforces `--content` with `--master-key`; this keeps a refactor from losing
@@ -152,6 +183,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             args.allow_origin.iter().flatten().cloned().collect(),
             args.no_origin,
         )),
+        trusted_proxies: TrustedProxies::new(args.tls.trusted_proxies.clone()),
     };
     let player = args.player_js.as_deref().map(PlayerScript::load).transpose()?;
     let mut edge = Edge::open(&args.out, &key, options)?;
@@ -174,13 +206,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let addr = listener.local_addr().context("listening socket")?;
         // The first line of stdout is the address: scripts and tests read it.
-        println!("listening on http://{addr}");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        println!("listening on {scheme}://{addr}");
         std::io::stdout().flush().ok();
         let limits = ConnectionLimits {
             header_timeout: Duration::from_secs(args.header_timeout),
             max_connections: args.max_connections as usize,
         };
-        serve(edge, listener, limits).await?;
+        serve(edge, listener, limits, tls).await?;
         anyhow::Ok(())
     })
 }

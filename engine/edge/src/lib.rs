@@ -5,7 +5,9 @@
 //! - [`token`]: the ETSI TS 104 002 WM token (CWT or JWT): minted by the origin, verified here.
 //! - `secret` (crate-private): the 32-byte derived key shape (redacted, wiped on drop).
 //! - [`serve`]: personalised manifests with keyed variant names, the standard's edge mode, the
-//!   media files, the session log, the accept loop and its limits, metrics (axum/hyper/tokio).
+//!   media files, the session log, the accept loop and its limits, HTTPS (rustls) with
+//!   certificate reload, the client address behind trusted proxies, the player page, metrics
+//!   (axum/hyper/tokio).
 //! - [`origin`]: domain restriction (`--allow-origin`, a token's sites) and the CORS layer.
 //! - [`licence`]: the ClearKey licence service behind licence tokens, the customer's
 //!   authorization backend, a deny list and a stream limit (SQLite or Redis).
@@ -14,7 +16,7 @@
 //!
 //! May depend on: the format crates (`abmark-delivery`, `abmark-bmff`), the core
 //! (`abmark-wm`: session codes, key derivation), `abmark-files`, `abmark-cenc` (CPIX, PSSH: the
-//! key service's answers), axum/hyper/tokio, the stores.
+//! key service's answers), axum/hyper/tokio, rustls, the stores.
 //! Must not: link FFmpeg (`cargo tree -p abmark-edge` shows no `ffmpeg-sys-next`; a CDN-side
 //! process carries no codec stack), decode or encode media.
 

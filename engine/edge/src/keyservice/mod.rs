@@ -21,12 +21,36 @@ pub mod service;
 pub use service::{KeyService, Refusal};
 
 use crate::serve::listener::{serve_connections, ConnectionLimits};
+use crate::serve::Tls;
 
 /// How long a stopping key service lets requests in flight finish.
 const DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Serves `service` on `listener` with `limits` until ctrl-c / SIGTERM.
-pub async fn run(service: KeyService, listener: tokio::net::TcpListener, limits: ConnectionLimits) {
+/// Serves `service` on `listener` with `limits` (HTTPS with `tls`, reloaded like the edge's:
+/// the answers carry clear content keys) until ctrl-c / SIGTERM.
+pub async fn run(
+    service: KeyService,
+    listener: tokio::net::TcpListener,
+    limits: ConnectionLimits,
+    tls: Option<Tls>,
+) {
     let app = route::router(service);
-    serve_connections(listener, app, limits, crate::serve::shutdown_signal(), DRAIN).await;
+    let serving = serve_connections(
+        listener,
+        app,
+        limits,
+        tls.as_ref(),
+        crate::serve::shutdown_signal(),
+        DRAIN,
+    );
+    match &tls {
+        // The reload poll never ends on its own: it stops with the server.
+        Some(tls) => {
+            tokio::select! {
+                () = serving => {}
+                () = tls.watch() => {}
+            }
+        }
+        None => serving.await,
+    }
 }

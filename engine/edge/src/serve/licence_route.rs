@@ -13,16 +13,16 @@
 //! the slowest percentile (measured with `eval/scripts/licence-load.sh`, Redis store: p99 27 ms
 //! unbounded, 5 ms with 8 at once).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::{to_bytes, Body};
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
 
+use super::client::ClientAddr;
 use super::http;
 use super::Edge;
 use crate::licence::clearkey::MAX_REQUEST_BYTES;
@@ -65,7 +65,7 @@ const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 async fn license(
     State(edge): State<Arc<Edge>>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    client: ClientAddr,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -138,7 +138,7 @@ fn player_id(headers: &HeaderMap) -> Option<String> {
 /// 204 when done (also when there was nothing to release), else the refusal.
 async fn release(
     State(edge): State<Arc<Edge>>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    client: ClientAddr,
     headers: HeaderMap,
 ) -> Response {
     let Some(endpoint) = edge.licence.as_ref() else {

@@ -114,6 +114,8 @@ async fn metrics(
     State(edge): State<Arc<Edge>>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
 ) -> Response {
+    // The TCP peer, never a forwarded address (`super::client`): a header anyone can write
+    // must not open the metrics.
     if !client.ip().is_loopback() {
         return http::not_found("such resource");
     }

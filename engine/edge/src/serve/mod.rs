@@ -22,11 +22,17 @@
 //! on sites `--allow-origin` does not list, and CORS answers the listed ones
 //! ([`crate::origin`]).
 //!
+//! Connections come through [`listener`] (limits, and HTTPS with [`tls`] when a certificate is
+//! given); the client address the logs record is the peer's, or the viewer's behind a trusted
+//! proxy ([`client`]).
+//!
 //! Each issued session is appended to a JSONL session log ([`session_log`]): the registry that
 //! detection uses to name a viewer. Nothing else is kept between requests, so any number of
 //! `serve` processes with the same key answer the same token identically.
 
+pub mod client;
 mod http;
+mod idle;
 mod licence_route;
 pub mod listener;
 pub mod media;
@@ -35,6 +41,7 @@ pub mod neutral;
 pub mod personal;
 mod prerender;
 pub mod session_log;
+pub mod tls;
 pub mod viewer;
 pub mod watch;
 
@@ -58,7 +65,10 @@ use axum::http::HeaderMap;
 use viewer::{Refusal, Viewer};
 
 pub use abmark_delivery::pace::PaceTable;
+pub use client::{parse_trusted_proxy, ClientAddr, TrustedProxies};
+pub use ipnet::IpNet;
 pub use listener::ConnectionLimits;
+pub use tls::{Tls, TlsError, TlsFiles};
 
 /// How long a stopping server lets open requests finish.
 const DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
@@ -80,6 +90,8 @@ pub struct ServeOptions {
     pub audience: Option<String>,
     /// The sites whose pages may play (`--allow-origin`), and the CORS answers to them.
     pub origins: Arc<OriginPolicy>,
+    /// Peers whose `Forwarded` / `X-Forwarded-For` name the client in the logs ([`client`]).
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// Why the edge could not start. One line each.
@@ -260,18 +272,31 @@ fn media_path(names: &media::VariantNames, variant: u8, rendition: &str, index: 
     format!("/media/{}/{rendition}/seg-{number}.m4s", names.name(variant, rendition, index))
 }
 
-/// Serves `edge` on `listener` with `limits` until ctrl-c / SIGTERM, lets requests in flight
-/// finish (up to 10 s), then flushes the logs.
+/// Serves `edge` on `listener` with `limits` (HTTPS with `tls`, whose certificate is reloaded
+/// when its files change) until ctrl-c / SIGTERM, lets requests in flight finish (up to 10 s),
+/// then flushes the logs.
 pub async fn run(
     edge: Edge,
     listener: tokio::net::TcpListener,
     limits: ConnectionLimits,
+    tls: Option<Tls>,
 ) -> Result<(), ServeError> {
     let edge = Arc::new(edge);
     let log = edge.log.clone();
     let licence_log = edge.licence.as_ref().map(|l| l.service.log().clone());
     let app = edge.router();
-    listener::serve_connections(listener, app, limits, shutdown_signal(), DRAIN).await;
+    let serving =
+        listener::serve_connections(listener, app, limits, tls.as_ref(), shutdown_signal(), DRAIN);
+    match &tls {
+        // The reload poll never ends on its own: it stops with the server.
+        Some(tls) => {
+            tokio::select! {
+                () = serving => {}
+                () = tls.watch() => {}
+            }
+        }
+        None => serving.await,
+    }
     log.flush();
     if let Some(l) = licence_log {
         l.flush();

@@ -10,15 +10,15 @@
 //!   variant's `variantPath` (`0/` or `1/`). The response is personal (`private`) and does not
 //!   say which variant it is; the variant directories themselves are not served.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
+use super::client::ClientAddr;
 use super::http::{self, DASH_TYPE, HLS_TYPE};
 use super::media::segment_index;
 use super::personal::TokenQuery;
@@ -67,7 +67,7 @@ async fn mpd(State(edge): State<Arc<Edge>>) -> Response {
 
 async fn segment(
     State(edge): State<Arc<Edge>>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    client: ClientAddr,
     Path((rendition, file)): Path<(String, String)>,
     Query(q): Query<TokenQuery>,
     headers: HeaderMap,

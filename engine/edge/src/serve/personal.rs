@@ -12,16 +12,16 @@
 //! manifest is refused to a page on a site the edge or the token does not allow
 //! ([`crate::origin`]).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
 
+use super::client::ClientAddr;
 use super::http::{self, DASH_TYPE, HLS_TYPE};
 use super::viewer::Refusal;
 use super::Edge;
@@ -43,7 +43,7 @@ pub(crate) fn routes() -> Router<Arc<Edge>> {
 
 async fn master(
     State(edge): State<Arc<Edge>>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    client: ClientAddr,
     Query(q): Query<TokenQuery>,
     headers: HeaderMap,
 ) -> Result<Response, Refusal> {
@@ -89,7 +89,7 @@ async fn media_playlist(
 
 async fn mpd(
     State(edge): State<Arc<Edge>>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    client: ClientAddr,
     Query(q): Query<TokenQuery>,
     headers: HeaderMap,
 ) -> Result<Response, Refusal> {

@@ -9,12 +9,12 @@
 //! is created with mode 0600 (it names subjects). The token itself is never written.
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
+use super::client::ClientAddr;
 use super::viewer::Viewer;
 use super::ServeError;
 use abmark_delivery::sessions::SessionRecord;
@@ -42,11 +42,11 @@ impl SessionLog {
     }
 
     /// Logs `viewer` unless this token was logged already from `client`'s address.
-    pub fn record(&self, token: &str, viewer: &Viewer, client: SocketAddr) {
+    pub fn record(&self, token: &str, viewer: &Viewer, client: ClientAddr) {
         let mut hash = Sha256::new();
         hash.update(token.as_bytes());
         hash.update([0]);
-        hash.update(client.ip().to_string().as_bytes());
+        hash.update(client.ip.to_string().as_bytes());
         let digest: [u8; 32] = hash.finalize().into();
         {
             let Ok(mut seen) = self.seen.lock() else { return };
