@@ -75,17 +75,13 @@ impl KeyService {
     fn start_on(setup: &Setup, store: &[&str]) -> KeyService {
         let stderr = setup.dir.path().join(format!("ks-{}.log", std::process::id()));
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&stderr).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_abmark"))
-            .args(["key-service", "serve", "--master-key", s(&setup.master)])
-            .args(store)
-            .args(["--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let base = line.trim().strip_prefix("listening on ").expect("address line").to_owned();
+        let (child, base) = common::spawn_listening(
+            Command::new(env!("CARGO_BIN_EXE_abmark"))
+                .args(["key-service", "serve", "--master-key", s(&setup.master)])
+                .args(store)
+                .args(["--listen", "127.0.0.1:0"])
+                .stderr(log),
+        );
         KeyService { child, base, stderr }
     }
 

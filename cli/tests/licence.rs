@@ -113,20 +113,21 @@ impl Server {
     ) -> Server {
         let p = packaged();
         let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_abmark"))
-            .args(["serve", s(&p.out), "--key", s(&p.wm_key), "--listen", "127.0.0.1:0"])
-            .args(["--content", content, "--session-log", s(&dir.path().join("sessions.jsonl"))])
-            .args(["--master-key", s(&p.master), "--keys", s(cpix)])
-            .args(["--licence-log", s(&dir.path().join("licences.jsonl"))])
-            .args(extra)
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let base = line.trim().strip_prefix("listening on ").expect("address line").to_owned();
+        let (child, base) = common::spawn_listening(
+            Command::new(env!("CARGO_BIN_EXE_abmark"))
+                .args(["serve", s(&p.out), "--key", s(&p.wm_key), "--listen", "127.0.0.1:0"])
+                .args([
+                    "--content",
+                    content,
+                    "--session-log",
+                    s(&dir.path().join("sessions.jsonl")),
+                ])
+                .args(["--master-key", s(&p.master), "--keys", s(cpix)])
+                .args(["--licence-log", s(&dir.path().join("licences.jsonl"))])
+                .args(extra)
+                .envs(env.iter().copied())
+                .stderr(Stdio::inherit()),
+        );
         Server { child, base, dir }
     }
 

@@ -1,6 +1,7 @@
 //! The edge's player page (`/watch/{content}`), embedded as a customer would embed it: a page
 //! on the customer's site frames it with the viewer's tokens in the URL fragment, and headless
-//! Chromium plays the personalised, encrypted stream through the licence service. Sites the
+//! Chromium plays the personalised, encrypted stream through the licence service, over HTTPS
+//! (a test certificate the browser is told to trust). Sites the
 //! edge does not list cannot frame it (CSP `frame-ancestors`) nor open it; a token minted for
 //! other sites, an expired token and a denied subject each get their message, never a blank
 //! player.
@@ -10,7 +11,7 @@ mod common;
 use std::net::TcpListener;
 use std::sync::OnceLock;
 
-use common::edge::{shaka_build, Edge, Title, CONTENT};
+use common::edge::{shaka_build, Edge, TestCert, Title, CONTENT};
 use common::{play, s};
 
 fn free_port() -> u16 {
@@ -26,6 +27,7 @@ fn site_port() -> u16 {
 struct Served {
     title: Title,
     edge: Edge,
+    cert: TestCert,
 }
 
 /// One cenc title behind an edge that lists the customer's site only, denies `mallory`, and
@@ -36,9 +38,14 @@ fn served() -> &'static Served {
         let title = Title::package("page", "cenc", None);
         let site = format!("http://127.0.0.1:{}", site_port());
         let player = shaka_build();
+        let cert = TestCert::new(title.out.parent().unwrap());
         let edge = Edge::start(
             &title,
             &[
+                "--tls-cert",
+                s(&cert.cert),
+                "--tls-key",
+                s(&cert.key),
                 "--allow-origin",
                 &site,
                 "--player-js",
@@ -49,7 +56,7 @@ fn served() -> &'static Served {
                 "mallory",
             ],
         );
-        Served { title, edge }
+        Served { title, edge, cert }
     })
 }
 
@@ -61,7 +68,23 @@ fn watch_url(served: &Served, wm: &str, licence: &str) -> String {
 /// Embeds `url` in an iframe of a page on the site at `port` and plays (or reads the message).
 fn embed(url: &str, port: u16, seconds: &str) -> serde_json::Value {
     let port = port.to_string();
-    play(&["--embed", url, "--page-port", &port, "--seconds", seconds])
+    let spki = &served().cert.spki;
+    play(&["--embed", url, "--page-port", &port, "--seconds", seconds, "--trust-cert-spki", spki])
+}
+
+/// `curl` of the page with a `Referer`: (status, headers in lower case, body).
+fn fetch_page(url: &str, referer: &str) -> (u16, String, String) {
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "-D", "-", "--cacert", s(&served().cert.cert), "-H"])
+        .arg(format!("Referer: {referer}"))
+        .arg(url)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "curl: {}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, head.to_ascii_lowercase(), body.to_owned())
 }
 
 #[test]
@@ -116,19 +139,15 @@ fn the_page_opened_from_a_site_not_on_the_list_says_so() {
     let served = served();
     let url = format!("{}/watch/{CONTENT}", served.edge.base);
     let referer = format!("http://127.0.0.1:{}/", free_port());
-    let agent: ureq::Agent =
-        ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let mut page = agent.get(&url).header("Referer", &referer).call().unwrap();
-    assert_eq!(page.status().as_u16(), 403);
-    let csp = page.headers().get("content-security-policy").unwrap().to_str().unwrap().to_owned();
-    assert!(csp.contains(&format!("frame-ancestors 'self' http://127.0.0.1:{}", site_port())));
-    let body = page.body_mut().read_to_string().unwrap();
+    let (status, head, body) = fetch_page(&url, &referer);
+    assert_eq!(status, 403);
+    let ancestors = format!("frame-ancestors 'self' http://127.0.0.1:{}", site_port());
+    assert!(head.contains(&ancestors), "{head}");
     assert!(body.contains("data-abmark-error=\"domain-not-allowed\"") && !body.contains("<script"));
-    let ok = agent.get(&url).header("Referer", &format!("http://127.0.0.1:{}/x", site_port()));
-    let mut ok = ok.call().unwrap();
-    assert_eq!(ok.status().as_u16(), 200);
-    assert_eq!(ok.headers().get("referrer-policy").unwrap(), "no-referrer");
-    assert!(ok.body_mut().read_to_string().unwrap().contains("/watch/assets/watch.js"));
+    let (status, head, body) = fetch_page(&url, &format!("http://127.0.0.1:{}/x", site_port()));
+    assert_eq!(status, 200);
+    assert!(head.contains("referrer-policy: no-referrer"), "{head}");
+    assert!(body.contains("/watch/assets/watch.js"));
 }
 
 #[test]

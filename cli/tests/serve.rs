@@ -6,7 +6,6 @@ mod common;
 
 use common::{abmark, dataset, s};
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -91,17 +90,13 @@ struct Server {
 
 impl Server {
     fn start(f: &Fixture, log: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_abmark"))
-            .args(["serve", s(&f.out), "--key", s(&f.key), "--listen", "127.0.0.1:0"])
-            .args(["--session-log", s(log)])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let base = line.trim().strip_prefix("listening on ").expect("address line").to_owned();
+        let (child, base) = common::spawn_listening(
+            Command::new(env!("CARGO_BIN_EXE_abmark"))
+                .args(["serve", s(&f.out), "--key", s(&f.key), "--listen", "127.0.0.1:0"])
+                .args(["--session-log", s(log)])
+                .args(extra)
+                .stderr(Stdio::inherit()),
+        );
         Server { child, base }
     }
 }

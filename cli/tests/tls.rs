@@ -7,7 +7,6 @@ mod common;
 
 use common::{abmark, s, small_variants};
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -26,18 +25,14 @@ impl Server {
         let log = f.dir.path().join(format!("{name}-sessions.jsonl"));
         let listen =
             if extra.contains(&"--listen") { &[][..] } else { &["--listen", "127.0.0.1:0"] };
-        let mut child = Command::new(env!("CARGO_BIN_EXE_abmark"))
-            .args(["serve", s(&f.out), "--key", s(&wm_key())])
-            .args(listen)
-            .args(["--session-log", s(&log)])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let base = line.trim().strip_prefix("listening on ").expect("address line").to_owned();
+        let (child, base) = common::spawn_listening(
+            Command::new(env!("CARGO_BIN_EXE_abmark"))
+                .args(["serve", s(&f.out), "--key", s(&wm_key())])
+                .args(listen)
+                .args(["--session-log", s(&log)])
+                .args(extra)
+                .stderr(Stdio::inherit()),
+        );
         Server { child, base, log }
     }
 

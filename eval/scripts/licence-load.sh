@@ -8,6 +8,8 @@
 # one licence token each: every request is a full token check, deny-list lookup, sealed-key
 # fetch and opening, and a stream admission under a limit of 2 per subject), 30 s of wrk with
 # 2 threads and 64 connections. The state store is SQLite (default) or a local redis-server.
+# ABMARK_LOAD_TLS=1 and ABMARK_LOAD_ORIGIN=ORIGIN run the edge with HTTPS and with
+# --allow-origin (lib/edge-options.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -27,8 +29,10 @@ import base64, json, sys
 kid = bytes(json.load(open(sys.argv[1]))["protection"]["video"]["default_kid"])
 print(base64.urlsafe_b64encode(kid).decode().rstrip("="))' "$out/job.json")
 
+source eval/scripts/lib/edge-options.sh
 lua=$work/licence.lua
 {
+  echo "$lua_origin"
   echo "tokens = {"
   for s in $(seq 1 1000); do
     printf '"%s",\n' "$("$abmark" token --licence --key "$work/wm.key" --session "$s" --subject "viewer-$s" --content demo --ttl 7200)"
@@ -42,6 +46,7 @@ request = function()
   local i = math.random(#tokens)
   local headers = {["Authorization"] = "Bearer " .. tokens[i], ["Content-Type"] = "application/json",
                    ["Abmark-Player"] = "player-" .. i}
+  if origin then headers["Origin"] = origin end
   return wrk.format("POST", "/license", headers, body)
 end
 LUA
@@ -57,7 +62,7 @@ if [ "$store" = redis ]; then
 fi
 "$abmark" serve "$out" --key "$work/wm.key" --listen 127.0.0.1:0 --content demo \
   --session-log "$work/sessions.jsonl" --master-key "$work/master.key" --keys "$cpix" \
-  "${state_args[@]}" --max-streams 2 --licence-log "$work/licences.jsonl" > "$work/serve.out" 2> "$work/serve.err" &
+  "${state_args[@]}" --max-streams 2 --licence-log "$work/licences.jsonl" "${edge_args[@]}" > "$work/serve.out" 2> "$work/serve.err" &
 pid=$!
 trap 'kill $pid ${redis_pid:-} 2>/dev/null || true' EXIT
 for _ in $(seq 50); do grep -q listening "$work/serve.out" 2>/dev/null && break; sleep 0.1; done

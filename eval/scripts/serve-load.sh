@@ -6,7 +6,8 @@
 #
 # OUT: a variants output (default: ./out/variants from the main job, else one made here from the
 # 24-s clip). Each endpoint gets 30 s of wrk with 2 threads and 64 connections, and every request
-# carries one of 1000 distinct tokens (so no per-token shortcut can help).
+# carries one of 1000 distinct tokens (so no per-token shortcut can help). ABMARK_LOAD_TLS=1 and
+# ABMARK_LOAD_ORIGIN=ORIGIN run the edge with HTTPS and with --allow-origin (lib/edge-options.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -29,9 +30,12 @@ fi
 segments=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['segment_count'])" "$out/job.json")
 top=$(python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['renditions']; print(max(r, key=lambda x: x['width']*x['height'])['id'])" "$out/job.json")
 
+source eval/scripts/lib/edge-options.sh
+
 # 1000 viewers' tokens, as a Lua table wrk picks from at random.
 lua=$work/tokens.lua
 {
+  echo "$lua_origin"
   echo "tokens = {"
   for s in $(seq 1 1000); do
     printf '"%s",\n' "$("$abmark" token --key "$key" --session "$((s * 7919))" --subject "v$s" --ttl 7200)"
@@ -41,13 +45,15 @@ lua=$work/tokens.lua
 math.randomseed(42)
 request = function()
   local t = tokens[math.random(#tokens)]
-  return wrk.format("GET", string.format(path_template, t))
+  local headers = {}
+  if origin then headers["Origin"] = origin end
+  return wrk.format("GET", string.format(path_template, t), headers)
 end
 LUA
 } > "$lua"
 
 "$abmark" serve "$out" --key "$key" --listen 127.0.0.1:0 --session-log "$work/sessions.jsonl" \
-  > "$work/serve.out" &
+  "${edge_args[@]}" > "$work/serve.out" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 for _ in $(seq 50); do grep -q listening "$work/serve.out" 2>/dev/null && break; sleep 0.1; done

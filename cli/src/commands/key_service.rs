@@ -2,7 +2,6 @@
 //! `revoke`, `list`). Parses flags and opens the state store; the service is
 //! `abmark_edge::keyservice`.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -154,24 +153,12 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         KeyService::new(&master, store, AnswerOptions { license_url: args.la_url.clone() });
     // The service keeps what it derived; the master key is wiped here.
     drop(master);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&args.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", args.listen))?;
-        let addr = listener.local_addr().context("listening socket")?;
-        // The first line of stdout is the address: scripts and tests read it.
-        let scheme = if tls.is_some() { "https" } else { "http" };
-        println!("listening on {scheme}://{addr}");
-        std::io::stdout().flush().ok();
-        let limits = ConnectionLimits {
-            header_timeout: Duration::from_secs(args.header_timeout),
-            max_connections: args.max_connections as usize,
-        };
+    let limits = ConnectionLimits {
+        header_timeout: Duration::from_secs(args.header_timeout),
+        max_connections: args.max_connections as usize,
+    };
+    super::run_service(&args.listen, tls.is_some(), |listener| async move {
         serve(service, listener, limits, tls).await;
-        anyhow::Ok(())
+        Ok(())
     })
 }

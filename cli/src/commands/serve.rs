@@ -1,4 +1,3 @@
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
@@ -196,25 +195,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // Everything the edge needs is derived: neither the watermark key nor the master key (dropped
     // above) stays in memory while it serves (both are wiped on drop).
     drop(key);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&args.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", args.listen))?;
-        let addr = listener.local_addr().context("listening socket")?;
-        // The first line of stdout is the address: scripts and tests read it.
-        let scheme = if tls.is_some() { "https" } else { "http" };
-        println!("listening on {scheme}://{addr}");
-        std::io::stdout().flush().ok();
-        let limits = ConnectionLimits {
-            header_timeout: Duration::from_secs(args.header_timeout),
-            max_connections: args.max_connections as usize,
-        };
+    let limits = ConnectionLimits {
+        header_timeout: Duration::from_secs(args.header_timeout),
+        max_connections: args.max_connections as usize,
+    };
+    super::run_service(&args.listen, tls.is_some(), |listener| async move {
         serve(edge, listener, limits, tls).await?;
-        anyhow::Ok(())
+        Ok(())
     })
 }
 

@@ -4,7 +4,6 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
@@ -71,14 +70,16 @@ impl Title {
         run_token(&args)
     }
 
-    /// `abmark mix --json` of `session`: the variant (0/1) of each video segment.
+    /// `abmark mix --json` of `session`: the variant (0/1) of each video segment. Mix reads
+    /// the clear variants this title was packaged from (FFmpeg cannot read the encrypted ones;
+    /// packaging keeps the segments and their WMPaceInfo).
     pub fn mix_variants(&self, session: u32) -> Vec<u8> {
         let dir = tempfile::tempdir().unwrap();
         let n = session.to_string();
         let mixed = dir.path().join("viewer.mp4");
         let r = abmark(&[
             "mix",
-            s(&self.out),
+            s(&small_variants().out),
             "--session",
             &n,
             "--key",
@@ -132,21 +133,24 @@ pub struct Edge {
 impl Edge {
     pub fn start(title: &Title, extra: &[&str]) -> Edge {
         let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_abmark"))
-            .args(["serve", s(&title.out), "--key", s(&title.wm_key), "--listen", "127.0.0.1:0"])
-            .args(["--content", CONTENT])
-            .args(["--session-log", s(&dir.path().join("sessions.jsonl"))])
-            .args(["--master-key", s(&title.master), "--keys", s(&title.cpix)])
-            .args(["--state", s(&dir.path().join("state.db"))])
-            .args(["--licence-log", s(&dir.path().join("licences.jsonl"))])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let base = line.trim().strip_prefix("listening on ").expect("address line").to_owned();
+        let (child, base) = super::spawn_listening(
+            Command::new(env!("CARGO_BIN_EXE_abmark"))
+                .args([
+                    "serve",
+                    s(&title.out),
+                    "--key",
+                    s(&title.wm_key),
+                    "--listen",
+                    "127.0.0.1:0",
+                ])
+                .args(["--content", CONTENT])
+                .args(["--session-log", s(&dir.path().join("sessions.jsonl"))])
+                .args(["--master-key", s(&title.master), "--keys", s(&title.cpix)])
+                .args(["--state", s(&dir.path().join("state.db"))])
+                .args(["--licence-log", s(&dir.path().join("licences.jsonl"))])
+                .args(extra)
+                .stderr(Stdio::piped()),
+        );
         Edge { child, base, dir }
     }
 
@@ -187,4 +191,37 @@ pub fn fetched_video_segments(
         .filter_map(|r| r["sha256"].as_str())
         .filter_map(|h| by_hash.get(h).cloned())
         .collect()
+}
+
+/// A self-signed certificate for `https://127.0.0.1` (EC P-256, made with the openssl CLI) and
+/// the base64 SHA-256 of its public key, which Chromium is told to trust
+/// (`play.mjs --trust-cert-spki`).
+pub struct TestCert {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub spki: String,
+}
+
+impl TestCert {
+    pub fn new(dir: &std::path::Path) -> TestCert {
+        let cert = dir.join("edge.pem");
+        let key = dir.join("edge.key");
+        let r = Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"])
+            .args(["-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"])
+            .args(["-addext", "subjectAltName=IP:127.0.0.1", "-keyout", s(&key), "-out", s(&cert)])
+            .output()
+            .unwrap();
+        assert!(r.status.success(), "openssl: {}", String::from_utf8_lossy(&r.stderr));
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let sh = format!(
+            "openssl x509 -pubkey -noout -in '{}' | openssl pkey -pubin -outform der \
+             | openssl dgst -sha256 -binary | base64",
+            cert.display()
+        );
+        let r = Command::new("sh").args(["-c", &sh]).output().unwrap();
+        assert!(r.status.success());
+        TestCert { cert, key, spki: String::from_utf8(r.stdout).unwrap().trim().to_owned() }
+    }
 }

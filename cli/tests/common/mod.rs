@@ -4,7 +4,7 @@
 pub mod edge;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Mutex, OnceLock};
 
 /// Runs `abmark` with `args` and returns its output.
@@ -199,4 +199,15 @@ impl Drop for Redis {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Spawns a server command (`abmark serve`, `abmark key-service serve`) with stdout piped and
+/// returns it with its base URL, read from the `listening on URL` line it prints first.
+pub fn spawn_listening(command: &mut Command) -> (Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line.trim().strip_prefix("listening on ").expect("address line").to_owned();
+    (child, base)
 }

@@ -20,7 +20,7 @@ pub mod service;
 
 pub use service::{KeyService, Refusal};
 
-use crate::serve::listener::{serve_connections, ConnectionLimits};
+use crate::serve::listener::{serve_reloading, ConnectionLimits};
 use crate::serve::Tls;
 
 /// How long a stopping key service lets requests in flight finish.
@@ -35,22 +35,5 @@ pub async fn run(
     tls: Option<Tls>,
 ) {
     let app = route::router(service);
-    let serving = serve_connections(
-        listener,
-        app,
-        limits,
-        tls.as_ref(),
-        crate::serve::shutdown_signal(),
-        DRAIN,
-    );
-    match &tls {
-        // The reload poll never ends on its own: it stops with the server.
-        Some(tls) => {
-            tokio::select! {
-                () = serving => {}
-                () = tls.watch() => {}
-            }
-        }
-        None => serving.await,
-    }
+    serve_reloading(listener, app, limits, tls, crate::serve::shutdown_signal(), DRAIN).await;
 }

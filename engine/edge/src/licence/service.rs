@@ -203,6 +203,9 @@ pub struct LicenceService {
     pub(crate) backend: Option<AuthBackend>,
     pub(crate) policy: LicencePolicy,
     pub(crate) log: LicenceLog,
+    /// The key periods of each rotated track: a request for one of a group's KIDs is answered
+    /// with the whole group (see [`Self::with_key_groups`]).
+    pub(crate) key_groups: Vec<Vec<Kid>>,
 }
 
 /// Why setting the service up failed.
@@ -223,7 +226,17 @@ impl LicenceService {
         policy: LicencePolicy,
         log: LicenceLog,
     ) -> Self {
-        Self { key, sealer, store, backend, policy, log }
+        Self { key, sealer, store, backend, policy, log, key_groups: Vec::new() }
+    }
+
+    /// Licenses the KIDs of each group together: a key-rotated track's periods. Web players
+    /// ask for the KID the manifest names and never again when a later segment switches keys
+    /// (shaka and dash.js do not follow in-band PSSH; the ClearKey CDM keeps every key it is
+    /// given), so the first licence carries every period's key. A viewer licensed for the
+    /// content could fetch each of them anyway, KID by KID: nothing more is handed out.
+    pub fn with_key_groups(mut self, groups: Vec<Vec<Kid>>) -> Self {
+        self.key_groups = groups.into_iter().filter(|g| g.len() > 1).collect();
+        self
     }
 
     /// Seals and stores content keys (from the CPIX the packager wrote or the key service
@@ -327,7 +340,8 @@ impl LicenceService {
         now: u64,
         record: &mut LicenceRecord,
     ) -> Result<String, Refusal> {
-        let request = parse_request(body).map_err(|e| Refusal::BadRequest(e.to_string()))?;
+        let mut request = parse_request(body).map_err(|e| Refusal::BadRequest(e.to_string()))?;
+        request.kids = with_groups(&self.key_groups, &request.kids);
         // With a stream limit, a licence token admits one player: the request must say which.
         let player = match (self.policy.max_streams, player) {
             (None, _) => "",
@@ -423,9 +437,31 @@ impl LicenceService {
     }
 }
 
+/// The KIDs asked for, followed by the rest of their groups, without repeats.
+fn with_groups(groups: &[Vec<Kid>], asked: &[Kid]) -> Vec<Kid> {
+    let mut kids = asked.to_vec();
+    for group in groups.iter().filter(|g| g.iter().any(|k| asked.contains(k))) {
+        for kid in group {
+            if !kids.contains(kid) {
+                kids.push(*kid);
+            }
+        }
+    }
+    kids
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rotated_tracks_periods_are_licensed_together() {
+        let kid = |b: u8| Kid::from_bytes([b; 16]);
+        let groups = vec![vec![kid(1), kid(2), kid(3)], vec![kid(7), kid(8)]];
+        assert_eq!(with_groups(&groups, &[kid(2)]), [kid(2), kid(1), kid(3)]);
+        assert_eq!(with_groups(&groups, &[kid(9)]), [kid(9)]);
+        assert_eq!(with_groups(&groups, &[kid(8), kid(1)]).len(), 5);
+    }
 
     #[test]
     fn server_side_detail_stays_in_the_log() {

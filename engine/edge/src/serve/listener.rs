@@ -97,6 +97,28 @@ impl Protocols {
     }
 }
 
+/// [`serve_connections`], with `tls`'s certificate reload polling beside it for as long as the
+/// server runs (the poll never ends on its own: it stops with the server).
+pub async fn serve_reloading(
+    listener: TcpListener,
+    app: Router,
+    limits: ConnectionLimits,
+    tls: Option<Tls>,
+    shutdown: impl Future<Output = ()>,
+    drain: Duration,
+) {
+    let serving = serve_connections(listener, app, limits, tls.as_ref(), shutdown, drain);
+    match &tls {
+        Some(tls) => {
+            tokio::select! {
+                () = serving => {}
+                () = tls.watch() => {}
+            }
+        }
+        None => serving.await,
+    }
+}
+
 /// Serves `app` on `listener` until `shutdown` resolves, then lets open connections finish
 /// their current request (up to `drain`) and returns. With `tls`, every connection is HTTPS.
 pub async fn serve_connections(

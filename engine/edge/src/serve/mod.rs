@@ -197,6 +197,15 @@ impl Edge {
 
     /// Adds the licence service (`POST /license`).
     pub fn with_licence(mut self, service: LicenceService) -> Self {
+        // The key periods of rotated tracks are licensed together (see `with_key_groups`).
+        let p = &self.presentation;
+        let tracks = [p.protection.as_ref(), p.audio.as_ref().and_then(|a| a.protection.as_ref())];
+        let groups = tracks
+            .into_iter()
+            .flatten()
+            .map(|protection| protection.periods.iter().map(|period| period.kid).collect())
+            .collect();
+        let service = service.with_key_groups(groups);
         self.licence = Some(Arc::new(licence_route::LicenceEndpoint::new(service)));
         self
     }
@@ -285,18 +294,7 @@ pub async fn run(
     let log = edge.log.clone();
     let licence_log = edge.licence.as_ref().map(|l| l.service.log().clone());
     let app = edge.router();
-    let serving =
-        listener::serve_connections(listener, app, limits, tls.as_ref(), shutdown_signal(), DRAIN);
-    match &tls {
-        // The reload poll never ends on its own: it stops with the server.
-        Some(tls) => {
-            tokio::select! {
-                () = serving => {}
-                () = tls.watch() => {}
-            }
-        }
-        None => serving.await,
-    }
+    listener::serve_reloading(listener, app, limits, tls, shutdown_signal(), DRAIN).await;
     log.flush();
     if let Some(l) = licence_log {
         l.flush();
