@@ -105,7 +105,7 @@ fn play_cell(
     };
     let port = page_port().to_string();
     let mut args = vec!["--player", player, "--url", url, "--license", licence_url];
-    args.extend(["--token", licence, "--seconds", "10", "--playback-rate", "2", "--record"]);
+    args.extend(["--token", licence, "--seconds", "10", "--playback-rate", "4", "--record"]);
     match page {
         Page::Same => args.extend(["--page-origin", "same"]),
         Page::Cross => args.extend(["--page-origin", "cross", "--page-port", &port]),
