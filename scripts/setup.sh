@@ -7,6 +7,7 @@ set -euo pipefail
 packages=(
   ffmpeg            # CLI: attacks in tests, ffprobe checks
   curl              # main job: fetches a personalised playlist
+  openssl           # tests: test certificates for HTTPS (tls.rs, player_page.rs); the load scripts
   pkg-config
   clang libclang-dev # bindgen for ffmpeg-sys-next
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev

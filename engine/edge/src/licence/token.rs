@@ -132,13 +132,19 @@ pub fn claims(
 
 /// Signs `claims` after the checks [`verify`] would make of their lifetime and subject.
 pub fn sign(key: &LicenceKey, claims: &LicenceClaims) -> Result<String, LicenceTokenError> {
+    check_lifetime_and_subject(claims)?;
+    jwt::sign(KIND, &key.0, claims).map_err(|_| LicenceTokenError::Malformed)
+}
+
+/// What both ends check of any licence token: a bounded lifetime and a canonical subject.
+fn check_lifetime_and_subject(claims: &LicenceClaims) -> Result<(), LicenceTokenError> {
     if claims.exp.saturating_sub(claims.iat) > MAX_LIFETIME_SECONDS {
         return Err(LicenceTokenError::Lifetime);
     }
     if !canonical_subject(&claims.sub) {
         return Err(LicenceTokenError::Subject);
     }
-    jwt::sign(KIND, &key.0, claims).map_err(|_| LicenceTokenError::Malformed)
+    Ok(())
 }
 
 /// Verifies a licence token at `now` for `content` (the content this server licenses; `None`
@@ -159,12 +165,7 @@ pub fn verify(
         Window::Expired => LicenceTokenError::Expired,
         Window::NotYetValid => LicenceTokenError::NotYetValid,
     })?;
-    if claims.exp.saturating_sub(claims.iat) > MAX_LIFETIME_SECONDS {
-        return Err(LicenceTokenError::Lifetime);
-    }
-    if !canonical_subject(&claims.sub) {
-        return Err(LicenceTokenError::Subject);
-    }
+    check_lifetime_and_subject(&claims)?;
     if content.is_some_and(|c| *c != claims.cid) {
         return Err(LicenceTokenError::OtherContent);
     }
