@@ -404,7 +404,11 @@ fn mixed_mpd_lists_every_segment_url() {
         let order: Vec<&str> = list.children.iter().map(|c| c.name.as_str()).take(2).collect();
         assert_eq!(order, ["Initialization", "SegmentTimeline"]);
         assert_eq!(list.child("Initialization").attr("sourceURL"), format!("0/{id}/init.mp4"));
-        assert_eq!(timeline_runs(list.child("SegmentTimeline")), [(60_060, 4), (20_020, 0)]);
+        // One `S` per segment, never `@r`: dash.js pairs the n-th `S`, not the n-th segment, with
+        // the n-th `SegmentURL` (mpd_xml.rs).
+        let one_each =
+            [(60_060, 0), (60_060, 0), (60_060, 0), (60_060, 0), (60_060, 0), (20_020, 0)];
+        assert_eq!(timeline_runs(list.child("SegmentTimeline")), one_each);
         let urls: Vec<&str> = list.all("SegmentURL").iter().map(|u| u.attr("media")).collect();
         let expected: Vec<String> = ALTERNATE
             .iter()
