@@ -81,7 +81,7 @@ fetch_track() { # init + segments of one personal media playlist, as one encrypt
 fetch_track "$top" > "$out/viewer-video.enc.mp4"
 fetch_track audio > "$out/viewer-audio.enc.mp4"
 kid=$(curl -fsS "$base/hls/$top.m3u8?token=$token" \
-  | sed -n 's/.*KEYID=0x\([0-9a-f]*\),KEYFORMAT="urn:uuid:1077efec.*/\1/p' | head -n 1)
+  | sed -n 's/.*KEYID=0x\([0-9a-f]*\),KEYFORMAT="org.w3.clearkey".*/\1/p' | head -n 1)
 kid_b64=$(python3 -c 'import base64, sys; print(base64.urlsafe_b64encode(bytes.fromhex(sys.argv[1])).decode().rstrip("="))' "$kid")
 curl -fsS -X POST "$base/license" -H "Authorization: Bearer $licence_token" -H "Abmark-Player: main-job" \
   -H 'Content-Type: application/json' -d "{\"kids\":[\"$kid_b64\"],\"type\":\"temporary\"}" \
