@@ -212,18 +212,26 @@ fn same_origin(headers: &HeaderMap) -> bool {
 #[derive(Clone, Debug)]
 pub struct OriginPolicy {
     allowed: Vec<OriginPattern>,
+    /// The exact patterns as browsers serialise an `Origin`: most requests match one of these
+    /// byte for byte, and are answered without parsing a URL.
+    exact: std::collections::HashSet<String>,
     without: NoOrigin,
 }
 
 impl Default for OriginPolicy {
     fn default() -> Self {
-        OriginPolicy { allowed: Vec::new(), without: NoOrigin::Allow }
+        OriginPolicy::new(Vec::new(), NoOrigin::Allow)
     }
 }
 
 impl OriginPolicy {
     pub fn new(allowed: Vec<OriginPattern>, without: NoOrigin) -> Self {
-        OriginPolicy { allowed, without }
+        let exact = allowed
+            .iter()
+            .filter(|p| matches!(p.host, HostPattern::Exact(_)))
+            .map(ToString::to_string)
+            .collect();
+        OriginPolicy { allowed, exact, without }
     }
 
     /// Whether the edge restricts sites at all.
@@ -236,19 +244,27 @@ impl OriginPolicy {
         !self.restricted() || self.allowed.iter().any(|p| p.matches(site))
     }
 
+    /// Whether an `Origin` header value names a site on the edge's list.
+    pub fn allows_origin(&self, value: &str) -> bool {
+        !self.restricted()
+            || self.exact.contains(value)
+            || Site::parse(value).is_some_and(|s| self.allows(&s))
+    }
+
     /// Checks a request's site against the edge's list and, when the token names sites, the
-    /// token's list. `Ok(None)`: the request named no site and that is allowed.
+    /// token's list. A request naming no site passes unless `--no-origin deny` (or a token's
+    /// sites) say otherwise.
     pub fn check(
         &self,
         headers: &HeaderMap,
         token_sites: Option<&[OriginPattern]>,
-    ) -> Result<Option<Site>, OriginRefusal> {
+    ) -> Result<(), OriginRefusal> {
         let named = if same_origin(headers) {
             // The player page's own request: the site is whoever embeds it, if anyone.
             match header_text(headers, &HeaderName::from_static(EMBEDDER_HEADER)) {
                 Some(embedder) => Some(embedder),
                 None if token_sites.is_some() => return Err(OriginRefusal::NotEmbedded),
-                None => return Ok(None),
+                None => return Ok(()),
             }
         } else {
             header_text(headers, &header::ORIGIN)
@@ -259,11 +275,16 @@ impl OriginPolicy {
             let restricted = self.restricted() || token_sites.is_some();
             return match (restricted, self.without) {
                 (true, NoOrigin::Deny) => Err(OriginRefusal::Unnamed),
-                _ => Ok(None),
+                _ => Ok(()),
             };
         };
-        let printable: String = named.chars().filter(|c| !c.is_control()).take(200).collect();
-        let site = Site::parse(named).ok_or(OriginRefusal::NotAllowed(printable))?;
+        if token_sites.is_none() && self.exact.contains(named) {
+            return Ok(());
+        }
+        let Some(site) = Site::parse(named) else {
+            let printable = named.chars().filter(|c| !c.is_control()).take(200).collect();
+            return Err(OriginRefusal::NotAllowed(printable));
+        };
         if !self.allows(&site) {
             return Err(OriginRefusal::NotAllowed(site.to_string()));
         }
@@ -272,7 +293,7 @@ impl OriginPolicy {
                 return Err(OriginRefusal::NotInToken(site.to_string()));
             }
         }
-        Ok(Some(site))
+        Ok(())
     }
 
     /// The player page's `Content-Security-Policy: frame-ancestors` value: the page itself and
@@ -296,7 +317,7 @@ impl OriginPolicy {
         let policy = self.clone();
         CorsLayer::new()
             .allow_origin(AllowOrigin::predicate(move |origin: &HeaderValue, _| {
-                origin.to_str().ok().and_then(Site::parse).is_some_and(|s| policy.allows(&s))
+                origin.to_str().is_ok_and(|o| policy.allows_origin(o))
             }))
             .allow_credentials(true)
             .allow_methods([Method::GET, Method::HEAD, Method::POST, Method::OPTIONS])
@@ -304,13 +325,14 @@ impl OriginPolicy {
                 header::AUTHORIZATION,
                 header::CONTENT_TYPE,
                 header::RANGE,
+                // licence::PLAYER_HEADER, in the lower case a `HeaderName` constant needs.
                 HeaderName::from_static("abmark-player"),
                 HeaderName::from_static(EMBEDDER_HEADER),
             ])
+            // Content-Length is CORS-safelisted already.
             .expose_headers([
-                header::CONTENT_LENGTH,
                 header::CONTENT_RANGE,
-                HeaderName::from_static("abmark-refusal"),
+                HeaderName::from_static(crate::serve::REFUSAL_HEADER),
             ])
             .max_age(std::time::Duration::from_secs(600))
     }
@@ -476,7 +498,7 @@ mod tests {
             Err(OriginRefusal::NotInToken("https://a.example".into()))
         );
         let allow_unnamed = OriginPolicy::new(vec![pattern("https://a.example")], NoOrigin::Allow);
-        assert_eq!(allow_unnamed.check(&HeaderMap::new(), None), Ok(None));
+        assert_eq!(allow_unnamed.check(&HeaderMap::new(), None), Ok(()));
         // The player page's own requests: the embedder header is the site; with none, the
         // page is not embedded, which a token with sites does not allow.
         let own = |embedder: Option<&str>| {
@@ -489,13 +511,33 @@ mod tests {
             }
             h
         };
-        assert_eq!(policy.check(&own(None), None), Ok(None));
+        assert_eq!(policy.check(&own(None), None), Ok(()));
         assert!(policy.check(&own(Some("https://a.example")), None).is_ok());
         assert_eq!(
             policy.check(&own(Some("https://c.example")), None),
             Err(OriginRefusal::NotAllowed("https://c.example".into()))
         );
         assert_eq!(policy.check(&own(None), Some(&token)), Err(OriginRefusal::NotEmbedded));
+    }
+
+    #[test]
+    fn origin_values_match_by_serialisation_or_by_parsing() {
+        let policy = OriginPolicy::new(
+            vec![pattern("https://Watch.Example.com:443"), pattern("https://*.b.example")],
+            NoOrigin::Deny,
+        );
+        // What a browser sends for an exact pattern matches without a parse; other spellings
+        // and the wildcard go through the parse, to the same answer.
+        assert!(policy.exact.contains("https://watch.example.com"));
+        for yes in
+            ["https://watch.example.com", "https://watch.example.com:443", "https://x.b.example"]
+        {
+            assert!(policy.allows_origin(yes), "{yes}");
+        }
+        for no in ["http://watch.example.com", "https://b.example", "null", "garbage", ""] {
+            assert!(!policy.allows_origin(no), "{no}");
+        }
+        assert!(OriginPolicy::default().allows_origin("https://anyone.example"));
     }
 
     #[test]

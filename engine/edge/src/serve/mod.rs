@@ -66,6 +66,7 @@ use viewer::{Refusal, Viewer};
 
 pub use abmark_delivery::pace::PaceTable;
 pub use client::{parse_trusted_proxy, ClientAddr, TrustedProxies};
+pub use http::REFUSAL_HEADER;
 pub use ipnet::IpNet;
 pub use listener::ConnectionLimits;
 pub use tls::{Tls, TlsError, TlsFiles};
@@ -237,7 +238,7 @@ impl Edge {
     /// token verified, refusals are scarce: a client without one is refused before this).
     pub(crate) fn check_site(&self, headers: &HeaderMap, viewer: &Viewer) -> Result<(), Refusal> {
         let sites = viewer.claims.origins.as_ref().map(SiteList::patterns);
-        self.options.origins.check(headers, sites).map(|_| ()).map_err(|refused| {
+        self.options.origins.check(headers, sites).map_err(|refused| {
             self.metrics.viewer_refused();
             eprintln!(
                 "edge: refused a manifest to session {}: {refused}",
