@@ -18,6 +18,7 @@
 use std::path::Path as FsPath;
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
@@ -34,8 +35,9 @@ const STYLE: &str = include_str!("../../assets/watch/watch.css");
 /// The largest player build accepted (shaka's compiled build is about 700 KB).
 const MAX_PLAYER_BYTES: u64 = 16 << 20;
 
-/// shaka-player's compiled build, served as `/watch/assets/shaka-player.js`.
-pub struct PlayerScript(Vec<u8>);
+/// shaka-player's compiled build, served as `/watch/assets/shaka-player.js` (shared bytes: an
+/// answer costs no copy of its ~800 KB).
+pub struct PlayerScript(Bytes);
 
 /// Why the player page cannot be turned on.
 #[derive(Debug, thiserror::Error)]
@@ -61,7 +63,7 @@ impl PlayerScript {
         if !bytes.windows(b"shaka.Player".len()).any(|w| w == b"shaka.Player") {
             return Err(PlayerScriptError::NotShaka { path: shown });
         }
-        Ok(PlayerScript(bytes))
+        Ok(PlayerScript(Bytes::from(bytes)))
     }
 }
 
@@ -149,11 +151,11 @@ fn html(status: StatusCode, body: &str, frame_ancestors: &str) -> Response {
 }
 
 async fn script() -> Response {
-    asset("text/javascript; charset=utf-8", SCRIPT.as_bytes().to_vec())
+    asset("text/javascript; charset=utf-8", Bytes::from_static(SCRIPT.as_bytes()))
 }
 
 async fn style() -> Response {
-    asset("text/css; charset=utf-8", STYLE.as_bytes().to_vec())
+    asset("text/css; charset=utf-8", Bytes::from_static(STYLE.as_bytes()))
 }
 
 async fn player(State(edge): State<Arc<Edge>>) -> Response {
@@ -163,7 +165,7 @@ async fn player(State(edge): State<Arc<Edge>>) -> Response {
     }
 }
 
-fn asset(content_type: &'static str, body: Vec<u8>) -> Response {
+fn asset(content_type: &'static str, body: Bytes) -> Response {
     let mut response = Response::new(body.into());
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
