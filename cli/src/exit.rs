@@ -231,6 +231,7 @@ fn detect(e: &DetectError) -> Status {
         DetectError::Symbols(s) => symbols(s),
         DetectError::Payload(_) | DetectError::SessionLog { .. } => Status::BadInput,
         DetectError::Io { source, .. } => io(source),
+        DetectError::Layout(l) => layout(l),
     }
 }
 

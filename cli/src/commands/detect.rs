@@ -1,14 +1,9 @@
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use abmark_delivery::layout::JobFile;
-use abmark_delivery::pace::PaceTable;
 use abmark_detect::symbols::SymbolOptions;
-use abmark_detect::{
-    detect, load_fingerprints, load_session_log, DetectOptions, Positions, Stage, Verdict,
-};
-use abmark_wm::register::temporal::Timeline;
+use abmark_detect::{detect, load_session_log, DetectOptions, ReferenceInput, Stage, Verdict};
 use abmark_wm::Symbol;
-use anyhow::{bail, Context};
+use anyhow::Context;
 
 use crate::exit::Status;
 
@@ -42,42 +37,10 @@ pub struct Args {
     plot: Option<PathBuf>,
 }
 
-type Index = Option<(Timeline, f64)>;
-
-/// The unmarked source, its fingerprint index if published, and the published positions, from
-/// `--ref` (an OUT or a video file).
-fn reference(args: &Args) -> anyhow::Result<(PathBuf, Index, Positions)> {
-    if !args.reference.is_dir() {
-        let source = args.source.clone().unwrap_or_else(|| args.reference.clone());
-        return Ok((source, None, Positions(Vec::new())));
-    }
-    let job = JobFile::load(&args.reference)?;
-    let pace = PaceTable::load(&args.reference, &job)?;
-    let source = match &args.source {
-        Some(s) => s.clone(),
-        None => {
-            let named = Path::new(&job.source);
-            let tries = [named.to_path_buf(), args.reference.join("..").join(named)];
-            match tries.iter().find(|p| p.is_file()) {
-                Some(p) => p.clone(),
-                None => bail!(std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    format!(
-                        "{}: the source named in job.json ({}) is not found; pass --source FILE",
-                        args.reference.display(),
-                        job.source
-                    )
-                )),
-            }
-        }
-    };
-    let index = load_fingerprints(&args.reference)?;
-    Ok((source, index, Positions(pace.positions().to_vec())))
-}
-
 pub fn run(args: Args) -> anyhow::Result<Status> {
     let key = super::load_key(&args.key)?;
-    let (source, index, positions) = reference(&args)?;
+    let ReferenceInput { source, index, positions } =
+        ReferenceInput::open(&args.reference, args.source.as_deref())?;
     let sessions = match &args.sessions {
         Some(path) => Some(load_session_log(path).context("session log")?),
         None => None,

@@ -6,15 +6,21 @@
 //!   edge reads them into.
 //! - [`cbor`]: deterministic CBOR and base64url, shared by WMPaceInfo and the WM tokens.
 //! - [`sessions`]: the session log's record (who was served which pattern).
+//! - [`access`]: the access log's record (every viewer request the edge answered).
+//! - [`licences`]: the licence log's record (every licence request answered after its token).
+//! - [`deny`]: the deny-list file (subjects refused by the edge and the licence service).
 //! - [`ids`]: the identifiers that cross the chain: key ids, content ids, session ids.
 //!
 //! May depend on: `abmark-bmff` (boxes), `abmark-wm` (the session code's segment positions),
 //! serde, quick-xml, ciborium. Must not: link FFmpeg, open sockets or start a runtime: the encoder,
 //! the packager, the edge and the detector all read and write these formats.
 
+pub mod access;
 pub mod cbor;
+pub mod deny;
 pub mod ids;
 pub mod layout;
+pub mod licences;
 pub mod manifest;
 pub mod pace;
 pub mod sessions;

@@ -18,11 +18,13 @@
 pub mod evidence;
 mod pieces;
 pub mod plot;
+pub mod reference;
 mod report;
 pub mod symbols;
 mod timeline;
 
 pub use evidence::{Fit, PositionReading, Readings};
+pub use reference::ReferenceInput;
 pub use report::{Accusation, AccusationMode, DetectReport, SegmentEvidence, Verdict};
 
 use std::path::{Path, PathBuf};
@@ -70,6 +72,8 @@ pub enum DetectError {
     Media(#[from] MediaError),
     #[error(transparent)]
     Symbols(#[from] SymbolsError),
+    #[error(transparent)]
+    Layout(#[from] abmark_delivery::layout::LayoutError),
     #[error("session code: {0}")]
     Payload(#[from] PayloadError),
     #[error("{}: {source}", path.display())]
