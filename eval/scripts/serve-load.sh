@@ -8,13 +8,24 @@
 # 24-s clip). Each endpoint gets 30 s of wrk with 2 threads and 64 connections, and every request
 # carries one of 1000 distinct tokens (so no per-token shortcut can help). ABMARK_LOAD_TLS=1 and
 # ABMARK_LOAD_ORIGIN=ORIGIN run the edge with HTTPS and with --allow-origin (lib/edge-options.sh).
+# ABMARK_BIN=PATH serves with that binary instead of this tree's release build (to compare two
+# commits with the same script and input).
+#
+# Besides wrk's figures, each endpoint prints the server's CPU time per request (user + system
+# of the `abmark serve` process over the run, from /proc): on a machine shared with other work
+# throughput moves with the neighbours, CPU per request much less, and it leaves out the load
+# generator's own work (its TLS, for one).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 bash scripts/setup.sh wrk
 bash datasets/fetch.sh
-cargo build --release --locked -p abmark-cli
-abmark=target/release/abmark
+if [ -n "${ABMARK_BIN:-}" ]; then
+  abmark=$ABMARK_BIN
+else
+  cargo build --release --locked -p abmark-cli
+  abmark=target/release/abmark
+fi
 work=target/eval-work/serve-load
 mkdir -p "$work"
 out=${1:-out/variants}
@@ -31,6 +42,9 @@ segments=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['segm
 top=$(python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['renditions']; print(max(r, key=lambda x: x['width']*x['height'])['id'])" "$out/job.json")
 
 source eval/scripts/lib/edge-options.sh
+
+# User + system clock ticks of process $1 so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 # 1000 viewers' tokens, as a Lua table wrk picks from at random.
 lua=$work/tokens.lua
@@ -64,5 +78,13 @@ for path in "/hls/master.m3u8?token=%s" "/hls/$top.m3u8?token=%s" "/dash/manifes
   script=$work/run.lua
   { echo "path_template = \"$path\""; cat "$lua"; } > "$script"
   echo "== GET ${path%%\?*}"
-  wrk -t2 -c64 -d30s --latency -s "$script" "$base" | grep -E "Requests/sec|Latency|50%|90%|99%|Non-2xx|Socket errors"
+  before=$(cpu_ticks "$pid")
+  wrk -t2 -c64 -d30s --latency -s "$script" "$base" > "$work/wrk.out"
+  after=$(cpu_ticks "$pid")
+  grep -E "requests in|Requests/sec|Latency|50%|90%|99%|Non-2xx|Socket errors" "$work/wrk.out"
+  requests=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$work/wrk.out")
+  python3 -c 'import os, sys
+ticks, requests = int(sys.argv[1]), int(sys.argv[2])
+print("  server CPU per request: %.1f us" % (ticks / os.sysconf("SC_CLK_TCK") / max(requests, 1) * 1e6))' \
+    "$((after - before))" "$requests"
 done

@@ -335,6 +335,10 @@ impl OriginPolicy {
                 HeaderName::from_static(crate::serve::REFUSAL_HEADER),
             ])
             .max_age(std::time::Duration::from_secs(600))
+            // The answers depend on the Origin only: the allowed methods and headers are fixed
+            // lists, not echoes of the preflight's request headers. tower-http's default also
+            // names those two headers, and builds that longer value on every response.
+            .vary([header::ORIGIN])
     }
 }
 

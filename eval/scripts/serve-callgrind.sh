@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Instructions per personalised-manifest request of `abmark serve`, counted by callgrind:
+# repeatable whatever else the machine runs (wall-clock figures are not).
+#
+#   bash eval/scripts/serve-callgrind.sh NAME BINARY [serve options...]
+#
+# Needs the variants and tokens of a previous `serve-load.sh` run (target/eval-work/serve-load).
+# Serves them with BINARY under callgrind, sends the media playlist and the MPD for 20 s each
+# (wrk, 1 thread, 4 connections; ORIGIN='"https://x"' adds that Origin to every request), and
+# prints the hyper connection task's instructions divided by the requests answered. Output:
+# target/eval-work/serve-callgrind/cg.NAME.out (for callgrind_annotate).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+name=$1
+bin=$(realpath "$2")
+shift 2
+load=target/eval-work/serve-load
+work=target/eval-work/serve-callgrind
+[ -f "$load/tokens.lua" ] || { echo "serve-callgrind: run eval/scripts/serve-load.sh first" >&2; exit 1; }
+bash scripts/setup.sh wrk valgrind >&2
+mkdir -p "$work"
+rm -f "$work/cg.$name.out" "$work/serve.$name.out"
+valgrind --tool=callgrind --callgrind-out-file="$work/cg.$name.out" "$bin" serve "$load/variants" \
+  --key "$load/wm.key" --listen 127.0.0.1:0 --session-log "$work/sessions.$name.jsonl" "$@" \
+  > "$work/serve.$name.out" 2> "$work/serve.$name.err" &
+pid=$!
+trap 'kill $pid 2>/dev/null || true' EXIT
+for _ in $(seq 300); do grep -q listening "$work/serve.$name.out" 2>/dev/null && break; sleep 0.2; done
+base=$(sed -n 's/^listening on //p' "$work/serve.$name.out")
+requests=0
+for path in "/hls/720p.m3u8?token=%s" "/dash/manifest.mpd?token=%s"; do
+  { echo "path_template = \"$path\""; sed "s|^origin = .*|origin = ${ORIGIN:-nil}|" "$load/tokens.lua"; } > "$work/run.lua"
+  wrk -t1 -c4 -d20s -s "$work/run.lua" "$base" > "$work/wrk.out"
+  grep -q "Non-2xx" "$work/wrk.out" && { echo "serve-callgrind: refused requests" >&2; exit 1; }
+  n=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$work/wrk.out")
+  echo "${path%%\?*}: $n requests"
+  requests=$((requests + n))
+done
+kill -INT $pid
+wait $pid || true
+trap - EXIT
+callgrind_annotate --inclusive=yes "$work/cg.$name.out" > "$work/annotate.$name.txt" 2>/dev/null
+ir=$(awk '/Dispatcher<D,Bs,I,T>::poll_catch/ {gsub(",", "", $1); print $1; exit}' "$work/annotate.$name.txt")
+echo "$name: $((ir / requests)) instructions per request ($requests requests)"
