@@ -11,6 +11,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+/// The colour type of the palette, for crates that do not name plotters themselves.
+pub use plotters::style::RGBColor;
+
 pub type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 
 pub const ABMARK: RGBColor = RGBColor(31, 119, 180);
