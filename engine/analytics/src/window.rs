@@ -27,10 +27,12 @@ impl Distinct {
     }
 }
 
-/// Keys in use at the same time: the most ever interleaved. A key's run of activity ends after
-/// `window` ms without it; two keys are at once when each was seen again after the other's run
-/// began. A phone handing over from one network to the next is never two at once (the old
-/// network is not seen after the new one appears); two players fetching with one token are.
+/// Keys in use at the same time: the most runs of activity ever covering one instant. A key's
+/// run lasts from a sighting to its last sighting with no gap over `window` ms. Each
+/// observation at `t` counts the runs covering `t - window` (by then every key alive at that
+/// instant has been seen again, as players fetch every few seconds). A phone handing over from
+/// one network to the next is one at a time (the old run ends where the new one begins); two
+/// players fetching with one token are two.
 #[derive(Clone, Debug, Default)]
 pub struct AtOnce {
     /// (key, first time of its current run, last time seen).
@@ -42,15 +44,13 @@ impl AtOnce {
     const CAP: usize = 64;
 
     pub fn observe(&mut self, key: u128, t: i64, window: i64) {
-        let found = self.runs.iter().position(|(k, _, _)| *k == key);
-        let first = match found {
+        match self.runs.iter().position(|(k, _, _)| *k == key) {
             Some(i) => {
                 let run = &mut self.runs[i];
                 if t - run.2 > window {
                     run.1 = t;
                 }
                 run.2 = run.2.max(t);
-                run.1
             }
             None => {
                 if self.runs.len() == Self::CAP {
@@ -60,15 +60,15 @@ impl AtOnce {
                     }
                 }
                 self.runs.push((key, t, t));
-                t
             }
-        };
-        let active = self
+        }
+        let instant = t - window;
+        let covering = self
             .runs
             .iter()
-            .filter(|(k, _, last)| *k == key || (*last >= t - window && *last >= first))
+            .filter(|(_, first, last)| *first <= instant && instant <= *last)
             .count();
-        self.max = self.max.max(active as u32);
+        self.max = self.max.max(covering.max(1) as u32);
     }
 }
 
@@ -178,27 +178,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn at_once_counts_interleaved_keys_not_handovers() {
+    fn at_once_counts_overlapping_runs_not_handovers() {
+        // A phone moving through four networks, a few seconds on each, then staying.
         let mut a = AtOnce::default();
-        // A phone moving through four networks within a minute: one at a time.
-        for (i, t) in [0, 5_000, 10_000, 15_000, 20_000, 25_000, 30_000, 35_000].iter().enumerate()
-        {
-            a.observe((i / 2) as u128, *t, 60_000);
+        let mut t = 0;
+        for key in [0u128, 1, 2, 3] {
+            for _ in 0..3 {
+                a.observe(key, t, 60_000);
+                t += 2_000;
+            }
+        }
+        for _ in 0..100 {
+            a.observe(3, t, 60_000);
+            t += 2_000;
         }
         assert_eq!(a.max, 1);
-        // Three players on one token, fetching in turn.
+        // The same, while a TV at home keeps playing: two at once, never more.
         let mut b = AtOnce::default();
-        for step in 0..10 {
-            b.observe((step % 3) as u128, 100_000 + step * 2_000, 60_000);
+        let mut t = 0;
+        for step in 0..200 {
+            b.observe(9, t, 60_000);
+            let phone = if step < 60 { step / 20 } else { 3 };
+            b.observe(phone, t + 1_000, 60_000);
+            t += 2_000;
         }
-        assert_eq!(b.max, 3);
-        // Back to a network after a long quiet spell: a new run, not at once with the last one.
+        assert_eq!(b.max, 2);
+        // Three players on one token, fetching in turn.
         let mut c = AtOnce::default();
-        c.observe(1, 0, 60_000);
-        c.observe(2, 10_000, 60_000);
-        c.observe(1, 500_000, 60_000);
-        c.observe(1, 502_000, 60_000);
-        assert_eq!(c.max, 1);
+        for step in 0..300 {
+            c.observe((step % 3) as u128, step * 1_000, 60_000);
+        }
+        assert_eq!(c.max, 3);
     }
 
     #[test]
