@@ -453,3 +453,147 @@ fn segment_durations(c: &Collector, given: Option<f64>) -> Vec<(u32, SegmentDura
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::format_ms;
+    use crate::collect::Concurrency;
+    use std::path::Path;
+
+    const T0: i64 = 1_796_601_600_000;
+
+    /// An access-log line of a segment fetch.
+    fn fetch(
+        t: i64,
+        subject: &str,
+        session: u32,
+        seg: u64,
+        rendition: &str,
+        client: &str,
+    ) -> String {
+        format!(
+            "{{\"time\":\"{}\",\"session\":{session},\"subject\":\"{subject}\",\"content\":\"film\",\
+             \"kind\":\"segment\",\"segment\":{seg},\"rendition\":\"{rendition}\",\"variant\":0,\
+             \"client\":\"{client}\",\"user_agent\":\"ua-{subject}\",\"status\":200,\"bytes\":1000}}\n",
+            format_ms(t)
+        )
+    }
+
+    /// `n` honest viewers: 30 s of buffer at once, then one 2-s segment every 2 s, 20 minutes.
+    fn honest(n: u32) -> Vec<(i64, String)> {
+        let mut lines = Vec::new();
+        for v in 0..n {
+            let start = T0 + i64::from(v) * 7_000;
+            let client = format!("198.51.{}.{}:4000", v % 200, 1 + v % 250);
+            for seg in 0..600u64 {
+                let t = if seg < 15 {
+                    start + seg as i64 * 300
+                } else {
+                    start + (seg as i64 - 15) * 2_000 + 5_000
+                };
+                lines.push((t, fetch(t, &format!("honest-{v}"), v, seg, "720p", &client)));
+            }
+        }
+        lines
+    }
+
+    fn analyse_lines(mut lines: Vec<(i64, String)>) -> Analysis {
+        lines.sort_by_key(|(t, _)| *t);
+        let text: String = lines.into_iter().map(|(_, l)| l).collect();
+        let mut c = Collector::new(Concurrency::Access);
+        c.read_access(Path::new("access.jsonl"), text.as_bytes(), false).unwrap();
+        analyse(c, &Options::default())
+    }
+
+    fn reasons_of<'a>(a: &'a Analysis, subject: &str) -> Vec<&'a Reason> {
+        let s = a.subjects.iter().find(|s| s.subject == subject).unwrap();
+        s.reasons.iter().filter(|r| r.raised).collect()
+    }
+
+    #[test]
+    fn an_honest_population_flags_nobody() {
+        let a = analyse_lines(honest(40));
+        assert_eq!(a.subjects_flagged, 0, "{:#?}", a.subjects.first());
+        let d = &a.segment_durations[0];
+        assert!((d.seconds / 2.0 - 1.0).abs() < 0.1, "estimated {d:?}");
+    }
+
+    #[test]
+    fn a_token_used_from_three_networks_at_once_is_sharing() {
+        let mut lines = honest(40);
+        for seg in 0..300u64 {
+            for (i, net) in ["203.0.113.5:1", "192.0.2.9:2", "198.18.7.1:3"].iter().enumerate() {
+                let t = T0 + seg as i64 * 2_000 + i as i64 * 500;
+                lines.push((t, fetch(t, "sharer", 999, seg, "720p", net)));
+            }
+        }
+        let a = analyse_lines(lines);
+        let reasons = reasons_of(&a, "sharer");
+        let sharing =
+            reasons.iter().find(|r| r.code == Code::TokenSharing).expect("sharing raised");
+        assert_eq!(sharing.value, 3.0);
+        assert!(sharing.text.contains("3 networks"), "{}", sharing.text);
+        assert_eq!(a.subjects[0].subject, "sharer");
+        assert_eq!(a.subjects_flagged, 1);
+    }
+
+    #[test]
+    fn a_title_fetched_at_ten_times_real_time_is_ripping() {
+        let mut lines = honest(40);
+        for seg in 0..1200u64 {
+            let t = T0 + seg as i64 * 200;
+            lines.push((t, fetch(t, "ripper", 777, seg, "1080p", "203.0.113.80:9")));
+        }
+        let a = analyse_lines(lines);
+        let fast = reasons_of(&a, "ripper")
+            .into_iter()
+            .find(|r| r.code == Code::FastFetch)
+            .expect("fast fetch raised");
+        assert!((8.0..12.0).contains(&fast.value), "{}", fast.text);
+        assert_eq!(a.subjects_flagged, 1);
+    }
+
+    #[test]
+    fn every_segment_in_every_rendition_is_ladder_ripping_even_at_real_time() {
+        let mut lines = honest(40);
+        for seg in 0..600u64 {
+            for (i, r) in ["360p", "540p", "720p", "1080p"].iter().enumerate() {
+                let t = T0 + seg as i64 * 2_000 + i as i64 * 100;
+                lines.push((t, fetch(t, "ladder", 555, seg, r, "203.0.113.81:9")));
+            }
+        }
+        let a = analyse_lines(lines);
+        let ladder = reasons_of(&a, "ladder")
+            .into_iter()
+            .find(|r| r.code == Code::LadderFetch)
+            .expect("ladder raised");
+        assert_eq!(ladder.value, 4.0);
+        assert!(reasons_of(&a, "ladder").iter().all(|r| r.code != Code::FastFetch));
+    }
+
+    #[test]
+    fn stream_limit_refusals_are_counted_from_the_licence_log() {
+        let mut text = String::new();
+        for v in 0..30 {
+            text += &format!(
+                "{{\"time\":\"2026-12-07T10:00:{v:02}Z\",\"subject\":\"u{v}\",\"content\":\"film\",\
+                 \"session\":{v},\"decision\":\"issued\",\"reason\":\"ok\",\"kids\":[],\"client\":\"192.0.2.{v}\"}}\n"
+            );
+        }
+        for i in 0..6 {
+            text += &format!(
+                "{{\"time\":\"2026-12-07T11:0{i}:00Z\",\"subject\":\"greedy\",\"content\":\"film\",\
+                 \"session\":{},\"decision\":\"refused\",\"reason\":\"concurrent stream limit: 2 of 2 \
+                 streams active\",\"kids\":[],\"client\":\"192.0.2.200\"}}\n",
+                100 + i
+            );
+        }
+        let mut c = Collector::new(Concurrency::Licences);
+        c.read_licences(Path::new("licences.jsonl"), text.as_bytes(), false).unwrap();
+        let a = analyse(c, &Options::default());
+        let r = reasons_of(&a, "greedy");
+        assert!(r.iter().any(|r| r.code == Code::StreamLimit && r.value == 6.0), "{r:#?}");
+        assert_eq!(a.subjects_flagged, 1);
+    }
+}
