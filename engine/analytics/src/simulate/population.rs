@@ -209,7 +209,6 @@ pub fn plan(config: &Config) -> Plan {
     };
     for (i, kind) in kinds.iter().enumerate() {
         let name = format!("viewer-{i:06}");
-        let seed = rng.next_u64();
         let viewer = Viewer {
             homes: vec![pick(&mut rng, &homes).clone()],
             devices: (0..1 + poisson(&mut rng, 1.0).min(3))
@@ -349,7 +348,6 @@ pub fn plan(config: &Config) -> Plan {
                 }
             }
         }
-        let _ = seed;
         labels.push(LabelRecord { subject: name, label: *kind, detail });
     }
     plays.sort_by_key(|p| p.start_ms);
