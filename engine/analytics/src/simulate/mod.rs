@@ -82,7 +82,7 @@ pub fn simulate(
                         Line::Access(r) => {
                             write_line(out.access, &r)?;
                             written.access_lines += 1;
-                            if written.access_lines % 100_000 == 0 {
+                            if written.access_lines.is_multiple_of(100_000) {
                                 progress(written.access_lines);
                             }
                         }
