@@ -9,6 +9,7 @@
 use std::io::ErrorKind;
 use std::process::ExitCode;
 
+use abmark_analytics::read::ReadError;
 use abmark_bmff::BmffError;
 use abmark_cenc::CencError;
 use abmark_delivery::layout::LayoutError;
@@ -115,6 +116,10 @@ fn classify(e: &(dyn std::error::Error + 'static)) -> Option<Status> {
         LicenceError => |_| Status::Unavailable,
         StoreError => |_| Status::Unavailable,
         TokenError => |_| Status::Usage,
+        ReadError => |e: &ReadError| match e {
+            ReadError::Io { source, .. } => io(source),
+            ReadError::BadLine { .. } => Status::BadInput,
+        },
     }
     None
 }

@@ -46,6 +46,9 @@ enum Command {
     Decrypt(commands::decrypt::Args),
     /// The CPIX key service (SPEKE v2.0) for encoders, and its API keys.
     KeyService(commands::key_service::Args),
+    /// Rank subjects and sessions by evidence of abuse in the delivery logs; write the report
+    /// and the deny list (`analytics simulate`: labelled test traffic).
+    Analytics(commands::analytics::Args),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +73,7 @@ fn main() -> ExitCode {
         Command::Package(args) => done(commands::package::run(args)),
         Command::Decrypt(args) => done(commands::decrypt::run(args)),
         Command::KeyService(args) => done(commands::key_service::run(args)),
+        Command::Analytics(args) => done(commands::analytics::run(args)),
     };
     match result {
         Ok(status) => status.into(),

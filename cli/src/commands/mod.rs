@@ -1,3 +1,4 @@
+pub mod analytics;
 mod cpix_url;
 pub mod decrypt;
 pub mod detect;

@@ -1,45 +1,14 @@
 //! The benchmark's charts as SVG text for the HTML page: accuracy along a sweep (CRF, scale),
 //! accuracy per attack beside the peers, speed, and quality. Each chart returns `None` when the
 //! report holds nothing to draw, so an empty run renders a page with notes instead of blank axes.
-//! Drawing primitives and the shared colours live in `bars`.
+//! Drawing primitives and the shared colours live in `abmark_charts::bars`.
 
 use plotters::prelude::*;
 
-use super::bars::{self, Area, Axis, Bar, Group, Panel, Ticks, ABMARK, ABMARK_LIGHT, GREY, WIDTH};
 use super::model::BenchReport;
 use super::summary::{self, finite};
-
-/// Renders `draw` onto a fresh white SVG of `height` pixels and returns the SVG text.
-fn svg(height: u32, draw: impl FnOnce(&Area) -> anyhow::Result<()>) -> anyhow::Result<String> {
-    let mut text = String::new();
-    {
-        let root = SVGBackend::with_string(&mut text, (WIDTH, height)).into_drawing_area();
-        root.fill(&WHITE)?;
-        draw(&root)?;
-        root.present()?;
-    }
-    Ok(text)
-}
-
-/// Panels stacked top to bottom in one SVG; `None` when no panel has a group.
-fn stacked(panels: Vec<Panel>) -> anyhow::Result<Option<String>> {
-    let panels: Vec<Panel> = panels.into_iter().filter(|p| !p.groups.is_empty()).collect();
-    if panels.is_empty() {
-        return Ok(None);
-    }
-    let height = panels.iter().map(Panel::height).sum();
-    svg(height, |root| {
-        let label_width = bars::label_width(&panels);
-        let mut rest = root.clone();
-        for panel in &panels {
-            let (this, below) = rest.split_vertically(panel.height());
-            bars::draw_panel(&this, panel, label_width)?;
-            rest = below;
-        }
-        Ok(())
-    })
-    .map(Some)
-}
+use abmark_charts::bars::{self, Area, Axis, Bar, Group, Panel, Ticks, ABMARK, ABMARK_LIGHT, GREY};
+use abmark_charts::page::{stacked, svg};
 
 /// abmark's legend entry followed by each peer's, in `report.peers` order.
 fn methods(report: &BenchReport) -> Vec<(String, RGBColor)> {

@@ -3,25 +3,15 @@
 //! collapsed table. No scripts, fonts, styles or images are fetched: the page is one file that
 //! can be mailed or archived as it is.
 
-use std::fmt::Write as _;
-
+use abmark_charts::page::{self, escape};
 use anyhow::Context;
 
 use super::charts;
 use super::model::BenchReport;
 use super::tables::{self, Part, Table};
 
-const STYLE: &str = "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;\
-color:#222;line-height:1.4}table{border-collapse:collapse;margin:1em 0;font-size:14px;\
-font-variant-numeric:tabular-nums}th,td{border:1px solid #ccc;padding:4px 8px;text-align:left}\
-th{background:#f2f2f2}td:first-child{white-space:nowrap}tbody tr:nth-child(even){background:#fafafa}svg{display:block;\
-max-width:100%;height:auto;margin:1em 0}code{background:#f2f2f2;padding:1px 4px}\
-.note{color:#666;font-style:italic}summary{cursor:pointer;font-weight:bold}";
-
 pub fn html(report: &BenchReport) -> anyhow::Result<String> {
-    let mut page =
-        String::from("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
-    page += &format!("<title>abmark benchmark</title>\n<style>{STYLE}</style>\n</head>\n<body>\n");
+    let mut page = page::head("abmark benchmark");
     page += "<h1>abmark benchmark</h1>\n";
     page += &format!(
         "<p>{} Reproduce with <code>{}</code>.</p>\n",
@@ -93,25 +83,7 @@ fn sweep_axes(report: &BenchReport) -> Vec<(String, String)> {
 }
 
 fn table_html(table: &Table) -> String {
-    let mut html = String::from("<table>\n<thead><tr>");
-    for h in &table.headers {
-        let _ = write!(html, "<th>{}</th>", escape(h));
-    }
-    html += "</tr></thead>\n<tbody>\n";
-    for row in &table.rows {
-        html += "<tr>";
-        for cell in row {
-            let _ = write!(html, "<td>{}</td>", escape(cell));
-        }
-        html += "</tr>\n";
-    }
-    html + "</tbody>\n</table>\n"
-}
-
-/// Text made safe as element content and as a quoted attribute value (quick-xml's escape of
-/// `&`, `<`, `>`, both quotes and CR; `&apos;` is HTML5 too).
-pub fn escape(text: &str) -> String {
-    quick_xml::escape::escape(text).into_owned()
+    page::table(&table.headers, &table.rows)
 }
 
 #[cfg(test)]

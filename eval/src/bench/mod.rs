@@ -13,7 +13,6 @@ mod write;
 
 pub use run::{run, Args};
 
-mod bars;
 pub mod charts;
 pub mod html;
 pub mod markdown;

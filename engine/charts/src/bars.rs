@@ -1,6 +1,7 @@
 //! The drawing kit behind the benchmark's charts: the colours every chart shares (abmark is always
 //! the same blue, each peer keeps its colour), a legend strip, and a horizontal bar panel with
-//! labelled groups. Horizontal bars because attack and clip names are long and must stay legible.
+//! labelled groups. Horizontal bars because attack, clip and subject names are long and must stay
+//! legible.
 
 use std::ops::Range;
 
@@ -9,6 +10,9 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+/// The colour type of the palette, for crates that do not name plotters themselves.
+pub use plotters::style::RGBColor;
 
 pub type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 
