@@ -36,6 +36,12 @@ pub enum Refusal {
     /// 403: a valid token, asked for from a page on a site it may not play on.
     #[error("{0}")]
     Site(#[from] OriginRefusal),
+    /// 403: a valid token whose subject is on the deny list (`--deny-list`).
+    #[error("refused: this account is denied")]
+    Denied,
+    /// 429: the session fetched segments far faster than real time (`--live-rules`).
+    #[error("refused: segments fetched far faster than real time; retry after {retry_after} s")]
+    TooFast { retry_after: u64 },
 }
 
 impl Refusal {
@@ -48,6 +54,8 @@ impl Refusal {
             Refusal::Invalid(_) | Refusal::Pattern(_) => "token-invalid",
             Refusal::WrongContent => "wrong-content",
             Refusal::Site(_) => "domain-not-allowed",
+            Refusal::Denied => "subject-denied",
+            Refusal::TooFast { .. } => "too-fast",
         }
     }
 }
