@@ -6,8 +6,9 @@
 #
 # OUT: a variants output (default: ./out/variants from the main job, else one made here from the
 # 24-s clip). Each endpoint gets 30 s of wrk with 2 threads and 64 connections, and every request
-# carries one of 1000 distinct tokens (so no per-token shortcut can help). ABMARK_LOAD_TLS=1 and
-# ABMARK_LOAD_ORIGIN=ORIGIN run the edge with HTTPS and with --allow-origin (lib/edge-options.sh).
+# carries one of 1000 distinct tokens (so no per-token shortcut can help). ABMARK_LOAD_TLS=1,
+# ABMARK_LOAD_ORIGIN=ORIGIN and ABMARK_LOAD_ACCESS_LOG=1 run the edge with HTTPS, with
+# --allow-origin and with --access-log (lib/edge-options.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -66,3 +67,7 @@ for path in "/hls/master.m3u8?token=%s" "/hls/$top.m3u8?token=%s" "/dash/manifes
   echo "== GET ${path%%\?*}"
   wrk -t2 -c64 -d30s --latency -s "$script" "$base" | grep -E "Requests/sec|Latency|50%|90%|99%|Non-2xx|Socket errors"
 done
+if [ "${ABMARK_LOAD_ACCESS_LOG:-0}" = 1 ]; then
+  dropped=$(curl -s "$base/metrics" | sed -n 's/^abmark_access_log_lines_dropped_total //p')
+  echo "access log: $(wc -l < "$work/access.jsonl") lines, $(du -h "$work/access.jsonl" | cut -f1), dropped: ${dropped:-?}"
+fi
