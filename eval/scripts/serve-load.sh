@@ -33,6 +33,11 @@ top=$(python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['renditions'];
 
 source eval/scripts/lib/edge-options.sh
 
+# The server's CPU time so far (user + system), in clock ticks: CPU per request is a figure a
+# machine shared with other work does not skew the way requests/s is.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+ticks_per_s=$(getconf CLK_TCK)
+
 # 1000 viewers' tokens, as a Lua table wrk picks from at random.
 lua=$work/tokens.lua
 {
@@ -65,7 +70,13 @@ for path in "/hls/master.m3u8?token=%s" "/hls/$top.m3u8?token=%s" "/dash/manifes
   script=$work/run.lua
   { echo "path_template = \"$path\""; cat "$lua"; } > "$script"
   echo "== GET ${path%%\?*}"
-  wrk -t2 -c64 -d30s --latency -s "$script" "$base" | grep -E "Requests/sec|Latency|50%|90%|99%|Non-2xx|Socket errors"
+  before=$(cpu_ticks "$pid")
+  wrk -t2 -c64 -d30s --latency -s "$script" "$base" > "$work/wrk.out"
+  after=$(cpu_ticks "$pid")
+  grep -E "Requests/sec|Latency|50%|90%|99%|Non-2xx|Socket errors" "$work/wrk.out"
+  requests=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$work/wrk.out")
+  python3 -c "import sys; t, n, hz = map(int, sys.argv[1:]); print(f'server CPU: {t / hz * 1e6 / n:.1f} us per request ({t / hz:.1f} s for {n} requests)')" \
+    "$((after - before))" "$requests" "$ticks_per_s"
 done
 if [ "${ABMARK_LOAD_ACCESS_LOG:-0}" = 1 ]; then
   dropped=$(curl -s "$base/metrics" | sed -n 's/^abmark_access_log_lines_dropped_total //p')

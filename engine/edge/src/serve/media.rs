@@ -137,7 +137,8 @@ async fn video_segment(
     };
     // The keyed name is what authorises a segment here; a token alongside it (optional) names
     // the viewer, who is then held to the deny list and the live rules like in edge mode.
-    let viewer = http::token(q.token.as_deref(), &headers).and_then(|t| edge.viewer(Some(t)).ok());
+    let token = http::token(q.token.as_deref(), &headers);
+    let viewer = token.and_then(|t| edge.verify_viewer(Some(t)).ok());
     let tag = || Attribution::maybe(viewer.as_ref()).segment(index, &rendition, Some(variant));
     if let Some(viewer) = &viewer {
         if let Err(refusal) = edge.admit(&headers, viewer).and_then(|()| edge.pace(viewer, index)) {

@@ -96,7 +96,8 @@ impl Edge {
         viewer
     }
 
-    fn verify_viewer(&self, token: Option<&str>) -> Result<Viewer, Refusal> {
+    /// [`Self::viewer`] without counting a refusal (for a token that is optional).
+    pub(crate) fn verify_viewer(&self, token: Option<&str>) -> Result<Viewer, Refusal> {
         let token = token.filter(|t| !t.is_empty()).ok_or(Refusal::Missing)?;
         let claims = verify_with_leeway(&self.tokens, token, now_unix(), self.options.leeway)?;
         if let Some(content) = &self.options.content {
