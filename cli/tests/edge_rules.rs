@@ -106,7 +106,7 @@ fn the_access_log_names_each_request_of_a_session() {
     let t = title();
     let logs = tempfile::tempdir().unwrap();
     let access = logs.path().join("access.jsonl");
-    let edge = Edge::start(t, &["--access-log", s(&access)]);
+    let edge = Edge::start(t, &["--access-log", s(&access), "--trusted-proxy", "127.0.0.1"]);
     let session = 4242;
     let token = t.wm_token(session, &["--subject", "alice"]);
     let lic = t.licence_token("alice", session, &[]);
@@ -130,11 +130,19 @@ fn the_access_log_names_each_request_of_a_session() {
         assert_eq!(get(&url, Some(&token)).status, 200);
     }
     assert_eq!(licence(&edge, &lic).status, 200);
+    // Behind a trusted proxy, the viewer's forwarded address is the client.
+    let forwarded = agent()
+        .get(&format!("{base}/dash/manifest.mpd?token={token}"))
+        .header("X-Forwarded-For", "203.0.113.7")
+        .call()
+        .unwrap();
+    assert_eq!(forwarded.status().as_u16(), 200);
     // Refused at the token: counted, never logged.
     assert_eq!(get(&format!("{base}/hls/master.m3u8"), None).status, 401);
     assert_eq!(get(&format!("{base}/hls/master.m3u8?token=x{token}"), None).status, 403);
 
-    let want = 3 + 2 * expected.len() + 1; // manifest, playlist, init; segments twice; licence
+    // Manifest, playlist, init; segments twice; licence; the forwarded MPD.
+    let want = 3 + 2 * expected.len() + 2;
     wait_until("every line on disk", || jsonl(&access).len() >= want);
     let records = jsonl(&access);
     assert_eq!(records.len(), want, "{records:#?}");
@@ -143,6 +151,13 @@ fn the_access_log_names_each_request_of_a_session() {
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(&access).unwrap().permissions().mode() & 0o777, 0o600);
 
+    let (proxied, records): (Vec<_>, Vec<_>) =
+        records.into_iter().partition(|r| r["client"] == "203.0.113.7");
+    assert_eq!(proxied.len(), 1, "{proxied:?}");
+    assert_eq!(
+        (proxied[0]["kind"].as_str(), proxied[0]["session"].as_u64()),
+        (Some("manifest"), Some(4242))
+    );
     for r in &records {
         assert_eq!(r["status"], 200, "{r}");
         assert!(r["bytes"].as_u64().unwrap() > 0, "{r}");
@@ -169,7 +184,7 @@ fn the_access_log_names_each_request_of_a_session() {
     }
 
     let m = metrics(&edge);
-    assert_eq!(sample(&m, "abmark_requests_total{kind=\"manifest\",status=\"2xx\"}"), 1);
+    assert_eq!(sample(&m, "abmark_requests_total{kind=\"manifest\",status=\"2xx\"}"), 2);
     assert_eq!(sample(&m, "abmark_requests_total{kind=\"manifest\",status=\"4xx\"}"), 2);
     let segs = sample(&m, "abmark_requests_total{kind=\"segment\",status=\"2xx\"}");
     assert_eq!(segs as usize, 2 * expected.len());
