@@ -6,14 +6,15 @@
 #
 # OUT: a variants output (default: ./out/variants from the main job, else one made here from the
 # 24-s clip). Each endpoint gets 30 s of wrk with 2 threads and 64 connections, and every request
-# carries one of 1000 distinct tokens (so no per-token shortcut can help). ABMARK_LOAD_TLS=1 and
-# ABMARK_LOAD_ORIGIN=ORIGIN run the edge with HTTPS and with --allow-origin (lib/edge-options.sh).
-# ABMARK_BIN=PATH serves with that binary instead of this tree's release build (to compare two
-# commits with the same script and input).
+# carries one of 1000 distinct tokens (so no per-token shortcut can help). ABMARK_LOAD_TLS=1,
+# ABMARK_LOAD_ORIGIN=ORIGIN and ABMARK_LOAD_ACCESS_LOG=1 run the edge with HTTPS, with
+# --allow-origin and with --access-log (lib/edge-options.sh). ABMARK_BIN=PATH serves with that
+# binary instead of this tree's release build (to compare two commits with the same script and
+# input).
 #
 # Besides wrk's figures, each endpoint prints the server's CPU time per request (user + system
 # of the `abmark serve` process over the run, from /proc): on a machine shared with other work
-# throughput moves with the neighbours, CPU per request much less, and it leaves out the load
+# throughput moves with the neighbours, CPU per request less, and it leaves out the load
 # generator's own work (its TLS, for one).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -43,8 +44,10 @@ top=$(python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['renditions'];
 
 source eval/scripts/lib/edge-options.sh
 
-# User + system clock ticks of process $1 so far.
+# The server's CPU time so far (user + system), in clock ticks: CPU per request is a figure a
+# machine shared with other work does not skew the way requests/s is.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+ticks_per_s=$(getconf CLK_TCK)
 
 # 1000 viewers' tokens, as a Lua table wrk picks from at random.
 lua=$work/tokens.lua
@@ -83,8 +86,10 @@ for path in "/hls/master.m3u8?token=%s" "/hls/$top.m3u8?token=%s" "/dash/manifes
   after=$(cpu_ticks "$pid")
   grep -E "requests in|Requests/sec|Latency|50%|90%|99%|Non-2xx|Socket errors" "$work/wrk.out"
   requests=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$work/wrk.out")
-  python3 -c 'import os, sys
-ticks, requests = int(sys.argv[1]), int(sys.argv[2])
-print("  server CPU per request: %.1f us" % (ticks / os.sysconf("SC_CLK_TCK") / max(requests, 1) * 1e6))' \
-    "$((after - before))" "$requests"
+  python3 -c "import sys; t, n, hz = map(int, sys.argv[1:]); print(f'server CPU: {t / hz * 1e6 / n:.1f} us per request ({t / hz:.1f} s for {n} requests)')" \
+    "$((after - before))" "$requests" "$ticks_per_s"
 done
+if [ "${ABMARK_LOAD_ACCESS_LOG:-0}" = 1 ]; then
+  dropped=$(curl -s "$base/metrics" | sed -n 's/^abmark_access_log_lines_dropped_total //p')
+  echo "access log: $(wc -l < "$work/access.jsonl") lines, $(du -h "$work/access.jsonl" | cut -f1), dropped: ${dropped:-?}"
+fi

@@ -5,12 +5,15 @@ use std::time::Duration;
 
 use abmark_cenc::load_cpix;
 use abmark_delivery::ids::{ContentId, Kid};
+use abmark_edge::deny_file::{DenyListFile, POLL as DENY_POLL};
 use abmark_edge::licence::backend::AuthBackend;
 use abmark_edge::licence::sealed::Sealer;
 use abmark_edge::licence::store::{LicenceStore, RedisStore, SqliteStore};
 use abmark_edge::licence::token::LicenceKey;
 use abmark_edge::licence::{LicencePolicy, LicenceService};
 use abmark_edge::origin::{NoOrigin, OriginPattern, OriginPolicy};
+use abmark_edge::serve::access::AccessLog;
+use abmark_edge::serve::live_rules::LiveRuleOptions;
 use abmark_edge::serve::watch::PlayerScript;
 use abmark_edge::serve::{
     parse_trusted_proxy, run as serve, ConnectionLimits, Edge, IpNet, ServeOptions, Tls, TlsFiles,
@@ -73,7 +76,54 @@ pub struct Args {
     #[command(flatten)]
     tls: TlsArgs,
     #[command(flatten)]
+    watch: WatchArgs,
+    #[command(flatten)]
     licence: LicenceArgs,
+}
+
+/// Watching viewers: the access log, the deny-list file and the live rules.
+#[derive(clap::Args)]
+struct WatchArgs {
+    /// Access log (JSONL, appended, created 0600): one line per request answered for a viewer
+    /// (manifests, playlists, init and media segments, licences, the player page), what
+    /// `abmark analytics --access` reads. Off by default.
+    #[arg(long, value_name = "FILE")]
+    access_log: Option<PathBuf>,
+    /// Subjects to refuse (one per line, `#` comments: what `abmark analytics --suspects`
+    /// writes): manifests, playlists, segments and licences. Re-read when it changes, without a
+    /// restart; a file that does not parse, or is removed, keeps the previous list.
+    #[arg(long, value_name = "FILE")]
+    deny_list: Option<PathBuf>,
+    /// Refuse segments (429, too-fast) to a session fetching them far faster than real time:
+    /// more than --live-ahead seconds of content ahead of --live-speed times the wall-clock
+    /// time since its first segment.
+    #[arg(long)]
+    live_rules: bool,
+    /// Seconds of content a session may be ahead (start-up burst and the player's buffer).
+    #[arg(long, default_value_t = 300.0, value_name = "SECONDS", requires = "live_rules",
+          value_parser = positive)]
+    live_ahead: f64,
+    /// Seconds of content a session earns per second (1 = real time; the slack above 1 allows
+    /// seeks and re-buffering).
+    #[arg(long, default_value_t = 1.5, value_name = "X", requires = "live_rules",
+          value_parser = positive)]
+    live_speed: f64,
+    /// Seconds a session over the rule is refused segments.
+    #[arg(long, default_value_t = 300, value_name = "SECONDS", requires = "live_rules",
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    live_block: u64,
+    /// Sessions followed at once (the least recently seen is forgotten beyond it).
+    #[arg(long, default_value_t = 100_000, value_name = "N", requires = "live_rules",
+          value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    live_sessions: u32,
+}
+
+/// A finite number above zero.
+fn positive(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
+        _ => Err(format!("{text:?} is not a number above 0")),
+    }
 }
 
 fn origin_list(text: &str) -> Result<Vec<OriginPattern>, String> {
@@ -185,12 +235,34 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         trusted_proxies: TrustedProxies::new(args.tls.trusted_proxies.clone()),
     };
     let player = args.player_js.as_deref().map(PlayerScript::load).transpose()?;
+    let deny = args.watch.deny_list.as_deref().map(DenyListFile::open).transpose()?;
     let mut edge = Edge::open(&args.out, &key, options)?;
     if let Some(player) = player {
         edge = edge.with_player(player);
     }
     if let Some((master, content, keys)) = licence {
-        edge = edge.with_licence(licence_service(&args.licence, &master, &key, content, keys)?);
+        let mut service = licence_service(&args.licence, &master, &key, content, keys)?;
+        if let Some(deny) = &deny {
+            service = service.with_deny_file(deny.clone());
+        }
+        edge = edge.with_licence(service);
+    }
+    if let Some(deny) = deny {
+        deny.watch(DENY_POLL).context("deny list: cannot start its watcher")?;
+        eprintln!("edge: deny list {}: {} subjects", deny.path().display(), deny.len());
+        edge = edge.with_deny_list(deny);
+    }
+    if args.watch.live_rules {
+        edge = edge.with_live_rules(LiveRuleOptions {
+            ahead: args.watch.live_ahead,
+            speed: args.watch.live_speed,
+            block: Duration::from_secs(args.watch.live_block),
+            sessions: args.watch.live_sessions as usize,
+        });
+    }
+    // Last: a refused start leaves no empty access log behind.
+    if let Some(path) = &args.watch.access_log {
+        edge = edge.with_access_log(AccessLog::open(path)?);
     }
     // Everything the edge needs is derived: neither the watermark key nor the master key (dropped
     // above) stays in memory while it serves (both are wiped on drop).

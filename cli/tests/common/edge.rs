@@ -70,6 +70,27 @@ impl Title {
         run_token(&args)
     }
 
+    /// The video track's default KID, base64url, as a ClearKey licence request names it.
+    pub fn video_kid_b64(&self) -> String {
+        let job: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(self.out.join("job.json")).unwrap()).unwrap();
+        let kid: Vec<u8> = job["protection"]["video"]["default_kid"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b.as_u64().unwrap() as u8)
+            .collect();
+        super::base64(&kid, true)
+    }
+
+    /// The video rendition ids, in job.json order.
+    pub fn renditions(&self) -> Vec<String> {
+        let job: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(self.out.join("job.json")).unwrap()).unwrap();
+        let list = job["renditions"].as_array().unwrap();
+        list.iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect()
+    }
+
     /// `abmark mix --json` of `session`: the variant (0/1) of each video segment. Mix reads
     /// the clear variants this title was packaged from (FFmpeg cannot read the encrypted ones;
     /// packaging keeps the segments and their WMPaceInfo).
@@ -149,9 +170,15 @@ impl Edge {
                 .args(["--state", s(&dir.path().join("state.db"))])
                 .args(["--licence-log", s(&dir.path().join("licences.jsonl"))])
                 .args(extra)
-                .stderr(Stdio::piped()),
+                // A file, not a pipe nobody reads: a chatty server must never block on stderr.
+                .stderr(Stdio::from(std::fs::File::create(dir.path().join("stderr.txt")).unwrap())),
         );
         Edge { child, base, dir }
+    }
+
+    /// What the server wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stderr.txt")).unwrap_or_default()
     }
 
     /// The lines of one of the edge's JSONL logs (`sessions.jsonl`, `licences.jsonl`).

@@ -5,6 +5,8 @@
 //!
 //! The channel is bounded ([`QUEUE_LINES`]): if the disk falls that far behind, further lines are
 //! dropped and counted ([`JsonlAppender::dropped`]) rather than held in memory without limit.
+//! The writer takes lines in bursts, at most every [`LINGER`], so a busy server does not wake it
+//! for every line; a line is on disk within about that time (a `kill -9` loses at most those).
 //! Rotation: the file is opened with `O_APPEND` and never reopened, so rotate it by copying and
 //! truncating (logrotate's `copytruncate`); writes after the truncation land at the new end.
 
@@ -15,6 +17,11 @@ use std::sync::{mpsc, Arc};
 
 /// Lines queued for the writer thread at most (about 20 MB of typical lines).
 pub const QUEUE_LINES: usize = 65_536;
+/// How long the writer waits after a burst before taking the next one: lines reach the disk at
+/// most this much later, and a full queue takes thousands of times longer to fill.
+pub const LINGER: std::time::Duration = std::time::Duration::from_millis(20);
+/// The writer's buffer: a burst goes to the file in few `write` calls.
+const WRITE_BUFFER: usize = 256 << 10;
 
 enum Message {
     Line(String),
@@ -73,7 +80,7 @@ impl JsonlAppender {
 }
 
 fn write_lines(file: std::fs::File, rx: mpsc::Receiver<Message>) {
-    let mut w = std::io::BufWriter::new(file);
+    let mut w = std::io::BufWriter::with_capacity(WRITE_BUFFER, file);
     while let Ok(first) = rx.recv() {
         let mut next = Some(first);
         // Drain whatever queued up, then flush once: one write per burst, not per line.
@@ -90,5 +97,11 @@ fn write_lines(file: std::fs::File, rx: mpsc::Receiver<Message>) {
             next = rx.try_recv().ok();
         }
         let _ = w.flush();
+        // Let the next burst gather before looking again. A writer blocked in `recv` must be
+        // woken by each sender (a futex call and a context switch per line when it keeps up);
+        // a sleeping one costs the senders nothing, and then writes their lines in one go.
+        // Under load that was a third of the edge's throughput with the access log on (2 cores).
+        // When idle, the writer blocks in `recv` again and costs nothing.
+        std::thread::sleep(LINGER);
     }
 }

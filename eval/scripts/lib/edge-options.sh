@@ -5,6 +5,9 @@
 #                                  per connection, kept alive for the whole run)
 #   ABMARK_LOAD_ORIGIN=https://x   serve with --allow-origin x, and every request carries
 #                                  `Origin: x` (the check and the CORS answer on every request)
+#   ABMARK_LOAD_ACCESS_LOG=1       serve with --access-log $work/access.jsonl (a line per
+#                                  request; the file is emptied first, and its size and the
+#                                  lines dropped are printed at the end)
 #
 # Sets: edge_args (extra `abmark serve` arguments) and lua_origin (a Lua statement that sets
 # `origin`, nil when unset). Needs $work.
@@ -20,4 +23,8 @@ fi
 if [ -n "${ABMARK_LOAD_ORIGIN:-}" ]; then
   edge_args+=(--allow-origin "$ABMARK_LOAD_ORIGIN")
   lua_origin="origin = \"$ABMARK_LOAD_ORIGIN\""
+fi
+if [ "${ABMARK_LOAD_ACCESS_LOG:-0}" = 1 ]; then
+  : > "$work/access.jsonl"
+  edge_args+=(--access-log "$work/access.jsonl")
 fi

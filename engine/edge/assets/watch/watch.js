@@ -18,6 +18,7 @@
     'wrong-content': 'The viewing token is for another video.',
     'backend-refused': 'Your account may not watch this video right now (refused by the site).',
     'subject-denied': 'This account is blocked from playback.',
+    'too-fast': 'This stream was fetched far faster than it can be watched; playback is paused.',
     'stream-limit': 'Too many streams are playing on this account. Stop one and try again.',
     'domain-not-allowed': 'This video cannot be played on this website (domain not allowed).',
     'network': 'Network error: the video could not be loaded. Check the connection and retry.',

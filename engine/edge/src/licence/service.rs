@@ -1,6 +1,7 @@
 //! The licence decision: from a bearer token and a ClearKey request to either a JWK set or a
 //! refusal, with every step's outcome logged. Order of checks (cheapest and most final first):
-//! token (signature, lifetime, content), request syntax, session type, deny list, the
+//! token (signature, lifetime, content), request syntax, session type, deny lists (the file's
+//! in memory, then the store's), the
 //! customer's authorization backend, keys known, and last the concurrent-stream limit — last so
 //! that a request refused for any other reason never takes a stream slot.
 //!
@@ -11,6 +12,7 @@ use std::sync::Arc;
 
 use abmark_delivery::ids::{ContentId, Kid};
 
+use crate::deny_file::DenyListFile;
 use crate::serve::session_log::rfc3339;
 
 use super::backend::{AuthBackend, Verdict};
@@ -206,6 +208,8 @@ pub struct LicenceService {
     /// The key periods of each rotated track: a request for one of a group's KIDs is answered
     /// with the whole group (see [`Self::with_key_groups`]).
     pub(crate) key_groups: Vec<Vec<Kid>>,
+    /// The deny-list file (`serve --deny-list`), checked besides the store's deny list.
+    pub(crate) deny_file: Option<Arc<DenyListFile>>,
 }
 
 /// Why setting the service up failed.
@@ -226,7 +230,7 @@ impl LicenceService {
         policy: LicencePolicy,
         log: LicenceLog,
     ) -> Self {
-        Self { key, sealer, store, backend, policy, log, key_groups: Vec::new() }
+        Self { key, sealer, store, backend, policy, log, key_groups: Vec::new(), deny_file: None }
     }
 
     /// Licenses the KIDs of each group together: a key-rotated track's periods. Web players
@@ -236,6 +240,13 @@ impl LicenceService {
     /// content could fetch each of them anyway, KID by KID: nothing more is handed out.
     pub fn with_key_groups(mut self, groups: Vec<Vec<Kid>>) -> Self {
         self.key_groups = groups.into_iter().filter(|g| g.len() > 1).collect();
+        self
+    }
+
+    /// Also refuses the subjects of a deny-list file: a subject on either list is refused,
+    /// from the first request after the file was re-read.
+    pub fn with_deny_file(mut self, file: Arc<DenyListFile>) -> Self {
+        self.deny_file = Some(file);
         self
     }
 
@@ -353,6 +364,10 @@ impl LicenceService {
             && !(self.policy.allow_persistent && claims.lic == Some(SessionType::PersistentLicense))
         {
             return Err(Refusal::PersistentNotAllowed);
+        }
+        // The file's list is in memory: checked before anything that waits.
+        if self.deny_file.as_ref().is_some_and(|f| f.contains(&claims.sub)) {
+            return Err(Refusal::Denied);
         }
         // With a backend to ask, the deny list is checked before the (slow) call to it; the
         // store checks it again, atomically with the admission, in `grant`.

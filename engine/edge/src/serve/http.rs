@@ -22,11 +22,12 @@ pub fn token<'a>(query: Option<&'a str>, headers: &'a HeaderMap) -> Option<&'a s
     })
 }
 
-/// 401 for a missing token, 403 for everything else; the body says why in one line and never
-/// repeats the token.
+/// 401 for a missing token, 429 (with `Retry-After`) for a session over the live rules, 403
+/// for everything else; the body says why in one line and never repeats the token.
 pub fn refuse(refusal: &Refusal) -> Response {
     let status = match refusal {
         Refusal::Missing => StatusCode::UNAUTHORIZED,
+        Refusal::TooFast { .. } => StatusCode::TOO_MANY_REQUESTS,
         _ => StatusCode::FORBIDDEN,
     };
     let mut response = (status, format!("{refusal}\n")).into_response();
@@ -35,6 +36,9 @@ pub fn refuse(refusal: &Refusal) -> Response {
     headers.insert(REFUSAL_HEADER, HeaderValue::from_static(refusal.code()));
     if status == StatusCode::UNAUTHORIZED {
         headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    if let Refusal::TooFast { retry_after } = refusal {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
     }
     response
 }

@@ -22,10 +22,12 @@ use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
 
+use super::access::Attribution;
 use super::client::ClientAddr;
 use super::http;
 use super::Edge;
 use crate::licence::clearkey::MAX_REQUEST_BYTES;
+use crate::licence::token::LicenceClaims;
 use crate::licence::{Answer, LicenceService, PLAYER_HEADER};
 use crate::origin::SiteList;
 
@@ -84,12 +86,42 @@ async fn license(
             return answer(&Answer::Refused(refusal));
         }
     };
+    let tag = edge.access.is_some().then(|| Attribution::licence(&claims));
+    let token = bearer.unwrap_or_default().to_owned();
+    let response = answer_verified(&edge, endpoint, claims, token, client, headers, body, now);
+    edge.attributed(response.await, || tag.unwrap_or_default())
+}
+
+impl Attribution {
+    /// A request whose licence token verified.
+    fn licence(claims: &LicenceClaims) -> Self {
+        Self {
+            session: Some(claims.sid),
+            subject: Some(claims.sub.clone()),
+            content: Some(claims.cid.clone()),
+            ..Self::default()
+        }
+    }
+}
+
+/// The rest of a licence request once its token verified (every answer of it is logged).
+#[allow(clippy::too_many_arguments)] // one request's parts, passed on once
+async fn answer_verified(
+    edge: &Edge,
+    endpoint: &LicenceEndpoint,
+    claims: LicenceClaims,
+    token: String,
+    client: ClientAddr,
+    headers: HeaderMap,
+    body: Body,
+    now: u64,
+) -> Response {
+    let metrics = &edge.metrics;
     let sites = claims.org.as_ref().map(SiteList::patterns);
     if let Err(refused) = edge.options.origins.check(&headers, sites) {
         let why = refused.to_string();
         return answer(&endpoint.service.refuse_site(&claims, why, &client.to_string(), now));
     }
-    let token = bearer.unwrap_or_default().to_owned();
     let player = player_id(&headers);
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -152,12 +184,13 @@ async fn release(
             return answer(&Answer::Refused(refusal));
         }
     };
+    let tag = edge.access.is_some().then(|| Attribution::licence(&claims));
     let player = player_id(&headers).unwrap_or_default();
     let service = endpoint.service.clone();
     let client = client.to_string();
     let released =
         tokio::task::spawn_blocking(move || service.release(&claims, &player, &client, now)).await;
-    match released {
+    let response = match released {
         Ok(Ok(())) => {
             let mut response = Response::new(Body::empty());
             *response.status_mut() = StatusCode::NO_CONTENT;
@@ -168,7 +201,8 @@ async fn release(
         }
         Ok(Err(refusal)) => answer(&Answer::Refused(refusal)),
         Err(_) => http::server_error("licence service failed"),
-    }
+    };
+    edge.attributed(response, || tag.unwrap_or_default())
 }
 
 /// The service's answer as an HTTP response: JSON, never cached.

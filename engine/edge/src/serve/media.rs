@@ -13,13 +13,15 @@
 //! - `GET /audio/init.mp4`, `/audio/seg-<n>.m4s`: the shared audio.
 //!
 //! Every answer is a static file with long-lived public caching (segments never change once
-//! written) and its media type.
+//! written) and its media type. A video segment request may also carry the viewer's token
+//! (`?token=` or `Authorization: Bearer`; players add it only if told to): it is not needed, but
+//! when it verifies, the access log names the viewer and the deny list and live rules apply.
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue};
-use axum::response::Response;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -27,7 +29,9 @@ use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
+use super::access::Attribution;
 use super::http;
+use super::personal::TokenQuery;
 use super::Edge;
 use crate::secret::Secret32;
 use abmark_delivery::manifest::FIRST_SEGMENT_NUMBER;
@@ -111,12 +115,18 @@ async fn video_init(
     if file != "init.mp4" || !edge.is_rendition(&rendition) {
         return http::not_found("such file");
     }
-    send(&edge, format!("0/{rendition}/init.mp4"), "video/mp4").await
+    let response = send(&edge, format!("0/{rendition}/init.mp4"), "video/mp4").await;
+    if !response.status().is_success() {
+        return response;
+    }
+    edge.attributed(response, || Attribution::default().rendition(&rendition))
 }
 
 async fn video_segment(
     State(edge): State<Arc<Edge>>,
     Path((name, rendition, file)): Path<(String, String, String)>,
+    Query(q): Query<TokenQuery>,
+    headers: HeaderMap,
 ) -> Response {
     let Some(index) = segment_index(&file) else { return http::not_found("such file") };
     if index >= edge.job.segment_count || !edge.is_rendition(&rendition) {
@@ -125,14 +135,34 @@ async fn video_segment(
     let Some(variant) = edge.names.variant_of(&name, &rendition, index) else {
         return http::not_found("such file");
     };
-    send(&edge, format!("{variant}/{rendition}/{file}"), "video/iso.segment").await
+    // The keyed name is what authorises a segment here; a token alongside it (optional) names
+    // the viewer, who is then held to the deny list and the live rules like in edge mode.
+    let token = http::token(q.token.as_deref(), &headers);
+    let viewer = token.and_then(|t| edge.verify_viewer(Some(t)).ok());
+    let tag = || Attribution::maybe(viewer.as_ref()).segment(index, &rendition, Some(variant));
+    if let Some(viewer) = &viewer {
+        if let Err(refusal) = edge.admit(&headers, viewer).and_then(|()| edge.pace(viewer, index)) {
+            return edge.attributed(refusal.into_response(), tag);
+        }
+    }
+    let response = send(&edge, format!("{variant}/{rendition}/{file}"), "video/iso.segment").await;
+    edge.attributed(response, tag)
 }
 
 async fn audio(State(edge): State<Arc<Edge>>, Path(file): Path<String>) -> Response {
-    if file != "init.mp4" && segment_index(&file).is_none() {
+    let index = segment_index(&file);
+    if file != "init.mp4" && index.is_none() {
         return http::not_found("such file");
     }
-    send(&edge, format!("audio/{file}"), "audio/mp4").await
+    let response = send(&edge, format!("audio/{file}"), "audio/mp4").await;
+    if !response.status().is_success() {
+        return response;
+    }
+    let rendition = edge.presentation.audio.as_ref().map_or("audio", |a| a.rendition.id.as_str());
+    edge.attributed(response, || match index {
+        Some(i) => Attribution::default().segment(i, rendition, None),
+        None => Attribution::default().rendition(rendition),
+    })
 }
 
 /// A file of the output, by a path built from checked parts only.

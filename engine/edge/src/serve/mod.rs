@@ -27,14 +27,21 @@
 //! proxy ([`client`]).
 //!
 //! Each issued session is appended to a JSONL session log ([`session_log`]): the registry that
-//! detection uses to name a viewer. Nothing else is kept between requests, so any number of
-//! `serve` processes with the same key answer the same token identically.
+//! detection uses to name a viewer. With `--access-log`, every request answered for a viewer is
+//! a line of the access log ([`access`], which also counts requests for [`metrics`]). With
+//! `--deny-list`, subjects on that file ([`crate::deny_file`]) are refused manifests, playlists
+//! and segments (and licences). With `--live-rules`, a session fetching segments far faster
+//! than real time is refused further segments ([`live_rules`]: the one piece of per-session
+//! state, bounded). Otherwise nothing is kept between requests, so any number of `serve`
+//! processes with the same key answer the same token identically.
 
+pub mod access;
 pub mod client;
 mod http;
 mod idle;
 mod licence_route;
 pub mod listener;
+pub mod live_rules;
 pub mod media;
 pub mod metrics;
 pub mod neutral;
@@ -51,6 +58,7 @@ use std::sync::Arc;
 
 use axum::Router;
 
+use crate::deny_file::DenyListFile;
 use crate::licence::LicenceService;
 use crate::origin::{OriginPolicy, SiteList};
 use crate::token::TokenKeys;
@@ -135,6 +143,12 @@ pub struct Edge {
     pub(crate) metrics: metrics::Metrics,
     /// shaka-player's build for the player page (`/watch/{content}`), when turned on.
     pub(crate) player: Option<watch::PlayerScript>,
+    /// The access log (`--access-log`), when on.
+    pub(crate) access: Option<access::AccessLog>,
+    /// The deny-list file (`--deny-list`), when given.
+    pub(crate) deny: Option<Arc<DenyListFile>>,
+    /// The live rules (`--live-rules`), when on.
+    pub(crate) live: Option<live_rules::LiveRules>,
 }
 
 impl Edge {
@@ -193,6 +207,9 @@ impl Edge {
             licence: None,
             metrics: metrics::Metrics::default(),
             player: None,
+            access: None,
+            deny: None,
+            live: None,
         })
     }
 
@@ -211,6 +228,30 @@ impl Edge {
         self
     }
 
+    /// Writes the access log ([`access`]).
+    pub fn with_access_log(mut self, log: access::AccessLog) -> Self {
+        self.access = Some(log);
+        self
+    }
+
+    /// Refuses the subjects of `file` (manifests, playlists, segments; give the same file to
+    /// the licence service for licences).
+    pub fn with_deny_list(mut self, file: Arc<DenyListFile>) -> Self {
+        self.deny = Some(file);
+        self
+    }
+
+    /// Applies the live rules ([`live_rules`]) to video segment requests whose session is known.
+    pub fn with_live_rules(mut self, options: live_rules::LiveRuleOptions) -> Self {
+        let timescale = f64::from(self.job.timescale.max(1));
+        let mut durations: Vec<f64> =
+            self.job.segment_durations.iter().map(|&d| d as f64 / timescale).collect();
+        // An output without per-segment durations: every segment the nominal length.
+        durations.resize(self.job.segment_count, self.job.segment_seconds);
+        self.live = Some(live_rules::LiveRules::new(options, durations));
+        self
+    }
+
     /// Turns the player page on (`/watch/{content}`).
     pub fn with_player(mut self, player: watch::PlayerScript) -> Self {
         self.player = Some(player);
@@ -223,6 +264,7 @@ impl Edge {
         // CORS on everything a player page on another site fetches; not on the metrics, which
         // only loopback clients read.
         let cors = self.options.origins.cors();
+        let track = axum::middleware::from_fn_with_state(self.clone(), access::track);
         Router::new()
             .merge(personal::routes())
             .merge(neutral::routes())
@@ -231,7 +273,47 @@ impl Edge {
             .layer(cors)
             .merge(watch::routes())
             .merge(metrics::routes())
+            .layer(track)
             .with_state(self)
+    }
+
+    /// Whether a verified viewer may have a manifest, playlist or segment: the page's site
+    /// ([`Self::check_site`]) and the deny list.
+    pub(crate) fn admit(&self, headers: &HeaderMap, viewer: &Viewer) -> Result<(), Refusal> {
+        self.check_site(headers, viewer)?;
+        let denied = self.deny.as_ref().is_some_and(|deny| {
+            viewer.claims.subject.as_deref().is_some_and(|subject| deny.contains(subject))
+        });
+        if denied {
+            self.metrics.edge_denied();
+            return Err(Refusal::Denied);
+        }
+        Ok(())
+    }
+
+    /// The live rules' verdict on video segment `index` for `viewer` (a session over them is
+    /// refused, with one stderr line when it goes over).
+    pub(crate) fn pace(&self, viewer: &Viewer, index: usize) -> Result<(), Refusal> {
+        let Some(live) = &self.live else { return Ok(()) };
+        match live.check(&viewer.pattern, index) {
+            live_rules::Verdict::Allowed => Ok(()),
+            live_rules::Verdict::Refused { retry_after, tripped } => {
+                if tripped {
+                    let o = live.options();
+                    eprintln!(
+                        "edge: live rule too-fast: session {} (subject {}) fetched segments more \
+                         than {} s of content ahead of {}x real time; its segments are refused \
+                         for {} s",
+                        viewer.session.map_or_else(|| "-".to_owned(), |s| s.to_string()),
+                        viewer.claims.subject.as_deref().unwrap_or("-"),
+                        o.ahead,
+                        o.speed,
+                        o.block.as_secs()
+                    );
+                }
+                Err(Refusal::TooFast { retry_after })
+            }
+        }
     }
 
     /// Checks the page's site for a viewer's manifest request; a refusal is logged (once the
@@ -293,10 +375,14 @@ pub async fn run(
 ) -> Result<(), ServeError> {
     let edge = Arc::new(edge);
     let log = edge.log.clone();
+    let access = edge.access.clone();
     let licence_log = edge.licence.as_ref().map(|l| l.service.log().clone());
     let app = edge.router();
     listener::serve_reloading(listener, app, limits, tls, shutdown_signal(), DRAIN).await;
     log.flush();
+    if let Some(a) = access {
+        a.flush();
+    }
     if let Some(l) = licence_log {
         l.flush();
     }

@@ -8,7 +8,9 @@
 //!   `Authorization: Bearer`): the edge looks up the segment's WMPaceInfo position (published
 //!   by the origin), takes the token pattern's bit there, and answers with the file under that
 //!   variant's `variantPath` (`0/` or `1/`). The response is personal (`private`) and does not
-//!   say which variant it is; the variant directories themselves are not served.
+//!   say which variant it is; the variant directories themselves are not served. A subject on
+//!   the deny list is refused, and so is a session over the live rules
+//!   ([`super::live_rules`]); the access log records the segment, rendition and variant.
 
 use std::sync::Arc;
 
@@ -18,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
+use super::access::Attribution;
 use super::client::ClientAddr;
 use super::http::{self, DASH_TYPE, HLS_TYPE};
 use super::media::segment_index;
@@ -36,10 +39,11 @@ pub(crate) fn routes() -> Router<Arc<Edge>> {
 }
 
 async fn master(State(edge): State<Arc<Edge>>) -> Response {
-    match hls_multivariant(&edge.presentation, |id| format!("/edge/hls/{id}.m3u8")) {
+    let response = match hls_multivariant(&edge.presentation, |id| format!("/edge/hls/{id}.m3u8")) {
         Ok(text) => http::shared(HLS_TYPE, text),
         Err(e) => http::server_error(&format!("playlist: {e}")),
-    }
+    };
+    edge.attributed(response, Attribution::default)
 }
 
 async fn media_playlist(State(edge): State<Arc<Edge>>, Path(file): Path<String>) -> Response {
@@ -52,17 +56,20 @@ async fn media_playlist(State(edge): State<Arc<Edge>>, Path(file): Path<String>)
     } else {
         return http::not_found("such rendition");
     };
-    match text {
+    let response = match text {
         Ok(text) => http::shared(HLS_TYPE, text),
         Err(e) => http::server_error(&format!("playlist: {e}")),
-    }
+    };
+    edge.attributed(response, || Attribution::default().rendition(id))
 }
 
 async fn mpd(State(edge): State<Arc<Edge>>) -> Response {
-    match dash_mpd(&edge.presentation, &edge.neutral_scheme, SegmentSource::Variant(0)) {
-        Ok(text) => http::shared(DASH_TYPE, text),
-        Err(e) => http::server_error(&format!("manifest: {e}")),
-    }
+    let response =
+        match dash_mpd(&edge.presentation, &edge.neutral_scheme, SegmentSource::Variant(0)) {
+            Ok(text) => http::shared(DASH_TYPE, text),
+            Err(e) => http::server_error(&format!("manifest: {e}")),
+        };
+    edge.attributed(response, Attribution::default)
 }
 
 async fn segment(
@@ -82,16 +89,17 @@ async fn segment(
         Ok(v) => v,
         Err(refusal) => return refusal.into_response(),
     };
-    if let Err(refusal) = edge.check_site(&headers, &viewer) {
-        return refusal.into_response();
-    }
     let Some(index) = segment_index(&file) else { return http::not_found("such segment") };
     let Some(position) = edge.pace.position(index) else { return http::not_found("such segment") };
     if !edge.is_rendition(&rendition) {
         return http::not_found("such rendition");
     }
-    edge.log.record(token.unwrap_or_default(), &viewer, client);
     let variant = viewer.variant_at(position);
+    let tag = || Attribution::viewer(&viewer).segment(index, &rendition, Some(variant));
+    if let Err(refusal) = edge.admit(&headers, &viewer).and_then(|()| edge.pace(&viewer, index)) {
+        return edge.attributed(refusal.into_response(), tag);
+    }
+    edge.log.record(token.unwrap_or_default(), &viewer, client);
     // variantPath (TS 104 002 5.3): `<variantId>/` — our origin keeps both variants under it.
     // The answer does not say which variant it is (no header names it): only the bytes do.
     let path = edge.out.join(format!("{variant}/{rendition}/{file}"));
@@ -99,7 +107,7 @@ async fn segment(
         Ok(bytes) => {
             let mut response = http::personal("video/iso.segment", bytes);
             response.headers_mut().insert(header::VARY, HeaderValue::from_static("Authorization"));
-            response
+            edge.attributed(response, tag)
         }
         Err(_) => http::not_found("such segment"),
     }

@@ -36,6 +36,12 @@ pub enum Refusal {
     /// 403: a valid token, asked for from a page on a site it may not play on.
     #[error("{0}")]
     Site(#[from] OriginRefusal),
+    /// 403: a valid token whose subject is on the deny list (`--deny-list`).
+    #[error("refused: this account is denied")]
+    Denied,
+    /// 429: the session fetched segments far faster than real time (`--live-rules`).
+    #[error("refused: segments fetched far faster than real time; retry after {retry_after} s")]
+    TooFast { retry_after: u64 },
 }
 
 impl Refusal {
@@ -48,6 +54,8 @@ impl Refusal {
             Refusal::Invalid(_) | Refusal::Pattern(_) => "token-invalid",
             Refusal::WrongContent => "wrong-content",
             Refusal::Site(_) => "domain-not-allowed",
+            Refusal::Denied => "subject-denied",
+            Refusal::TooFast { .. } => "too-fast",
         }
     }
 }
@@ -88,7 +96,8 @@ impl Edge {
         viewer
     }
 
-    fn verify_viewer(&self, token: Option<&str>) -> Result<Viewer, Refusal> {
+    /// [`Self::viewer`] without counting a refusal (for a token that is optional).
+    pub(crate) fn verify_viewer(&self, token: Option<&str>) -> Result<Viewer, Refusal> {
         let token = token.filter(|t| !t.is_empty()).ok_or(Refusal::Missing)?;
         let claims = verify_with_leeway(&self.tokens, token, now_unix(), self.options.leeway)?;
         if let Some(content) = &self.options.content {

@@ -90,13 +90,18 @@ async fn page(
         return super::http::not_found("such content");
     }
     let frame_ancestors = edge.options.origins.frame_ancestors();
-    match edge.options.origins.check(&headers, None) {
+    let response = match edge.options.origins.check(&headers, None) {
         Ok(_) => html(StatusCode::OK, &render(&content, None), &frame_ancestors),
         Err(refused) => {
             eprintln!("edge: refused the player page of {content}: {refused}");
             html(StatusCode::FORBIDDEN, &render(&content, Some(&refused)), &frame_ancestors)
         }
-    }
+    };
+    // The page carries no token (the tokens stay in the fragment): it names its content only.
+    edge.attributed(response, || super::access::Attribution {
+        content: content.parse().ok(),
+        ..Default::default()
+    })
 }
 
 /// The page: the player, or (refused) only the message, with no script at all.
