@@ -75,6 +75,10 @@ impl VideoDecoder {
             let Some(text) = part.to_str() else {
                 return Err(MediaError::NonUtf8Path { path: part.clone() });
             };
+            if !part.is_file() {
+                let error = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+                return Err(MediaError::Io { path: part.clone(), error });
+            }
             if text.contains('|') {
                 let reason = "a path with '|' cannot be read as part of a segment list".into();
                 return Err(MediaError::BadStream { path: part.clone(), reason });

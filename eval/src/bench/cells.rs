@@ -112,6 +112,10 @@ pub fn cell(
     if cell.segments == 0 {
         cell.worst_llr_margin = 0.0;
     }
+    let mut z: Vec<f64> =
+        report.segments.iter().filter(|s| bit(s).is_some()).map(|s| s.z.abs()).collect();
+    z.sort_by(f64::total_cmp);
+    cell.median_abs_z = z.get(z.len() / 2).copied().unwrap_or(0.0);
     let decided = cell.correct + cell.wrong;
     cell.symbol_error_rate = if decided > 0 { cell.wrong as f64 / decided as f64 } else { 0.0 };
     let log_size = others.len() as f64 + 1.0;
