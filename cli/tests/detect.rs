@@ -6,14 +6,9 @@ mod common;
 
 use common::{abmark, dataset, s};
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
-
-use abmark_delivery::ids::SessionId;
-use abmark_delivery::sessions::SessionRecord;
-use abmark_wm::payload::SessionCoder;
 
 const VIEWER: u32 = 271_828;
 
@@ -59,29 +54,10 @@ fn fixture() -> &'static Fixture {
         assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
 
         // The log the edge would have written: 199 other sessions and the viewer's.
-        let coder = SessionCoder::new(&abmark_files::keyfile::load_key(&key).unwrap()).unwrap();
         let log = dir.path().join("sessions.jsonl");
-        let mut file = std::fs::File::create(&log).unwrap();
-        for session in (0..199u32).map(|k| k * 7_919 + 13).chain([VIEWER]) {
-            let record = SessionRecord {
-                time: "2026-11-23T00:00:00Z".into(),
-                session: Some(SessionId(session)),
-                subject: Some(format!("user-{session}")),
-                content: None,
-                client: "192.0.2.1:40000".into(),
-                mode: abmark_delivery::sessions::TokenMode::Direct,
-                pattern: hex_of(&coder.encode(session).to_bytes()),
-                pattern_bits: 64,
-                expires_at: 0,
-            };
-            writeln!(file, "{}", serde_json::to_string(&record).unwrap()).unwrap();
-        }
+        common::write_session_log(&log, &key, (0..199u32).map(|k| k * 7_919 + 13).chain([VIEWER]));
         Fixture { dir, source, key, out, viewer, log }
     })
-}
-
-fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn ffmpeg(input: &[&str], output: &Path, args: &[&str]) {

@@ -83,6 +83,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let positions = Positions(pace.positions().to_vec());
     let index = load_fingerprints(&args.out)?;
     let source = PathBuf::from(&job.source);
+    let reference = abmark_detect::ReferenceVideo::Source(source.clone());
     let mut attacks: Vec<Attack> = crate::attack::load_attacks(&args.attacks)?;
     if let Some(n) = args.max_attacks {
         attacks.truncate(n);
@@ -123,7 +124,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         };
         let r = detect(
             input,
-            &source,
+            &reference,
             index.clone(),
             &positions,
             &key,
@@ -160,7 +161,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let t = Instant::now();
             let report = detect(
                 &copy,
-                &source,
+                &reference,
                 index.clone(),
                 &positions,
                 &key,

@@ -14,9 +14,18 @@ pub struct Args {
     /// The variants output (its job.json names the source) or the unmarked source itself.
     #[arg(long = "ref")]
     reference: PathBuf,
-    /// The unmarked source, when job.json's path does not lead to it.
-    #[arg(long)]
+    /// The unmarked source, when job.json's path does not lead to it. Without it, and when the
+    /// source named in job.json is gone, the reference is rebuilt from the variants.
+    #[arg(long, conflicts_with = "from_variants")]
     source: Option<PathBuf>,
+    /// Rebuild the reference from the variants output even when its source is found (faster;
+    /// --ref must be a variants output).
+    #[arg(long)]
+    from_variants: bool,
+    /// The rendition to rebuild the reference from (default: the smallest with the top
+    /// rendition's watermark grid).
+    #[arg(long, value_name = "ID")]
+    rendition: Option<String>,
     /// Watermark key file.
     #[arg(long)]
     key: PathBuf,
@@ -40,7 +49,11 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<Status> {
     let key = super::load_key(&args.key)?;
     let ReferenceInput { source, index, positions } =
-        ReferenceInput::open(&args.reference, args.source.as_deref())?;
+        if args.from_variants || args.rendition.is_some() {
+            ReferenceInput::from_variants(&args.reference, args.rendition.as_deref())?
+        } else {
+            ReferenceInput::open(&args.reference, args.source.as_deref())?
+        };
     let sessions = match &args.sessions {
         Some(path) => Some(load_session_log(path).context("session log")?),
         None => None,

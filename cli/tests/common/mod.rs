@@ -54,6 +54,34 @@ pub fn small_variants() -> &'static Fixture {
     })
 }
 
+/// Writes the session log the edge would have written for `sessions` (JSONL of
+/// [`abmark_delivery::sessions::SessionRecord`], subject `user-N`), with `key`'s session codes.
+pub fn write_session_log(path: &Path, key: &Path, sessions: impl IntoIterator<Item = u32>) {
+    use abmark_delivery::ids::SessionId;
+    use abmark_delivery::sessions::{SessionRecord, TokenMode};
+    use std::io::Write;
+    let coder =
+        abmark_wm::payload::SessionCoder::new(&abmark_files::keyfile::load_key(key).unwrap())
+            .unwrap();
+    let mut file = std::fs::File::create(path).unwrap();
+    for session in sessions {
+        let pattern: String =
+            coder.encode(session).to_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        let record = SessionRecord {
+            time: "2026-11-23T00:00:00Z".into(),
+            session: Some(SessionId(session)),
+            subject: Some(format!("user-{session}")),
+            content: None,
+            client: "192.0.2.1:40000".into(),
+            mode: TokenMode::Direct,
+            pattern,
+            pattern_bits: 64,
+            expires_at: 0,
+        };
+        writeln!(file, "{}", serde_json::to_string(&record).unwrap()).unwrap();
+    }
+}
+
 /// The track directories of an output, in job.json order (`0/720p`, ..., `audio`).
 pub fn track_dirs(out: &Path) -> Vec<PathBuf> {
     let job: serde_json::Value =

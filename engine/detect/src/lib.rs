@@ -22,10 +22,12 @@ pub mod reference;
 mod report;
 pub mod symbols;
 mod timeline;
+pub mod video;
 
 pub use evidence::{Fit, PositionReading, Readings};
 pub use reference::ReferenceInput;
 pub use report::{Accusation, AccusationMode, DetectReport, SegmentEvidence, Verdict};
+pub use video::ReferenceVideo;
 
 use std::path::{Path, PathBuf};
 
@@ -153,12 +155,13 @@ pub fn load_fingerprints(out: &Path) -> Result<Option<(Timeline, f64)>, DetectEr
     }
 }
 
-/// Examines `copy` against `reference` (the unmarked source of the variants). `index`: the
-/// reference's fingerprints if already known ([`load_fingerprints`]).
+/// Examines `copy` against `reference` (the unmarked source of the variants, or the host
+/// rebuilt from the variants). `index`: the reference's fingerprints if already known
+/// ([`load_fingerprints`]).
 #[allow(clippy::too_many_arguments)]
 pub fn detect(
     copy: &Path,
-    reference: &Path,
+    reference: &ReferenceVideo,
     index: Option<(Timeline, f64)>,
     positions: &Positions,
     key: &WatermarkKey,
@@ -169,7 +172,7 @@ pub fn detect(
     let coder = SessionCoder::new(key)?;
     let (reference_prints, ref_fps) = match index {
         Some(index) => index,
-        None => timeline::fingerprints(reference, None, &mut |p| progress(Stage::Reference(p)))?,
+        None => timeline::fingerprints(reference, &mut |p| progress(Stage::Reference(p)))?,
     };
     let prints = (reference_prints, ref_fps);
     let (temporal, symbols) =

@@ -13,6 +13,7 @@ use std::path::Path;
 
 use super::{timeline, DetectError, DetectOptions, Stage};
 use crate::symbols::{score_piece, PieceRequest, ScoredPiece, SymbolOptions, SymbolReport};
+use crate::video::ReferenceVideo;
 use abmark_wm::detector::{candidate_times, NearestFrames, ALIGNED_CORRELATION};
 use abmark_wm::key::WatermarkKey;
 use abmark_wm::register::temporal::{find_offset, TemporalFit, Timeline};
@@ -78,7 +79,7 @@ fn probe(
 /// Reads `copy` against the reference (`prints`: its fingerprints and frame rate).
 pub(super) fn read_copy(
     copy: &Path,
-    reference: &Path,
+    reference: &ReferenceVideo,
     prints: &(Timeline, f64),
     key: &WatermarkKey,
     options: &DetectOptions,
@@ -159,7 +160,7 @@ enum Attempt {
 /// The copy, the reference and the work done so far.
 struct Reader<'a> {
     copy: &'a Path,
-    reference: &'a Path,
+    reference: &'a ReferenceVideo,
     prints: &'a (Timeline, f64),
     key: &'a WatermarkKey,
     options: &'a DetectOptions,

@@ -3,28 +3,22 @@
 use std::path::Path;
 
 use crate::symbols::{open_at, Progress};
-use abmark_media::{MediaError, VideoDecoder};
+use crate::video::ReferenceVideo;
+use abmark_media::MediaError;
 use abmark_wm::detector::NearestFrames;
 use abmark_wm::register::temporal::{fingerprint, Timeline};
 
-/// Fingerprints of `path`'s frames (the first `limit_seconds` if given), and its frame rate.
+/// Fingerprints of the reference's frames, and its frame rate.
 pub fn fingerprints(
-    path: &Path,
-    limit_seconds: Option<f64>,
+    reference: &ReferenceVideo,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(Timeline, f64), MediaError> {
-    let mut decoder = VideoDecoder::open(path)?;
-    let info = decoder.info().clone();
-    let total = match limit_seconds {
-        Some(s) => Some((s * info.fps).round() as u64),
-        None => info.duration_seconds.map(|d| (d * info.fps).round() as u64),
-    };
+    let info = reference.info()?;
+    let mut frames = reference.frames_from(0.0)?;
+    let total = info.duration_seconds.map(|d| (d * info.fps).round() as u64);
     let mut timeline = Timeline::default();
-    while let Some(frame) = decoder.next_frame()? {
-        if limit_seconds.is_some_and(|limit| frame.pts_seconds > limit) {
-            break;
-        }
-        timeline.push(frame.pts_seconds, fingerprint(&frame.luma()));
+    while let Some(frame) = frames.next_frame()? {
+        timeline.push(frame.pts(), fingerprint(&frame.luma()));
         if timeline.len() % 25 == 0 {
             progress(Progress { frames: timeline.len() as u64, total });
         }

@@ -62,6 +62,38 @@ impl VideoDecoder {
     pub fn open(path: &Path) -> Result<Self, MediaError> {
         super::init();
         let input = open_input(path)?;
+        Self::with_input(input, path)
+    }
+
+    /// Opens the files in `parts` read back to back as one stream (FFmpeg's `concat:`
+    /// protocol): a CMAF track's init segment followed by media segments. Errors name `label`
+    /// (the track's directory), not the joined list.
+    pub fn open_concatenated(parts: &[PathBuf], label: &Path) -> Result<Self, MediaError> {
+        super::init();
+        let mut url = String::from("concat:");
+        for (i, part) in parts.iter().enumerate() {
+            let Some(text) = part.to_str() else {
+                return Err(MediaError::NonUtf8Path { path: part.clone() });
+            };
+            if !part.is_file() {
+                let error = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+                return Err(MediaError::Io { path: part.clone(), error });
+            }
+            if text.contains('|') {
+                let reason = "a path with '|' cannot be read as part of a segment list".into();
+                return Err(MediaError::BadStream { path: part.clone(), reason });
+            }
+            if i > 0 {
+                url.push('|');
+            }
+            url.push_str(text);
+        }
+        let input = ffmpeg::format::input(&url)
+            .map_err(|error| MediaError::Open { path: label.to_owned(), error })?;
+        Self::with_input(input, label)
+    }
+
+    fn with_input(input: Input, path: &Path) -> Result<Self, MediaError> {
         let stream_index = video_stream_index(&input, path)?;
         let info = video_info(&input, stream_index, path)?;
         let stream = input

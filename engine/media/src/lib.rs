@@ -23,6 +23,7 @@ mod decode;
 mod encode;
 mod error;
 mod h264_encoder;
+pub mod host;
 pub mod import;
 pub mod mark;
 pub mod mix;

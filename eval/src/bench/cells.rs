@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use abmark_delivery::layout::JobFile;
-use abmark_detect::{detect, Candidate, DetectOptions, DetectReport, Positions, SegmentEvidence};
+use abmark_detect::{
+    detect, Candidate, DetectOptions, DetectReport, Positions, ReferenceVideo, SegmentEvidence,
+};
 use abmark_media::mix::session_choices;
 use abmark_wm::key::WatermarkKey;
 use abmark_wm::payload::SessionCoder;
@@ -23,6 +25,8 @@ pub struct Reference {
     pub out: PathBuf,
     pub job: JobFile,
     pub source: PathBuf,
+    /// What `detect` compares with: the source, or the host rebuilt from the variants.
+    pub video: ReferenceVideo,
     pub positions: Positions,
     pub fingerprints: Option<(Timeline, f64)>,
     pub key: WatermarkKey,
@@ -35,9 +39,11 @@ impl Reference {
         session_choices(&self.positions.0, &self.coder.encode(session))
     }
 
-    /// Runs `detect` on `copy` with a session log; returns the report and its wall time.
-    pub fn detect(
+    /// Runs `detect` on `copy` against `video` with a session log; returns the report and its
+    /// wall time.
+    pub fn detect_with(
         &self,
+        video: &ReferenceVideo,
         copy: &Path,
         log: &[Candidate],
         options: &DetectOptions,
@@ -45,7 +51,7 @@ impl Reference {
         let started = Instant::now();
         let report = detect(
             copy,
-            &self.source,
+            video,
             self.fingerprints.clone(),
             &self.positions,
             &self.key,
@@ -106,6 +112,10 @@ pub fn cell(
     if cell.segments == 0 {
         cell.worst_llr_margin = 0.0;
     }
+    let mut z: Vec<f64> =
+        report.segments.iter().filter(|s| bit(s).is_some()).map(|s| s.z.abs()).collect();
+    z.sort_by(f64::total_cmp);
+    cell.median_abs_z = z.get(z.len() / 2).copied().unwrap_or(0.0);
     let decided = cell.correct + cell.wrong;
     cell.symbol_error_rate = if decided > 0 { cell.wrong as f64 / decided as f64 } else { 0.0 };
     let log_size = others.len() as f64 + 1.0;

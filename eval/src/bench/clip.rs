@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use abmark_delivery::pace::PaceTable;
-use abmark_detect::{load_fingerprints, Positions};
+use abmark_detect::{load_fingerprints, Positions, ReferenceVideo};
 use abmark_media::mix::mix;
 use abmark_media::variants::{make_variants, VariantsJob};
 use abmark_media::{transcode, EncodeSettings, VideoDecoder};
@@ -31,6 +31,15 @@ pub struct QualitySampling {
     pub frames: usize,
 }
 
+/// Which renditions the clip's variants get.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ladder {
+    /// The source's size only.
+    SourceOnly,
+    /// `abmark variants`' default ladder (the source's size and half of it).
+    Default,
+}
+
 /// Builds the variants of `source` under `work/NAME/`, measures them, and returns the clip as
 /// the detector will see it.
 pub fn prepare(
@@ -39,6 +48,7 @@ pub fn prepare(
     work: &Path,
     key: &WatermarkKey,
     sampling: &QualitySampling,
+    ladder: Ladder,
 ) -> anyhow::Result<(Reference, ClipReport)> {
     let dir = work.join(name);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -46,8 +56,12 @@ pub fn prepare(
     let height = abmark_media::probe(source)?.height;
     let job = VariantsJob {
         segment_seconds: 2.0,
-        // One rendition, the source's size: the lower rung would only double the encode time.
-        renditions: Some(format!("{}p", height & !1)),
+        // One rendition, the source's size: the lower rung would only double the encode time
+        // (unless the reference is rebuilt from the variants, which reads the lower rung).
+        renditions: match ladder {
+            Ladder::SourceOnly => Some(format!("{}p", height & !1)),
+            Ladder::Default => None,
+        },
         encode: encode_settings(),
         force: true,
     };
@@ -98,6 +112,7 @@ pub fn prepare(
         positions: Positions(pace.positions().to_vec()),
         fingerprints: load_fingerprints(&out)?,
         source: PathBuf::from(&job_file.source),
+        video: ReferenceVideo::Source(PathBuf::from(&job_file.source)),
         out,
         job: job_file,
         key: key.clone(),

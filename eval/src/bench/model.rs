@@ -97,6 +97,9 @@ pub struct CellReport {
     pub symbol_error_rate: f64,
     /// The weakest segment's LLR signed towards the true bit (negative: it pointed the wrong way).
     pub worst_llr_margin: f64,
+    /// Median |z| over the segments with a known bit (the typical strength of the reading).
+    #[serde(default)]
+    pub median_abs_z: f64,
     /// The detector's verdict (`named`, `too_short`, `no_session`, ...).
     pub verdict: String,
     pub blind_named: bool,

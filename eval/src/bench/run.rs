@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use abmark_detect::{Candidate, DetectOptions};
+use abmark_detect::{Candidate, DetectOptions, ReferenceVideo};
+use abmark_media::host::HostReference;
 use abmark_media::mix::mix;
 use abmark_wm::key::WatermarkKey;
 use anyhow::{bail, Context};
@@ -13,7 +14,7 @@ use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
 use super::cells::{self, log_with};
-use super::clip::{prepare, QualitySampling};
+use super::clip::{prepare, Ladder, QualitySampling};
 use super::model::{AttackInfo, BenchReport};
 use super::{peers, write};
 use crate::attack::{apply, ffmpeg, load_attacks, path, Attack};
@@ -51,11 +52,27 @@ pub struct Args {
     /// Report path without extension (default: eval/report/benchmark, or benchmark-quick).
     #[arg(long)]
     report: Option<PathBuf>,
+    /// What copies are compared with: the unmarked source, the host rebuilt from the variants
+    /// (`abmark variants`' default ladder is then encoded, whose lower rung it reads), or both
+    /// (every copy detected twice; the rebuilt reference's rows end in "[from variants]").
+    #[arg(long, value_enum, default_value = "source")]
+    reference: ReferenceMode,
     /// Run nothing: rewrite the Markdown and HTML from the report's JSON (after changing the
     /// writers, or to render a run made elsewhere).
     #[arg(long)]
     render: bool,
 }
+
+/// What the benchmark detects against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum ReferenceMode {
+    Source,
+    Variants,
+    Both,
+}
+
+/// Suffix of the rows detected against the host rebuilt from the variants, in `both` runs.
+const FROM_VARIANTS: &str = " [from variants]";
 
 /// The matrix this run covers, with defaults filled in.
 struct Plan {
@@ -101,7 +118,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
     for clip in &plan.clips {
         let name = clip_name(clip);
-        let (reference, clip_report) = prepare(clip, &name, &args.work, &key, &plan.sampling)?;
+        let ladder = match args.reference {
+            ReferenceMode::Source => Ladder::SourceOnly,
+            ReferenceMode::Variants | ReferenceMode::Both => Ladder::Default,
+        };
+        let (reference, clip_report) =
+            prepare(clip, &name, &args.work, &key, &plan.sampling, ladder)?;
+        let rebuilt = || -> anyhow::Result<ReferenceVideo> {
+            Ok(ReferenceVideo::Variants(HostReference::open(&reference.out, None)?))
+        };
+        let views: Vec<(&str, ReferenceVideo)> = match args.reference {
+            ReferenceMode::Source => vec![("", reference.video.clone())],
+            ReferenceMode::Variants => vec![("", rebuilt()?)],
+            ReferenceMode::Both => {
+                vec![("", reference.video.clone()), (FROM_VARIANTS, rebuilt()?)]
+            }
+        };
         report.clips.push(clip_report);
         let coder = &reference.coder;
         let others: Vec<Candidate> =
@@ -116,16 +148,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let log = log_with(coder, &others, &[session]);
             for attack in &plan.attacks {
                 apply(attack, &viewer, &copy, attack.excerpt_start(&mut rng, duration))?;
-                let (r, seconds) = reference.detect(&copy, &log, &options)?;
-                let cell =
-                    cells::cell(&reference, &attack.name, session, &r, seconds, &others, &options);
-                eprintln!(
-                    "bench: {name} {session:>10} {:<44} {:>3}/{:<3} right, {} wrong, blind {}, candidate {}, {:.1} s",
-                    attack.name, cell.correct, cell.segments, cell.wrong, cell.blind_named,
-                    cell.candidate_named, seconds
-                );
-                report.cells.push(cell);
-                write::all(&plan.report, &mut report, started)?;
+                for (suffix, video) in &views {
+                    let (r, seconds) = reference.detect_with(video, &copy, &log, &options)?;
+                    let row = format!("{}{suffix}", attack.name);
+                    let cell =
+                        cells::cell(&reference, &row, session, &r, seconds, &others, &options);
+                    eprintln!(
+                        "bench: {name} {session:>10} {:<44} {:>3}/{:<3} right, {} wrong, blind {}, candidate {}, {:.1} s",
+                        row, cell.correct, cell.segments, cell.wrong, cell.blind_named,
+                        cell.candidate_named, seconds
+                    );
+                    report.cells.push(cell);
+                    write::all(&plan.report, &mut report, started)?;
+                }
             }
         }
 
@@ -142,23 +177,30 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             mix(&reference.out, &reference.job, None, &mixed, &viewer)?;
             let attack = &plan.attacks[0];
             apply(attack, &viewer, &copy, None)?;
-            let (r, _) = reference.detect(&copy, &log_with(coder, &others, &pair), &options)?;
             let share = first.iter().filter(|&&f| f).count() as f64 / first.len().max(1) as f64;
-            let c = cells::collusion(&reference, &attack.name, pair, share, &r, &others, &options);
-            eprintln!("bench: {name} collusion {pair:?}: {} named {:?}", c.verdict, c.named);
-            report.collusion.push(c);
+            for (suffix, video) in &views {
+                let log = log_with(coder, &others, &pair);
+                let (r, _) = reference.detect_with(video, &copy, &log, &options)?;
+                let row = format!("{}{suffix}", attack.name);
+                let c = cells::collusion(&reference, &row, pair, share, &r, &others, &options);
+                eprintln!("bench: {name} collusion {pair:?}: {} named {:?}", c.verdict, c.named);
+                report.collusion.push(c);
+            }
         }
 
         // Copies without a session: the unmarked source through the first attack, and other
         // content. Nobody of the log may be named.
         let attack = &plan.attacks[0];
         apply(attack, &reference.source, &copy, None)?;
-        let (r, _) = reference.detect(&copy, &others, &options)?;
-        let what = format!("unmarked source, {}", attack.name);
-        report.innocent.push(cells::innocent(&name, &what, &r, &others, &options));
-        if unrelated.exists() {
-            let (r, _) = reference.detect(&unrelated, &others, &options)?;
-            report.innocent.push(cells::innocent(&name, "unrelated clip", &r, &others, &options));
+        for (suffix, video) in &views {
+            let (r, _) = reference.detect_with(video, &copy, &others, &options)?;
+            let what = format!("unmarked source, {}{suffix}", attack.name);
+            report.innocent.push(cells::innocent(&name, &what, &r, &others, &options));
+            if unrelated.exists() {
+                let (r, _) = reference.detect_with(video, &unrelated, &others, &options)?;
+                let what = format!("unrelated clip{suffix}");
+                report.innocent.push(cells::innocent(&name, &what, &r, &others, &options));
+            }
         }
         write::all(&plan.report, &mut report, started)?;
     }

@@ -72,6 +72,7 @@ fn cell(
         undecided,
         symbol_error_rate: wrong as f64 / (correct + wrong).max(1) as f64,
         worst_llr_margin: 6.0 - 3.0 * wrong as f64,
+        median_abs_z: 20.0,
         verdict: if candidate_named { "named" } else { "no_session" }.into(),
         blind_named: wrong < 3,
         candidate_named,

@@ -19,7 +19,8 @@ pub use report::{PieceSummary, SegmentDecision, SymbolReport, VideoSummary};
 
 use std::path::{Path, PathBuf};
 
-use abmark_media::{MediaError, VideoDecoder, VideoInfo};
+use crate::video::ReferenceVideo;
+use abmark_media::{MediaError, VideoInfo};
 use abmark_wm::detector::{
     candidate_times, register_frames, Fit, FrameScorer, LossMonitor, NearestFrames,
 };
@@ -92,7 +93,8 @@ pub fn detect_symbols_with(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<SymbolReport, SymbolsError> {
     let piece = PieceRequest { from: 0.0, copy_frames, stop_when_lost: false, min_fit: f64::MIN };
-    let scored = score_piece(copy, reference, key, options, piece, 0, progress)?;
+    let reference = ReferenceVideo::from(reference);
+    let scored = score_piece(copy, &reference, key, options, piece, 0, progress)?;
     Ok(scored.report(options, Vec::new()))
 }
 
@@ -150,7 +152,7 @@ impl ScoredPiece {
 /// earlier pieces (for progress).
 pub fn score_piece(
     copy: &Path,
-    reference: &Path,
+    reference: &ReferenceVideo,
     key: &WatermarkKey,
     options: &SymbolOptions,
     piece: PieceRequest,
@@ -159,15 +161,17 @@ pub fn score_piece(
 ) -> Result<ScoredPiece, SymbolsError> {
     let (from, offset) = (piece.from, options.time_offset);
     let times = candidate_times(options.registration_frames, from, offset);
-    let ref_decoder = VideoDecoder::open(reference)?;
-    let ref_info = ref_decoder.info().clone();
+    let ref_info = reference.info()?;
     let grid = BlockGrid::for_frame(ref_info.width, ref_info.height);
+    // A smaller variants rung has the same blocks, each fewer pixels wide.
+    let decoded_grid = reference.decoded_size().map_or(grid, |(w, h)| BlockGrid::for_frame(w, h));
     let reach = 2.0 / ref_info.fps.max(1.0);
     let ref_times = NearestFrames::new(times.iter().map(|t| t + offset).collect());
     // The reference is decoded once, from here on: it gathers its registration frames while
     // the copy's are (if need be) read.
     let start = from + offset - reach;
-    let mut feed = ReferenceFeed::start(ref_decoder, reference, grid, start, ref_times)?;
+    let geometry = (ref_info.width, ref_info.height);
+    let mut feed = ReferenceFeed::start(reference, decoded_grid, geometry, start, ref_times)?;
     let copy_frames = match piece.copy_frames {
         Some(c) if c.times() == times.as_slice() && c.is_complete() => c,
         _ => {

@@ -5,8 +5,10 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
 
-use abmark_media::{MediaError, VideoDecoder};
+use crate::video::{ReferenceFrames, ReferenceVideo};
+use abmark_media::MediaError;
 use abmark_wm::detector::{NearestFrames, Reference, ReferenceReducer};
+use abmark_wm::frame::{Luma, OwnedLuma};
 use abmark_wm::BlockGrid;
 
 /// Reduced reference frames, decoded and reduced on their own thread so that the caller's
@@ -30,39 +32,37 @@ pub struct ReferenceFeed {
 const FEED_AHEAD: usize = 12;
 
 impl ReferenceFeed {
-    /// Starts reading `decoder` (of the file at `path`) on a thread; frames before
-    /// `skip_before` seconds are decoded but not reduced (an excerpt's start). Every frame is
-    /// also offered to `collect`.
+    /// Starts reading `reference` on a thread from the keyframe before `skip_before` seconds;
+    /// frames before that time are decoded but not reduced (an excerpt's start). Every frame is
+    /// also offered to `collect` (at the reference geometry `geometry`). `grid`: the watermark
+    /// grid of the pictures as decoded.
     pub fn start(
-        decoder: VideoDecoder,
-        path: &Path,
+        reference: &ReferenceVideo,
         grid: BlockGrid,
+        geometry: (usize, usize),
         skip_before: f64,
         collect: NearestFrames,
     ) -> Result<Self, MediaError> {
         let (tx, frames) = sync_channel(FEED_AHEAD);
         let (spares, spare_rx) = channel::<Reference>();
         let (collected_tx, collected) = channel::<NearestFrames>();
-        let path: PathBuf = path.to_owned();
-        let shown = path.clone();
-        let thread_path = path.clone();
+        let path: PathBuf = reference.path().to_owned();
+        let reference = reference.clone();
         let spawned = std::thread::Builder::new().name("reference-feed".into()).spawn(move || {
             let sink = Sink { frames: &tx, spares: &spare_rx, collected: &collected_tx };
-            let Some(decoder) = skip_ahead(decoder, &thread_path, skip_before, sink.frames) else {
-                return;
+            let frames = match reference.frames_from(skip_before) {
+                Ok(frames) => frames,
+                Err(e) => {
+                    let _ = sink.frames.send(Err(e));
+                    return;
+                }
             };
-            feed(decoder, grid, skip_before, collect, sink)
+            feed(frames, grid, geometry, skip_before, collect, sink)
         });
         if let Err(error) = spawned {
             return Err(MediaError::Io { path, error });
         }
-        Ok(Self {
-            frames,
-            spares,
-            registration: Some(collected),
-            pending: VecDeque::new(),
-            path: shown,
-        })
+        Ok(Self { frames, spares, registration: Some(collected), pending: VecDeque::new(), path })
     }
 
     /// The reference's registration frames, once the feed has passed them (or the reference
@@ -105,37 +105,6 @@ impl ReferenceFeed {
     }
 }
 
-/// Seconds of reference before an excerpt's start from which on jumping there beats decoding
-/// through (a jump lands on the keyframe before, up to a GOP early).
-const SEEK_FROM: f64 = 4.0;
-
-/// Jumps to the keyframe before `skip_before` when that skips enough. If the container's
-/// index is wrong and the jump lands after that time, starts again from the beginning (frames
-/// would be missing otherwise). `None` after an error was sent.
-fn skip_ahead(
-    mut decoder: VideoDecoder,
-    path: &Path,
-    skip_before: f64,
-    frames: &std::sync::mpsc::SyncSender<Result<Reference, MediaError>>,
-) -> Option<VideoDecoder> {
-    if skip_before < SEEK_FROM {
-        return Some(decoder);
-    }
-    let late = skip_before + 0.5 / decoder.info().fps.max(1.0);
-    let outcome = match decoder.seek_before(skip_before) {
-        Ok(Some(at)) if at > late => VideoDecoder::open(path),
-        Ok(_) => Ok(decoder),
-        Err(e) => Err(e),
-    };
-    match outcome {
-        Ok(decoder) => Some(decoder),
-        Err(e) => {
-            let _ = frames.send(Err(e));
-            None
-        }
-    }
-}
-
 /// Where the feed thread's output goes.
 struct Sink<'a> {
     frames: &'a std::sync::mpsc::SyncSender<Result<Reference, MediaError>>,
@@ -144,15 +113,17 @@ struct Sink<'a> {
 }
 
 fn feed(
-    mut decoder: VideoDecoder,
+    mut decoder: ReferenceFrames,
     grid: BlockGrid,
+    geometry: (usize, usize),
     skip_before: f64,
     collect: NearestFrames,
     sink: Sink<'_>,
 ) {
-    let fps = decoder.info().fps;
+    let fps = decoder.fps();
     let mut reducer = ReferenceReducer::new(grid);
     let mut collect = Some(collect);
+    let mut resized = OwnedLuma::new(geometry.0, geometry.1);
     // Sends the registration frames (once): when complete, or when the stream ends first.
     let hand_over = |collect: &mut Option<NearestFrames>, ended: bool| {
         if let Some(mut c) = collect.take() {
@@ -172,12 +143,23 @@ fn feed(
                 return;
             }
         };
+        let (pts, luma) = (frame.pts(), frame.luma());
         if let Some(c) = collect.as_mut() {
-            if c.offer(frame.pts_seconds, &frame.luma(), fps) {
+            // Registration works in the reference geometry: a smaller rung is brought to it,
+            // only for the frames the collector looks at (it reads nothing of the others).
+            let done = if (luma.width, luma.height) == geometry {
+                c.offer(pts, &luma, fps)
+            } else {
+                if c.wants(pts, fps) {
+                    resize_bilinear(&luma, &mut resized);
+                }
+                c.offer(pts, &resized.view(), fps)
+            };
+            if done {
                 hand_over(&mut collect, false);
             }
         }
-        if frame.pts_seconds < skip_before {
+        if pts < skip_before {
             continue;
         }
         let mut reference = sink.spares.try_recv().unwrap_or_else(|_| Reference {
@@ -185,9 +167,39 @@ fn feed(
             means: Vec::new(),
             mask: Vec::new(),
         });
-        reducer.reduce_into(&frame.luma(), frame.pts_seconds, &mut reference);
+        reducer.reduce_into(&luma, pts, &mut reference);
         if sink.frames.send(Ok(reference)).is_err() {
             return; // the detector stopped early
+        }
+    }
+}
+
+/// Resamples `from` to `to`'s size, bilinearly, pixel centres aligned (a half-size rung brought
+/// to the reference geometry for registration, which reads block sums, not fine detail).
+fn resize_bilinear(from: &Luma<'_>, to: &mut OwnedLuma) {
+    let (sw, sh) = (from.width, from.height);
+    let (dw, dh) = (to.width, to.height);
+    if sw == 0 || sh == 0 {
+        return;
+    }
+    let sx = sw as f32 / dw as f32;
+    let sy = sh as f32 / dh as f32;
+    let columns: Vec<(usize, usize, f32)> = (0..dw)
+        .map(|x| {
+            let fx = ((x as f32 + 0.5) * sx - 0.5).clamp(0.0, (sw - 1) as f32);
+            let x0 = fx.floor() as usize;
+            (x0, (x0 + 1).min(sw - 1), fx - x0 as f32)
+        })
+        .collect();
+    for (y, row) in to.data.chunks_exact_mut(dw).enumerate() {
+        let fy = ((y as f32 + 0.5) * sy - 0.5).clamp(0.0, (sh - 1) as f32);
+        let y0 = fy.floor() as usize;
+        let wy = fy - y0 as f32;
+        let (r0, r1) = (from.row(y0), from.row((y0 + 1).min(sh - 1)));
+        for (out, &(x0, x1, wx)) in row.iter_mut().zip(&columns) {
+            let top = f32::from(r0[x0]) * (1.0 - wx) + f32::from(r0[x1]) * wx;
+            let bottom = f32::from(r1[x0]) * (1.0 - wx) + f32::from(r1[x1]) * wx;
+            *out = (top * (1.0 - wy) + bottom * wy + 0.5) as u8;
         }
     }
 }

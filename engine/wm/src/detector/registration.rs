@@ -82,6 +82,14 @@ impl NearestFrames {
         self.ended = true;
     }
 
+    /// Whether the frame shown at `pts` would be looked at by [`NearestFrames::offer`]: only the
+    /// frames next to (or past) the next target time are. A caller that must prepare a frame
+    /// before offering it (rescale it) prepares only these.
+    pub fn wants(&self, pts: f64, fps: f64) -> bool {
+        let frame = 1.0 / fps.max(1.0);
+        self.times.get(self.next).is_some_and(|&target| pts + 1.5 * frame >= target)
+    }
+
     /// Offers the frame shown at `pts` (`fps`: the stream's nominal rate). Returns true once
     /// every time is served.
     pub fn offer(&mut self, pts: f64, luma: &Luma<'_>, fps: f64) -> bool {
