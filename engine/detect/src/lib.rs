@@ -15,6 +15,7 @@
 //! `abmark-delivery` (the variants output, the session log), `abmark-files`. Must not: serve
 //! HTTP or write anything but its report and plot.
 
+pub mod candidates;
 pub mod evidence;
 mod pieces;
 pub mod plot;
@@ -23,6 +24,7 @@ mod report;
 pub mod symbols;
 mod timeline;
 
+pub use candidates::{CandidateSet, CandidateSources};
 pub use evidence::{Fit, PositionReading, Readings};
 pub use reference::ReferenceInput;
 pub use report::{Accusation, AccusationMode, DetectReport, SegmentEvidence, Verdict};
