@@ -46,6 +46,8 @@ enum Command {
     Decrypt(commands::decrypt::Args),
     /// The CPIX key service (SPEKE v2.0) for encoders, and its API keys.
     KeyService(commands::key_service::Args),
+    /// The detection service: submit copies over HTTP, get the leaking session with evidence.
+    Investigate(commands::investigate::Args),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +72,7 @@ fn main() -> ExitCode {
         Command::Package(args) => done(commands::package::run(args)),
         Command::Decrypt(args) => done(commands::decrypt::run(args)),
         Command::KeyService(args) => done(commands::key_service::run(args)),
+        Command::Investigate(args) => done(commands::investigate::run(args)),
     };
     match result {
         Ok(status) => status.into(),
