@@ -411,3 +411,27 @@ fn a_viewers_copy_is_named_and_kill_9_mid_detection_loses_no_job() {
     assert_eq!(second["result"]["verdict"], "named", "{second}");
     assert!(Path::new(&setup.state).join("jobs.db").is_file());
 }
+
+#[test]
+fn chromium_signs_in_uploads_a_copy_and_reads_the_report() {
+    let f = fixture();
+    let setup = Setup::new("");
+    let svc = setup.start();
+    let modules = common::tool("browser");
+    let out = Command::new("node")
+        .arg(common::repo().join("tests/tools/investigate.mjs"))
+        .args(["--modules", s(&modules), "--url", &svc.base, "--key", &svc.key])
+        .args(["--content", CONTENT, "--file", s(&f.viewer)])
+        .output()
+        .unwrap();
+    let page: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("investigate.mjs: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(page["ok"], true, "{page}");
+    assert!(page["wrongKeyMessage"].as_str().unwrap().contains("not accepted"), "{page}");
+    assert_eq!(page["uploadProgress"], 1.0, "{page}");
+    assert_eq!(page["status"], "done", "{page}");
+    let report = page["reportText"].as_str().unwrap();
+    assert!(report.contains(&format!("user-{VIEWER}")), "{report}");
+    assert_eq!(page["reportHasPlot"], true, "{page}");
+    assert!(page["jobRows"].as_u64().unwrap() >= 1, "{page}");
+}
