@@ -116,8 +116,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         args.state.display(),
         args.workers
     );
+    let store = Store::open(&args.state)?;
     let options = ServiceOptions {
         config,
+        store,
         state: args.state,
         detector,
         workers: args.workers as usize,

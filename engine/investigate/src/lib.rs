@@ -36,6 +36,9 @@ const DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
 /// What the service is started with.
 pub struct ServiceOptions {
     pub config: Config,
+    /// The job store, opened on `state` before the service listens (a bad store fails the
+    /// start, not the first request).
+    pub store: Store,
     /// The `--state` directory: `jobs.db`, `jobs/<id>/` (the copy, the report, the plot).
     pub state: PathBuf,
     /// The `abmark` binary whose `detect` runs each job.
@@ -51,11 +54,12 @@ pub async fn run(
     options: ServiceOptions,
     listener: tokio::net::TcpListener,
 ) -> Result<(), StoreError> {
-    let store = Arc::new(Store::open(&options.state)?);
+    let store = Arc::new(options.store);
     let requeued = store.requeue_interrupted()?;
     if requeued > 0 {
         eprintln!("investigate: {requeued} interrupted job(s) queued again");
     }
+    remove_unrecorded_uploads(&store, &options.state);
     let shared =
         Arc::new(worker::Shared::new(store, options.config, options.state, options.detector));
     worker::start(&shared, options.workers.max(1));
@@ -71,4 +75,16 @@ pub async fn run(
     )
     .await;
     Ok(())
+}
+
+/// Removes job directories with no job row: uploads a crash interrupted before their job was
+/// recorded (the row is written after the copy is complete), so they were never answered 202.
+fn remove_unrecorded_uploads(store: &Store, state: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(state.join("jobs")) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if matches!(store.get(&name), Ok(None)) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
