@@ -28,6 +28,8 @@ INTEROP_TESTS=(
   # cli/tests/key_service.rs: Chromium + shaka-player, Shaka Packager
   chromium_plays_what_the_key_service_keyed_through_the_licence_service
   shaka_packagers_stream_from_the_services_keys_plays_through_the_licence_service
+  # cli/tests/investigate.rs: the detection service's web page in Chromium
+  chromium_signs_in_uploads_a_copy_and_reads_the_report
   # cli/tests/players.rs: the player matrix (Chromium + shaka-player, dash.js, hls.js)
   shaka_dash_cenc_same_origin
   shaka_dash_cenc_cross_origin

@@ -49,6 +49,8 @@ enum Command {
     /// Rank subjects and sessions by evidence of abuse in the delivery logs; write the report
     /// and the deny list (`analytics simulate`: labelled test traffic).
     Analytics(commands::analytics::Args),
+    /// The detection service: submit copies over HTTP, get the leaking session with evidence.
+    Investigate(commands::investigate::Args),
 }
 
 fn main() -> ExitCode {
@@ -74,6 +76,7 @@ fn main() -> ExitCode {
         Command::Decrypt(args) => done(commands::decrypt::run(args)),
         Command::KeyService(args) => done(commands::key_service::run(args)),
         Command::Analytics(args) => done(commands::analytics::run(args)),
+        Command::Investigate(args) => done(commands::investigate::run(args)),
     };
     match result {
         Ok(status) => status.into(),

@@ -324,4 +324,16 @@ fn blind_mode_does_not_guess_and_bad_input_fails_in_one_line() {
     let err = String::from_utf8_lossy(&r.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("nope.mp4"), "{err}");
+
+    // --candidates limits a log: without one it is a usage error, and a bad list names its line.
+    let list = f.dir.path().join("suspects.txt");
+    std::fs::write(&list, "# suspects\nuser-1\n").unwrap();
+    let base = ["detect", s(&f.viewer), "--ref", s(&f.out), "--key", s(&f.key)];
+    let r = abmark(&[&base[..], &["--candidates", s(&list)]].concat());
+    assert_eq!(r.status.code(), Some(64), "{}", String::from_utf8_lossy(&r.stderr));
+    let bad = f.dir.path().join("bad.txt");
+    std::fs::write(&bad, "ok\nbad\u{7}subject\n").unwrap();
+    let r = abmark(&[&base[..], &["--sessions", s(&f.log), "--candidates", s(&bad)]].concat());
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(err.contains("bad.txt") && err.contains("line 2"), "{err}");
 }

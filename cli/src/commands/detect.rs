@@ -1,11 +1,14 @@
-use std::path::PathBuf;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 
+use abmark_delivery::deny::DenyList;
 use abmark_detect::symbols::SymbolOptions;
-use abmark_detect::{detect, load_session_log, DetectOptions, ReferenceInput, Stage, Verdict};
+use abmark_detect::Verdict;
+use abmark_detect::{candidates, detect, CandidateSources, DetectOptions, ReferenceInput, Stage};
 use abmark_wm::Symbol;
-use anyhow::Context;
+use anyhow::{bail, Context};
 
-use crate::exit::Status;
+use crate::exit::{Status, UsageError};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -29,9 +32,18 @@ pub struct Args {
     /// Watermark key file.
     #[arg(long)]
     key: PathBuf,
-    /// Session log of `abmark serve` (JSONL): name the best of these sessions.
-    #[arg(long)]
-    sessions: Option<PathBuf>,
+    /// Session log of `abmark serve` (JSONL): name the best of these sessions. Repeat for
+    /// several logs.
+    #[arg(long, value_name = "FILE")]
+    sessions: Vec<PathBuf>,
+    /// Licence log of `abmark serve` (JSONL): its sessions are candidates too. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    licences: Vec<PathBuf>,
+    /// Limit the logs' candidates to these subjects (one per line, `#` comments: the deny-list
+    /// format `abmark analytics --suspects` writes), chosen before the copy was seen. Fewer
+    /// candidates make the evidence against a named session stronger.
+    #[arg(long, value_name = "FILE")]
+    candidates: Option<PathBuf>,
     /// Name a session only when the chance that any innocent one matches as well is below this.
     #[arg(long, default_value_t = 1e-3, value_parser = super::positive)]
     alpha: f64,
@@ -44,6 +56,11 @@ pub struct Args {
     /// Write an SVG plot of per-segment scores against the accused session's bits.
     #[arg(long)]
     plot: Option<PathBuf>,
+    /// Report progress as JSON lines on stderr (`{"stage":"copy","frames":N,"total":M}`, one
+    /// per percent) instead of a progress bar: for programs that run detect (the detection
+    /// service).
+    #[arg(long)]
+    progress_json: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Status> {
@@ -54,29 +71,45 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         } else {
             ReferenceInput::open(&args.reference, args.source.as_deref())?
         };
-    let sessions = match &args.sessions {
-        Some(path) => Some(load_session_log(path).context("session log")?),
+    let subjects = match &args.candidates {
+        Some(path) => Some(load_subjects(path)?),
         None => None,
     };
+    if subjects.is_some() && args.sessions.is_empty() && args.licences.is_empty() {
+        bail!(UsageError(
+            "--candidates limits the logs' sessions: give --sessions or --licences".into()
+        ));
+    }
+    let coder = abmark_wm::payload::SessionCoder::new(&key).context("session code")?;
+    let sources = CandidateSources {
+        sessions: &args.sessions,
+        licences: &args.licences,
+        subjects: args.candidates.as_deref().zip(subjects.as_ref()),
+    };
+    let candidates = candidates::gather(&sources, &coder)?;
     let options = DetectOptions {
         symbols: SymbolOptions { z_threshold: args.threshold, ..Default::default() },
         alpha: args.alpha,
         ..Default::default()
     };
-    let bar = crate::progress::frames(None, args.json);
-    let report = detect(
+    let bar = crate::progress::frames(None, args.json || args.progress_json);
+    let mut lines = ProgressLines::default();
+    let mut report = detect(
         &args.copy,
         &source,
         index,
         &positions,
         &key,
-        sessions.as_deref(),
+        candidates.as_ref().map(|c| c.list.as_slice()),
         &options,
         &mut |s| {
             let (message, p) = match s {
                 Stage::Reference(p) => ("fingerprinting the reference", p),
                 Stage::Copy(p) => ("scoring the copy", p),
             };
+            if args.progress_json {
+                lines.report(s);
+            }
             if bar.message() != message {
                 bar.set_message(message);
                 bar.set_length(p.total.unwrap_or(0));
@@ -85,6 +118,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         },
     )?;
     bar.finish_and_clear();
+    report.candidate_set = candidates.map(|c| c.description);
     if let Some(path) = &args.plot {
         abmark_detect::plot::write_svg(&report, path, args.threshold)
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -175,5 +209,42 @@ fn print_text(r: &abmark_detect::DetectReport) {
             a.any_innocent_probability
         );
     }
+    if let Some(set) = &r.candidate_set {
+        println!("candidates: {set}");
+    }
     println!("{}", r.message);
+}
+
+/// The subject list of `--candidates` (the deny-list format), naming the file on error.
+fn load_subjects(path: &Path) -> anyhow::Result<DenyList> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    DenyList::parse(&text).with_context(|| format!("{}", path.display()))
+}
+
+/// `--progress-json`: one JSON line on stderr per stage change and per percent of a stage
+/// (every 100 frames when the total is unknown), so a parent process can show progress.
+#[derive(Default)]
+struct ProgressLines {
+    last: Option<(&'static str, u64)>,
+}
+
+impl ProgressLines {
+    fn report(&mut self, stage: Stage) {
+        let (name, p) = match stage {
+            Stage::Reference(p) => ("reference", p),
+            Stage::Copy(p) => ("copy", p),
+        };
+        let step = match p.total {
+            Some(total) if total > 0 => p.frames * 100 / total,
+            _ => p.frames / 100,
+        };
+        if self.last == Some((name, step)) {
+            return;
+        }
+        self.last = Some((name, step));
+        let line = serde_json::json!({ "stage": name, "frames": p.frames, "total": p.total });
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{line}");
+    }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use abmark_cenc::exchange::AnswerOptions;
-use abmark_edge::keyservice::apikey::new_api_key;
+use abmark_edge::apikey::new_api_key;
 use abmark_edge::keyservice::{run as serve, KeyService};
 use abmark_edge::licence::store::{LicenceStore, RedisStore, SqliteStore};
 use abmark_edge::serve::{ConnectionLimits, Tls, TlsFiles};

@@ -3,6 +3,7 @@ mod cpix_url;
 pub mod decrypt;
 pub mod detect;
 pub mod embed;
+pub mod investigate;
 pub mod key_service;
 pub mod keygen;
 pub mod mix;

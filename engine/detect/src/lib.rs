@@ -15,6 +15,7 @@
 //! `abmark-delivery` (the variants output, the session log), `abmark-files`. Must not: serve
 //! HTTP or write anything but its report and plot.
 
+pub mod candidates;
 pub mod evidence;
 mod pieces;
 pub mod plot;
@@ -24,6 +25,7 @@ pub mod symbols;
 mod timeline;
 pub mod video;
 
+pub use candidates::{CandidateSet, CandidateSources};
 pub use evidence::{Fit, PositionReading, Readings};
 pub use reference::ReferenceInput;
 pub use report::{Accusation, AccusationMode, DetectReport, SegmentEvidence, Verdict};

@@ -158,6 +158,9 @@ pub struct DetectReport {
     /// For a too-short copy: about how many more seconds would do.
     pub more_seconds_needed: Option<f64>,
     pub segments: Vec<SegmentEvidence>,
+    /// How candidate mode's sessions were chosen (which logs, filtered to which subject list);
+    /// `None` in blind mode. Set by the caller that chose them ([`crate::candidates`]).
+    pub candidate_set: Option<String>,
 }
 
 impl DetectReport {
@@ -189,6 +192,7 @@ impl DetectReport {
             positions_decided: 0,
             more_seconds_needed: None,
             segments: Vec::new(),
+            candidate_set: None,
         }
     }
 
@@ -292,6 +296,7 @@ impl DetectReport {
             positions_decided: decided,
             more_seconds_needed: more,
             segments,
+            candidate_set: None,
         }
     }
 }

@@ -11,6 +11,8 @@
 //! - [`origin`]: domain restriction (`--allow-origin`, a token's sites) and the CORS layer.
 //! - [`licence`]: the ClearKey licence service behind licence tokens, the customer's
 //!   authorization backend, a deny list and a stream limit (SQLite or Redis).
+//! - [`apikey`]: API keys (made once, stored as SHA-256, checked in constant time), shared by
+//!   the key service and the detection service (`abmark-investigate`).
 //! - [`deny_file`]: the deny-list file (`serve --deny-list`), re-read when it changes; the edge
 //!   and the licence service both refuse its subjects.
 //! - [`keyservice`]: the CPIX key service (SPEKE v2.0) that makes keys for encoders and stores
@@ -22,6 +24,7 @@
 //! Must not: link FFmpeg (`cargo tree -p abmark-edge` shows no `ffmpeg-sys-next`; a CDN-side
 //! process carries no codec stack), decode or encode media.
 
+pub mod apikey;
 pub mod deny_file;
 mod jwt;
 pub mod keyservice;

@@ -6,7 +6,7 @@
 //! licence service's state store, so `abmark serve --content ID` licenses them afterwards
 //! without a key file ever handed around.
 //!
-//! - [`apikey`]: API keys (made once, stored as SHA-256, scoped to content id patterns).
+//! - API keys are [`crate::apikey`]'s (shared with the detection service).
 //! - [`service`]: the decision, from API key and request to answer or refusal.
 //! - [`route`]: the HTTP route and its bounds; [`run`] serves it through the edge's accept
 //!   loop ([`crate::serve::listener`]: connection cap, header timeouts).
@@ -14,7 +14,6 @@
 //! May depend on: `abmark-cenc` (the CPIX reader/writer, PSSH and HLS signalling),
 //! [`crate::licence`] (the store and the sealing), axum/tokio. Owns no XML and no store layout.
 
-pub mod apikey;
 pub mod route;
 pub mod service;
 

@@ -19,8 +19,8 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 
-use super::apikey::presented;
 use super::service::{KeyService, Refusal};
+use crate::apikey::presented;
 
 /// Largest request body: a CPIX request for [`super::service::MAX_KEYS`] keys with four DRM
 /// systems each is about 200 KiB.

@@ -21,7 +21,7 @@ use abmark_cenc::exchange::{self, AnswerOptions};
 use abmark_delivery::ids::{ContentId, Kid};
 use abmark_wm::key::WatermarkKey;
 
-use super::apikey::{allows, hash, MAX_KEY_LEN};
+use crate::apikey::{self, allows, AuthError};
 use crate::licence::sealed::Sealer;
 use crate::licence::store::{ApiKeyEntry, Binding, LicenceStore};
 
@@ -123,15 +123,11 @@ impl KeyService {
 
     /// The API key's entry, or why there is none (blocking: one store lookup by hash).
     pub fn authenticate(&self, presented: Option<&str>) -> Result<ApiKeyEntry, Refusal> {
-        let text = presented.ok_or(Refusal::MissingKey)?;
-        if text.len() > MAX_KEY_LEN {
-            return Err(Refusal::BadKey);
-        }
-        match self.store.api_key(&hash(text)) {
-            Ok(Some(entry)) => Ok(entry),
-            Ok(None) => Err(Refusal::BadKey),
-            Err(e) => Err(Refusal::Store(e.to_string())),
-        }
+        apikey::authenticate(presented, |hash| self.store.api_key(hash)).map_err(|e| match e {
+            AuthError::Missing => Refusal::MissingKey,
+            AuthError::Unknown => Refusal::BadKey,
+            AuthError::Store(e) => Refusal::Store(e.to_string()),
+        })
     }
 
     /// Answers one authenticated request (blocking).

@@ -338,7 +338,7 @@ impl Edge {
 }
 
 /// The bearer token of a request's `Authorization` header (scheme without case).
-pub(crate) fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
     http::token(None, headers)
 }
 
@@ -389,8 +389,9 @@ pub async fn run(
     Ok(())
 }
 
-/// Resolves on ctrl-c or SIGTERM (the key service stops on the same signals).
-pub(crate) async fn shutdown_signal() {
+/// Resolves on ctrl-c or SIGTERM (the key service and the detection service stop on the same
+/// signals).
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         // If the handler cannot be installed there is nothing to wait for but SIGTERM.
         if tokio::signal::ctrl_c().await.is_err() {

@@ -125,8 +125,8 @@ fn render(content: &str, refused: Option<&OriginRefusal>) -> String {
         .replace("{CONTENT}", &escape(content))
 }
 
-/// HTML-escapes text for an attribute or element body.
-fn escape(text: &str) -> String {
+/// HTML-escapes text for an attribute or element body (also the detection service's report).
+pub fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

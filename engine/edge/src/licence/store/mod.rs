@@ -104,22 +104,7 @@ pub enum Binding {
     OtherContent,
 }
 
-/// One API key of the key service, as stored: never the key, only its SHA-256.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ApiKeyEntry {
-    /// The customer's name (unique).
-    pub name: String,
-    /// SHA-256 of the key's text.
-    pub hash: [u8; 32],
-    /// Content id patterns the key may ask keys for: exact ids and `prefix*`.
-    pub scope: Vec<String>,
-}
-
-impl std::fmt::Debug for ApiKeyEntry {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApiKeyEntry").field("name", &self.name).field("scope", &self.scope).finish()
-    }
-}
+pub use crate::apikey::ApiKeyEntry;
 
 /// The licence service's shared policy state. Every call is synchronous (blocking I/O).
 pub trait LicenceStore: Send + Sync {

@@ -12,10 +12,10 @@ use ::redis::{
 
 use abmark_delivery::ids::{ContentId, Kid};
 
-use super::sqlite::split_scope;
 use super::{
     Admission, ApiKeyEntry, Binding, Grant, LicenceStore, Slots, StoreError, StreamRequest,
 };
+use crate::apikey::sqlite::split_scope;
 
 const PREFIX: &str = "abmark:";
 const DENIED: &str = "abmark:denied";

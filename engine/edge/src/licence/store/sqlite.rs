@@ -16,6 +16,8 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBeha
 
 use abmark_delivery::ids::{ContentId, Kid};
 
+use crate::apikey;
+
 use super::{Admission, ApiKeyEntry, Binding, LicenceStore, Slots, StoreError};
 
 /// How long a call waits for another process's write lock before failing with "busy".
@@ -43,11 +45,6 @@ CREATE TABLE IF NOT EXISTS content_keys (
     PRIMARY KEY (content, kid)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS content_keys_by_kid ON content_keys (kid);
-CREATE TABLE IF NOT EXISTS api_keys (
-    hash BLOB PRIMARY KEY NOT NULL,
-    name TEXT NOT NULL UNIQUE,
-    content TEXT NOT NULL
-) WITHOUT ROWID;
 ";
 
 /// Version 1 stored keys by KID alone (`sealed_keys`): they are dropped, since nothing says
@@ -75,11 +72,6 @@ const GET_KEY: &str = "SELECT sealed FROM content_keys WHERE content = ?1 AND ki
 /// The content of a KID: this content's row first, else any other's.
 const KID_OWNER: &str = "SELECT content, sealed FROM content_keys WHERE kid = ?1 \
                          ORDER BY content = ?2 DESC LIMIT 1";
-const ADD_API_KEY: &str =
-    "INSERT OR IGNORE INTO api_keys (hash, name, content) VALUES (?1, ?2, ?3)";
-const GET_API_KEY: &str = "SELECT name, content FROM api_keys WHERE hash = ?1";
-const REMOVE_API_KEY: &str = "DELETE FROM api_keys WHERE name = ?1";
-const LIST_API_KEYS: &str = "SELECT hash, name, content FROM api_keys ORDER BY name";
 
 /// Licence state in one SQLite file (WAL, `synchronous=NORMAL`, mode 0600). Several processes
 /// on one machine may open the same file.
@@ -160,6 +152,7 @@ impl SqliteStore {
                         tx.execute_batch(MIGRATE_V1_DROP).map_err(sql("migrate schema 1"))?;
                     }
                     tx.execute_batch(SCHEMA).map_err(sql("create schema"))?;
+                    tx.execute_batch(apikey::sqlite::SCHEMA).map_err(sql("create schema"))?;
                     tx.pragma_update(None, "user_version", SCHEMA_VERSION)
                         .map_err(sql("create schema"))?;
                 }
@@ -234,11 +227,6 @@ impl SqliteStore {
     pub(crate) fn readers(&self) -> usize {
         self.readers.as_ref().map_or(0, Slots::len)
     }
-}
-
-/// The stored scope (one pattern per line) as patterns.
-pub(super) fn split_scope(text: &str) -> Vec<String> {
-    text.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect()
 }
 
 /// Unix seconds as an SQLite INTEGER (saturating: i64 reaches year 292e9).
@@ -354,49 +342,19 @@ impl LicenceStore for SqliteStore {
     }
 
     fn add_api_key(&self, entry: &ApiKeyEntry) -> Result<bool, StoreError> {
-        let scope = entry.scope.join("\n");
-        self.write("add API key", |conn| {
-            conn.prepare_cached(ADD_API_KEY)?
-                .execute(params![&entry.hash[..], entry.name, scope])
-                .map(|n| n == 1)
-        })
+        self.write("add API key", |conn| apikey::sqlite::add(conn, entry))
     }
 
     fn api_key(&self, hash: &[u8; 32]) -> Result<Option<ApiKeyEntry>, StoreError> {
-        self.read("get API key", |conn| {
-            conn.prepare_cached(GET_API_KEY)?
-                .query_row(params![&hash[..]], |r| {
-                    let (name, scope): (String, String) = (r.get(0)?, r.get(1)?);
-                    Ok(ApiKeyEntry { name, hash: *hash, scope: split_scope(&scope) })
-                })
-                .optional()
-        })
+        self.read("get API key", |conn| apikey::sqlite::get(conn, hash))
     }
 
     fn remove_api_key(&self, name: &str) -> Result<bool, StoreError> {
-        self.write("remove API key", |conn| {
-            conn.prepare_cached(REMOVE_API_KEY)?.execute(params![name]).map(|n| n > 0)
-        })
+        self.write("remove API key", |conn| apikey::sqlite::remove(conn, name))
     }
 
     fn api_keys(&self) -> Result<Vec<ApiKeyEntry>, StoreError> {
-        self.read("list API keys", |conn| {
-            let mut stmt = conn.prepare_cached(LIST_API_KEYS)?;
-            let rows = stmt.query_map([], |r| {
-                let hash: Vec<u8> = r.get(0)?;
-                let (name, scope): (String, String) = (r.get(1)?, r.get(2)?);
-                Ok((hash, name, scope))
-            })?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (hash, name, scope) = row?;
-                // A hash of another length was not written by abmark: skipped, not trusted.
-                if let Ok(hash) = <[u8; 32]>::try_from(hash.as_slice()) {
-                    out.push(ApiKeyEntry { name, hash, scope: split_scope(&scope) });
-                }
-            }
-            Ok(out)
-        })
+        self.read("list API keys", apikey::sqlite::list)
     }
 
     fn describe(&self) -> String {

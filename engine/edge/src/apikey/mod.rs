@@ -1,14 +1,68 @@
-//! API keys of the key service: how one is made (32 random bytes, shown once), how it is
-//! stored (its SHA-256 only: a stolen state store yields no usable key, and a key of 256 random
-//! bits needs no slow hash), where a request carries it, and which content ids it may ask keys
-//! for (its scope: exact ids and `prefix*` patterns).
+//! API keys, shared by the services that take them (the CPIX key service, `keyservice`, and
+//! the detection service, `abmark-investigate`): how one is made (32 random bytes, shown once),
+//! how it is stored (its SHA-256 only: a stolen state store yields no usable key, and a key of
+//! 256 random bits needs no slow hash), where a request carries it, how a presented key is
+//! checked ([`authenticate`]: looked up by hash, the hash compared in constant time), and which
+//! content ids it covers (its scope: exact ids and `prefix*` patterns).
+//!
+//! - [`sqlite`]: the `api_keys` table both services' SQLite stores hold, and its queries.
+//!
+//! May depend on: `abmark-delivery` (content ids), RustCrypto (SHA-256, `subtle`), rusqlite.
+
+pub mod sqlite;
 
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq as _;
 
 use abmark_delivery::ids::ContentId;
 
-use crate::licence::store::ApiKeyEntry;
+/// One API key as stored: never the key, only its SHA-256.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKeyEntry {
+    /// The customer's name (unique).
+    pub name: String,
+    /// SHA-256 of the key's text.
+    pub hash: [u8; 32],
+    /// Content id patterns the key covers: exact ids and `prefix*`.
+    pub scope: Vec<String>,
+}
+
+impl std::fmt::Debug for ApiKeyEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKeyEntry").field("name", &self.name).field("scope", &self.scope).finish()
+    }
+}
+
+/// Why a request's key was not accepted. Neither variant carries the key.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError<E> {
+    #[error("no API key (Authorization: Bearer KEY)")]
+    Missing,
+    #[error("unknown API key")]
+    Unknown,
+    #[error("API key store: {0}")]
+    Store(E),
+}
+
+/// The entry of the key `presented`, found with `lookup` (by SHA-256). Over-long keys are
+/// refused unhashed; the found entry's hash is compared with the presented key's in constant
+/// time, so no comparison of secret bytes depends on where they first differ (the store's
+/// index lookup works on a hash, which tells an attacker nothing about the key).
+pub fn authenticate<E>(
+    presented: Option<&str>,
+    lookup: impl FnOnce(&[u8; 32]) -> Result<Option<ApiKeyEntry>, E>,
+) -> Result<ApiKeyEntry, AuthError<E>> {
+    let text = presented.ok_or(AuthError::Missing)?;
+    if text.len() > MAX_KEY_LEN {
+        return Err(AuthError::Unknown);
+    }
+    let digest = hash(text);
+    match lookup(&digest).map_err(AuthError::Store)? {
+        Some(entry) if bool::from(entry.hash.ct_eq(&digest)) => Ok(entry),
+        _ => Err(AuthError::Unknown),
+    }
+}
 
 /// The prefix of every API key: recognisable in a leaked file or a secret scanner's rule.
 pub const KEY_PREFIX: &str = "abk_";
@@ -113,6 +167,21 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn authentication_finds_the_entry_by_hash_and_refuses_the_rest() {
+        let key = new_api_key("acme", &["*".to_owned()]).unwrap();
+        let entry = key.entry.clone();
+        let lookup = |h: &[u8; 32]| Ok::<_, ()>((*h == entry.hash).then(|| entry.clone()));
+        assert_eq!(authenticate(Some(&key.text), lookup).unwrap().name, "acme");
+        assert!(matches!(authenticate(None, lookup), Err(AuthError::Missing)));
+        assert!(matches!(authenticate(Some("abk_wrong"), lookup), Err(AuthError::Unknown)));
+        let long = "k".repeat(MAX_KEY_LEN + 1);
+        let never = |_: &[u8; 32]| -> Result<Option<ApiKeyEntry>, ()> { panic!("not hashed") };
+        assert!(matches!(authenticate(Some(&long), never), Err(AuthError::Unknown)));
+        let failing = |_: &[u8; 32]| Err::<Option<ApiKeyEntry>, _>("down");
+        assert!(matches!(authenticate(Some(&key.text), failing), Err(AuthError::Store("down"))));
     }
 
     #[test]
