@@ -209,25 +209,11 @@ impl Service {
     }
 
     /// A submission that declares `length` bytes and sends none: the service must answer
-    /// from the head alone (413, 429) without waiting for the body. The answer's head.
+    /// from the head alone (413, 429) without waiting for the body. The answer as text.
     fn refused_head(&self, length: u64) -> String {
-        use std::io::{Read as _, Write as _};
-        let addr = self.base.strip_prefix("http://").unwrap();
-        let mut tcp = std::net::TcpStream::connect(addr).unwrap();
-        tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        write!(
-            tcp,
-            "POST /v1/detections?content={CONTENT} HTTP/1.1\r\nHost: {addr}\r\n\
-             Authorization: Bearer {}\r\nContent-Length: {length}\r\n\r\n",
-            self.key
-        )
-        .unwrap();
-        let mut head = Vec::new();
-        let mut byte = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") && tcp.read(&mut byte).unwrap() == 1 {
-            head.push(byte[0]);
-        }
-        String::from_utf8(head).unwrap()
+        let url = self.url(&format!("/v1/detections?content={CONTENT}"));
+        let auth = format!("Bearer {}", self.key);
+        common::post_head_only(&url, &[("Authorization", &auth)], length)
     }
 
     /// Polls the job until `done(job)`; panics after ten minutes (a hang, not a speed test).

@@ -163,9 +163,9 @@ fn refusals_answer_their_status_in_one_line_and_never_echo_a_key() {
     assert!(text.contains(&request.keys[0].kid.to_string()), "{text}");
     // Oversized (2 MiB, refused on its declared length) and malformed bodies.
     let auth = format!("Bearer {}", setup.acme);
-    let (status, text, _) = post(&ks.url(), &[("Authorization", &auth)], vec![b' '; 2 << 20]);
-    assert_eq!(status, 413, "{text}");
-    one_line(status, &text);
+    let answer = common::post_head_only(&ks.url(), &[("Authorization", &auth)], 2 << 20);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    one_line(413, answer.split("\r\n\r\n").nth(1).unwrap_or_default().trim_end());
     for (bad, needle) in [
         ("<cpix:CPIX xmlns:cpix=\"urn:dashif:org:cpix\" contentId=\"acme-1\"><cpix:Oops>", "XML"),
         ("not xml at all", "cpix:CPIX"),

@@ -239,3 +239,37 @@ pub fn spawn_listening(command: &mut Command) -> (Child, String) {
     let base = line.trim().strip_prefix("listening on ").expect("address line").to_owned();
     (child, base)
 }
+
+/// Sends only the head of a `POST` to `url` (plain HTTP) declaring a `length`-byte body, and
+/// returns the answer's head and whatever body follows before the server closes or 2 s pass.
+/// For refusals made on the head alone (413, 429): sending the body as well races the server,
+/// which may close the connection before the client has finished writing it.
+pub fn post_head_only(url: &str, headers: &[(&str, &str)], length: u64) -> String {
+    use std::io::{Read as _, Write as _};
+    let rest = url.strip_prefix("http://").expect("a plain-HTTP URL");
+    let (addr, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let path = if path.is_empty() { "/" } else { path };
+    let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+    let mut head = format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {length}\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    tcp.write_all(head.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let mut byte = [0u8; 1];
+    while !answer.ends_with(b"\r\n\r\n") && tcp.read(&mut byte).unwrap() == 1 {
+        answer.push(byte[0]);
+    }
+    // The body, if the server sends one before closing (bounded: a refusal is one line).
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(2))).unwrap();
+    let mut chunk = [0u8; 4096];
+    while answer.len() < 1 << 16 {
+        match tcp.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&chunk[..n]),
+        }
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
