@@ -15,7 +15,8 @@
 # Besides wrk's figures, each endpoint prints the server's CPU time per request (user + system
 # of the `abmark serve` process over the run, from /proc): on a machine shared with other work
 # throughput moves with the neighbours, CPU per request less, and it leaves out the load
-# generator's own work (its TLS, for one).
+# generator's own work (its TLS, for one). Compare it only between runs under similar load: on
+# an idle machine the runtime's idle workers poll instead of sleeping and raise it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
