@@ -2,8 +2,8 @@
 //! logged), the upload limit (413), `Idempotency-Key`, bad copies (garbage, empty, unknown
 //! content, another video) ending as failed or done jobs while the service keeps serving,
 //! concurrent submissions, the queue limit (429), a real detection of a viewer's copy naming
-//! the session with its report and plot, and `kill -9` mid-detection followed by a restart that
-//! finishes the job.
+//! the session with its report and plot, `kill -9` mid-detection followed by a restart that
+//! finishes the job, `DELETE` of a running and a queued job, and the retention sweep.
 
 mod common;
 
@@ -396,6 +396,89 @@ fn a_viewers_copy_is_named_and_kill_9_mid_detection_loses_no_job() {
     let second = svc.finished(second["id"].as_str().unwrap());
     assert_eq!(second["result"]["verdict"], "named", "{second}");
     assert!(Path::new(&setup.state).join("jobs.db").is_file());
+}
+
+/// The `abmark detect` children running for job `id` (their command line names its directory).
+fn detect_children(id: &str) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+        .filter(|cmd| {
+            let cmd = String::from_utf8_lossy(cmd);
+            cmd.contains("detect") && cmd.contains(id)
+        })
+        .count()
+}
+
+#[test]
+fn delete_cancels_running_and_queued_jobs_and_retention_removes_finished_ones() {
+    // Retention of about 11 s: finished jobs must vanish (row and files) soon after.
+    let setup = Setup::new("retention_hours = 0.003");
+    let svc = setup.start();
+    let copy = std::fs::read(&fixture().viewer).unwrap();
+
+    // A running detection and a job queued behind it (one worker).
+    let running = svc.submit(CONTENT, copy, &[]).json();
+    let running = running["id"].as_str().unwrap().to_owned();
+    let queued = svc.submit(CONTENT, b"queued garbage".to_vec(), &[]).json();
+    let queued = queued["id"].as_str().unwrap().to_owned();
+    svc.wait(&running, |j| j["status"] == "running" && j["stage"] != "starting");
+    assert_eq!(detect_children(&running), 1, "the detection runs as a child");
+
+    // DELETE needs a key like every job route.
+    let url = svc.url(&format!("/v1/detections/{queued}"));
+    assert_eq!(answer(agent().delete(&url).call().unwrap()).status, 401);
+
+    let delete = |id: &str| {
+        answer(
+            agent()
+                .delete(svc.url(&format!("/v1/detections/{id}")))
+                .header("Authorization", format!("Bearer {}", svc.key))
+                .call()
+                .unwrap(),
+        )
+    };
+    let q = delete(&queued);
+    assert_eq!(q.status, 200, "{}", q.body);
+    assert_eq!(q.json()["status"], "cancelled");
+    let r = delete(&running);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["status"], "cancelled");
+    assert_eq!(one_line(&r.json()["reason"]), "cancelled by request");
+    // The child is stopped, not left to finish.
+    let start = Instant::now();
+    while detect_children(&running) > 0 {
+        assert!(start.elapsed() < Duration::from_secs(20), "the detection still runs");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(delete(&running).status, 409, "already cancelled");
+    assert_eq!(delete("0123456789abcdef01234567").status, 404);
+    let q = svc.get(&format!("/v1/detections/{queued}")).json();
+    assert_eq!(q["attempts"], 0, "a cancelled queued job never runs: {q}");
+    assert_eq!(q["status"], "cancelled");
+
+    // The worker is free again: the next job runs.
+    let next = svc.submit(CONTENT, b"more garbage".to_vec(), &[]).json();
+    let next = next["id"].as_str().unwrap().to_owned();
+    assert_eq!(svc.finished(&next)["status"], "failed");
+
+    // Retention: every finished job, with its files, goes; the service keeps serving.
+    let jobs = setup.state.join("jobs");
+    let start = Instant::now();
+    for id in [&running, &queued, &next] {
+        loop {
+            let r = svc.get(&format!("/v1/detections/{id}"));
+            if r.status == 404 {
+                break;
+            }
+            assert_eq!(r.status, 200);
+            assert!(start.elapsed() < Duration::from_secs(60), "job {id} outlived its retention");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        assert!(!jobs.join(id).exists(), "the files of job {id} are gone too");
+    }
+    assert!(svc.get("/v1/detections").json()["jobs"].as_array().unwrap().is_empty());
+    assert_eq!(svc.get_as("/healthz", None).status, 200);
 }
 
 #[test]

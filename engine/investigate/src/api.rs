@@ -14,11 +14,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Path as UrlPath, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::extract::{ConnectInfo, Path as UrlPath, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use http_body_util::BodyExt as _;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt as _;
@@ -42,15 +43,20 @@ const MAX_PAGE: u32 = 200;
 const PAGE_HTML: &str = include_str!("page.html");
 
 pub fn router(shared: Arc<Shared>) -> Router {
+    // Every job route sits behind the key check; a route layer runs it before the handler, so
+    // an unauthenticated upload is refused before a byte of its body is read.
+    let jobs = Router::new()
+        .route("/v1/detections", get(list).post(submit))
+        .route("/v1/detections/{id}", get(show).delete(cancel))
+        .route("/v1/detections/{id}/report.html", get(report_html))
+        .route("/v1/detections/{id}/evidence.svg", get(evidence))
+        .route_layer(middleware::from_fn_with_state(shared.clone(), require_api_key));
     Router::new()
         .route("/", get(page))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics))
         .route("/v1/openapi.json", get(openapi))
-        .route("/v1/detections", get(list).post(submit))
-        .route("/v1/detections/{id}", get(show).delete(cancel))
-        .route("/v1/detections/{id}/report.html", get(report_html))
-        .route("/v1/detections/{id}/evidence.svg", get(evidence))
+        .merge(jobs)
         .with_state(shared)
 }
 
@@ -147,34 +153,37 @@ fn store_error(e: crate::store::StoreError) -> Response {
     error(StatusCode::SERVICE_UNAVAILABLE, "job store unavailable")
 }
 
-/// The caller's API key entry, or 401 (logged without the key).
-fn authorize(
-    shared: &Shared,
-    headers: &HeaderMap,
-    peer: SocketAddr,
-    method: &Method,
-    uri: &Uri,
-) -> Result<ApiKeyEntry, Response> {
-    let presented = abmark_edge::serve::bearer(headers);
-    apikey::authenticate(presented, |hash| shared.store.api_key(hash)).map_err(|e| {
-        if let AuthError::Store(e) = e {
-            return store_error(e);
+/// Lets a request through with the caller's API key entry in its extensions, or answers 401
+/// (logged with the client and the route, never the key).
+async fn require_api_key(
+    State(shared): State<Arc<Shared>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let presented = abmark_edge::serve::bearer(request.headers());
+    match apikey::authenticate(presented, |hash| shared.store.api_key(hash)) {
+        Ok(entry) => {
+            request.extensions_mut().insert(entry);
+            next.run(request).await
         }
-        shared.metrics.refused_auth();
-        eprintln!("investigate: 401 {method} {} from {}: {e}", uri.path(), peer.ip());
-        let mut r = error(StatusCode::UNAUTHORIZED, e.to_string());
-        r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        r
-    })
-}
-
-macro_rules! authorized {
-    ($shared:expr, $headers:expr, $peer:expr, $method:expr, $uri:expr) => {
-        match authorize(&$shared, &$headers, $peer, &$method, &$uri) {
-            Ok(entry) => entry,
-            Err(response) => return response,
+        Err(AuthError::Store(e)) => store_error(e),
+        Err(e) => {
+            shared.metrics.refused_auth();
+            let peer = request
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(peer)| peer.ip().to_string())
+                .unwrap_or_else(|| "an unknown address".into());
+            eprintln!(
+                "investigate: 401 {} {} from {peer}: {e}",
+                request.method(),
+                request.uri().path()
+            );
+            let mut r = error(StatusCode::UNAUTHORIZED, e.to_string());
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            r
         }
-    };
+    }
 }
 
 fn accepted(shared: &Shared, job: Job) -> Response {
@@ -217,14 +226,11 @@ pub struct SubmitQuery {
 )]
 async fn submit(
     State(shared): State<Arc<Shared>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    method: Method,
-    uri: Uri,
+    Extension(who): Extension<ApiKeyEntry>,
     Query(q): Query<SubmitQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let who = authorized!(shared, headers, peer, method, uri);
     let Some(content) = q.content else {
         return error(StatusCode::BAD_REQUEST, "missing ?content=ID");
     };
@@ -377,15 +383,7 @@ async fn receive(mut body: Body, dir: &std::path::Path, max: u64) -> Result<u64,
 #[utoipa::path(get, path = "/v1/detections/{id}",
     responses((status = 200, body = JobView), (status = 401, body = ApiError), (status = 404, body = ApiError)),
     security(("bearer" = [])))]
-async fn show(
-    State(shared): State<Arc<Shared>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    UrlPath(id): UrlPath<String>,
-) -> Response {
-    authorized!(shared, headers, peer, method, uri);
+async fn show(State(shared): State<Arc<Shared>>, UrlPath(id): UrlPath<String>) -> Response {
     match shared.store.get(&id) {
         Ok(Some(job)) => Json(view(&shared, job, true)).into_response(),
         Ok(None) => error(StatusCode::NOT_FOUND, "no such job"),
@@ -405,15 +403,7 @@ pub struct ListQuery {
 #[utoipa::path(get, path = "/v1/detections", params(ListQuery),
     responses((status = 200, body = JobList), (status = 401, body = ApiError)),
     security(("bearer" = [])))]
-async fn list(
-    State(shared): State<Arc<Shared>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    Query(q): Query<ListQuery>,
-) -> Response {
-    authorized!(shared, headers, peer, method, uri);
+async fn list(State(shared): State<Arc<Shared>>, Query(q): Query<ListQuery>) -> Response {
     let limit = q.limit.unwrap_or(PAGE).clamp(1, MAX_PAGE);
     match shared.store.list(limit, q.before) {
         Ok(jobs) => {
@@ -434,15 +424,7 @@ async fn list(
     responses((status = 200, body = JobView), (status = 401, body = ApiError),
         (status = 404, body = ApiError), (status = 409, body = ApiError)),
     security(("bearer" = [])))]
-async fn cancel(
-    State(shared): State<Arc<Shared>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    UrlPath(id): UrlPath<String>,
-) -> Response {
-    authorized!(shared, headers, peer, method, uri);
+async fn cancel(State(shared): State<Arc<Shared>>, UrlPath(id): UrlPath<String>) -> Response {
     match shared.store.cancel(&id) {
         Ok(Some(before)) if before.status.finished() => {
             error(StatusCode::CONFLICT, format!("the job is already {}", before.status.as_str()))
@@ -493,15 +475,7 @@ fn file_response(content_type: &'static str, body: String) -> Response {
     responses((status = 200, content_type = "text/html"), (status = 401, body = ApiError),
         (status = 404, body = ApiError)),
     security(("bearer" = [])))]
-async fn report_html(
-    State(shared): State<Arc<Shared>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    UrlPath(id): UrlPath<String>,
-) -> Response {
-    authorized!(shared, headers, peer, method, uri);
+async fn report_html(State(shared): State<Arc<Shared>>, UrlPath(id): UrlPath<String>) -> Response {
     let job = match done_job(&shared, &id) {
         Ok(job) => job,
         Err(r) => return r,
@@ -524,15 +498,7 @@ async fn report_html(
     responses((status = 200, content_type = "image/svg+xml"), (status = 401, body = ApiError),
         (status = 404, body = ApiError)),
     security(("bearer" = [])))]
-async fn evidence(
-    State(shared): State<Arc<Shared>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    UrlPath(id): UrlPath<String>,
-) -> Response {
-    authorized!(shared, headers, peer, method, uri);
+async fn evidence(State(shared): State<Arc<Shared>>, UrlPath(id): UrlPath<String>) -> Response {
     let job = match done_job(&shared, &id) {
         Ok(job) => job,
         Err(r) => return r,
