@@ -1,6 +1,7 @@
 //! The edge watching its viewers, against a real `abmark serve` over HTTP: the access log
 //! (`--access-log`), the deny-list file re-read while serving (`--deny-list`), the live rules
-//! against ripping (`--live-rules`) and the request counters of `/metrics`.
+//! against ripping (`--live-rules`), the request counters of `/metrics`, and the loop from the
+//! access log through `abmark analytics --suspects` back to the deny list.
 
 mod common;
 
@@ -326,4 +327,98 @@ fn live_rules_refuse_a_ripper_and_serve_a_viewer_at_real_time_pace() {
     });
     let records = jsonl(&access);
     assert!(records.iter().all(|r| r["subject"] != "viewer" || r["status"] == 200));
+}
+
+/// The whole loop on a real edge: viewers and one token shared across six networks leave their
+/// access log; `abmark analytics` reads it as written, flags the sharer alone and writes the
+/// suspects file; the edge, watching that file as its deny list, refuses the sharer while it
+/// keeps serving everyone else.
+#[test]
+fn analytics_flags_a_shared_token_from_the_access_log_and_the_edge_then_refuses_it() {
+    let t = title();
+    let files = tempfile::tempdir().unwrap();
+    let access = files.path().join("access.jsonl");
+    let suspects = files.path().join("suspects.txt");
+    write_by_rename(&suspects, "# nobody yet\n");
+    let edge = Edge::start(
+        t,
+        &["--access-log", s(&access), "--trusted-proxy", "127.0.0.1", "--deny-list", s(&suspects)],
+    );
+    let top = t.renditions()[0].clone();
+    let base = edge.base.clone();
+    // One viewer's visit from `address`: the playlist and its first `segments` segments.
+    let watch = |token: &str, address: &str, segments: usize| {
+        let playlist = agent()
+            .get(&format!("{base}/hls/{top}.m3u8?token={token}"))
+            .header("X-Forwarded-For", address)
+            .call()
+            .unwrap();
+        let playlist = read(playlist);
+        assert_eq!(playlist.status, 200);
+        let uris = segment_uris(&String::from_utf8(playlist.body).unwrap());
+        for uri in uris.iter().take(segments) {
+            let r = agent()
+                .get(&format!("{base}{uri}"))
+                .header("Authorization", &format!("Bearer {token}"))
+                .header("X-Forwarded-For", address)
+                .call()
+                .unwrap();
+            assert_eq!(read(r).status, 200, "{uri}");
+        }
+    };
+    let honest: Vec<String> =
+        (1..=12u32).map(|v| t.wm_token(v, &["--subject", &format!("viewer-{v}")])).collect();
+    for (v, token) in honest.iter().enumerate() {
+        // A viewer may come back from a second address of its home network.
+        watch(token, &format!("198.51.{v}.10"), 4);
+        watch(token, &format!("198.51.{v}.11"), 2);
+    }
+    // Sharing is use from several networks over the same stretch of time, not a hand-over
+    // from one to the next (a phone leaving the home Wi-Fi): analytics counts the networks
+    // whose use spans a whole minute together (without a minute's pause). So the six watch
+    // three times, half a minute apart.
+    let shared = t.wm_token(99, &["--subject", "sharer"]);
+    for round in 0..3 {
+        if round > 0 {
+            std::thread::sleep(Duration::from_secs(31));
+        }
+        for net in 0..6 {
+            watch(&shared, &format!("203.0.{}.20", 113 + net), 2);
+        }
+    }
+    let lines = 12 * 8 + 3 * 6 * 3;
+    wait_until("every line on disk", || jsonl(&access).len() >= lines);
+
+    let r = common::abmark(&[
+        "analytics",
+        "--access",
+        s(&access),
+        "--suspects",
+        s(&suspects),
+        "--json",
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(json["inputs"][0]["records"], lines, "{json:#}");
+    assert_eq!(json["sessions_seen"], 13, "{json:#}");
+    assert_eq!(json["subjects_flagged"], 1, "{json:#}");
+    assert_eq!(json["subjects"][0]["subject"], "sharer", "{json:#}");
+    let session = &json["sessions"][0];
+    assert_eq!((session["session"].as_u64(), session["flagged"].as_bool()), (Some(99), Some(true)));
+    let sharing = session["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["code"] == "token-sharing" && r["raised"] == true)
+        .unwrap_or_else(|| panic!("token sharing raised: {session:#}"));
+    assert_eq!(sharing["value"], 6.0, "six networks within a minute");
+    let deny = abmark_delivery::deny::DenyList::parse(&std::fs::read_to_string(&suspects).unwrap())
+        .unwrap();
+    assert_eq!(deny.subjects().collect::<Vec<_>>(), ["sharer"]);
+
+    // The edge picks the file up: the sharer is refused, the viewers are not.
+    wait_until("the sharer refused", || {
+        get(&format!("{base}/hls/{top}.m3u8?token={shared}"), None).status == 403
+    });
+    assert_eq!(get(&format!("{base}/hls/{top}.m3u8?token={}", honest[0]), None).status, 200);
 }
