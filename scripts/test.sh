@@ -52,6 +52,7 @@ INTEROP_TESTS=(
   a_token_for_other_sites_shows_domain_not_allowed
   the_page_opened_from_a_site_not_on_the_list_says_so
   an_expired_token_and_a_denied_subject_get_their_messages
+  a_player_fetching_faster_than_the_live_rules_allow_gets_too_fast
   # eval/tests/bench_quick.rs: eval bench --quick (real variants, FFmpeg attacks, detector)
   the_quick_benchmark_names_every_viewer_and_accuses_nobody
 )

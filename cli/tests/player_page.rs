@@ -3,8 +3,8 @@
 //! Chromium plays the personalised, encrypted stream through the licence service, over HTTPS
 //! (a test certificate the browser is told to trust). Sites the
 //! edge does not list cannot frame it (CSP `frame-ancestors`) nor open it; a token minted for
-//! other sites, an expired token and a denied subject each get their message, never a blank
-//! player.
+//! other sites, an expired token, a denied subject and a player refused by the live rules
+//! (too fast) each get their message, never a blank player.
 
 mod common;
 
@@ -165,4 +165,38 @@ fn an_expired_token_and_a_denied_subject_get_their_messages() {
     let verdict = embed(&watch_url(served, &wm, &licence), site_port(), "4");
     assert_eq!(verdict["error"]["code"], "subject-denied", "{verdict}");
     assert!(verdict["error"]["message"].as_str().unwrap().contains("blocked"), "{verdict}");
+}
+
+/// A viewer whose player fetches faster than the edge's live rules allow (here: 4 s of credit
+/// at real-time speed, less than shaka's 10-s buffer) gets the too-fast message, not a stall.
+#[test]
+fn a_player_fetching_faster_than_the_live_rules_allow_gets_too_fast() {
+    let served = served();
+    let site = format!("http://127.0.0.1:{}", site_port());
+    let strict = Edge::start(
+        &served.title,
+        &[
+            "--tls-cert",
+            s(&served.cert.cert),
+            "--tls-key",
+            s(&served.cert.key),
+            "--allow-origin",
+            &site,
+            "--player-js",
+            s(&shaka_build()),
+            "--live-rules",
+            "--live-ahead",
+            "4",
+            "--live-speed",
+            "1",
+        ],
+    );
+    let wm = served.title.wm_token(3006, &[]);
+    let licence = served.title.licence_token("alice", 3006, &[]);
+    let url = format!("{}/watch/{CONTENT}#wm={wm}&lic={licence}", strict.base);
+    let verdict = embed(&url, site_port(), "8");
+    assert_eq!(verdict["ok"], false, "{verdict}");
+    assert_eq!(verdict["error"]["code"], "too-fast", "{verdict}");
+    assert!(verdict["error"]["message"].as_str().unwrap().contains("faster"), "{verdict}");
+    assert!(strict.stderr().contains("live rule too-fast: session"), "{}", strict.stderr());
 }
