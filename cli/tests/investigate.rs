@@ -3,7 +3,7 @@
 //! content, another video) ending as failed or done jobs while the service keeps serving,
 //! concurrent submissions, the queue limit (429), a real detection of a viewer's copy naming
 //! the session with its report and plot, `kill -9` mid-detection followed by a restart that
-//! finishes the job, `DELETE` of a running and a queued job, and the retention sweep.
+//! finishes the job, `DELETE` of a running and a queued job, the retention sweep, and HTTPS.
 
 mod common;
 
@@ -131,12 +131,17 @@ impl Setup {
     }
 
     fn start(&self) -> Service {
+        self.start_with(&[])
+    }
+
+    fn start_with(&self, extra: &[&str]) -> Service {
         let stderr = self.dir.path().join("service.log");
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&stderr).unwrap();
         let (child, base) = spawn_listening(
             Command::new(env!("CARGO_BIN_EXE_abmark"))
                 .args(["investigate", "serve", "--config", s(&self.config)])
                 .args(["--state", s(&self.state), "--listen", "127.0.0.1:0"])
+                .args(extra)
                 .stderr(log),
         );
         Service { child, base, stderr, key: self.key.clone() }
@@ -479,6 +484,37 @@ fn delete_cancels_running_and_queued_jobs_and_retention_removes_finished_ones() 
     }
     assert!(svc.get("/v1/detections").json()["jobs"].as_array().unwrap().is_empty());
     assert_eq!(svc.get_as("/healthz", None).status, 200);
+}
+
+/// `curl` over HTTPS trusting only `ca`: (status, body).
+fn curl_https(url: &str, ca: &Path, key: Option<&str>) -> (u16, String) {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-sS", "--cacert", s(ca), "-w", "\n%{http_code}"]);
+    if let Some(k) = key {
+        cmd.args(["-H", &format!("Authorization: Bearer {k}")]);
+    }
+    let out = cmd.arg(url).output().unwrap();
+    assert!(out.status.success(), "curl {url}: {}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (body, status) = text.rsplit_once('\n').unwrap();
+    (status.parse().unwrap(), body.to_owned())
+}
+
+#[test]
+fn the_service_speaks_https_with_a_certificate() {
+    let setup = Setup::new("");
+    let cert = common::edge::TestCert::new(setup.dir.path());
+    let svc = setup.start_with(&["--tls-cert", s(&cert.cert), "--tls-key", s(&cert.key)]);
+    assert!(svc.base.starts_with("https://127.0.0.1:"), "{}", svc.base);
+    assert_eq!(curl_https(&svc.url("/healthz"), &cert.cert, None).0, 200);
+    let (status, body) = curl_https(&svc.url("/v1/detections"), &cert.cert, Some(&svc.key));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"jobs\""), "{body}");
+    assert_eq!(curl_https(&svc.url("/v1/detections"), &cert.cert, None).0, 401);
+    // Plain HTTP to the HTTPS port gets no API answer.
+    let plain = svc.base.replace("https://", "http://");
+    let out = Command::new("curl").args(["-sS", "-m", "5", &format!("{plain}/healthz")]).output();
+    assert!(!String::from_utf8_lossy(&out.unwrap().stdout).contains("ok"));
 }
 
 #[test]

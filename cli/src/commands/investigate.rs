@@ -48,6 +48,10 @@ struct ServeArgs {
     /// timeout.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     header_timeout: u64,
+    /// HTTPS: API keys and copies travel in the requests, so without it put the service behind
+    /// a TLS-terminating proxy.
+    #[command(flatten)]
+    tls: super::https::CertArgs,
 }
 
 #[derive(clap::Subcommand)]
@@ -109,6 +113,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = Config::load(&args.config)?;
+    let tls = args.tls.load()?;
     let detector = std::env::current_exe().context("cannot find the abmark binary")?;
     eprintln!(
         "investigate: {} title(s), state in {}, {} worker(s)",
@@ -127,8 +132,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             header_timeout: Duration::from_secs(args.header_timeout),
             max_connections: args.max_connections as usize,
         },
+        tls,
     };
-    super::run_service(&args.listen, false, |listener| async move {
+    let https = options.tls.is_some();
+    super::run_service(&args.listen, https, |listener| async move {
         abmark_investigate::run(options, listener).await?;
         Ok(())
     })

@@ -10,7 +10,7 @@ use abmark_cenc::exchange::AnswerOptions;
 use abmark_edge::apikey::new_api_key;
 use abmark_edge::keyservice::{run as serve, KeyService};
 use abmark_edge::licence::store::{LicenceStore, RedisStore, SqliteStore};
-use abmark_edge::serve::{ConnectionLimits, Tls, TlsFiles};
+use abmark_edge::serve::ConnectionLimits;
 use anyhow::{bail, Context};
 
 use crate::exit::UsageError;
@@ -72,13 +72,10 @@ struct ServeArgs {
     /// timeout.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     header_timeout: u64,
-    /// Serve HTTPS with this certificate chain (PEM; re-read when it changes). Answers carry
-    /// clear content keys: without it, put the service behind a TLS-terminating proxy.
-    #[arg(long, requires = "tls_key", value_name = "FILE")]
-    tls_cert: Option<PathBuf>,
-    /// The certificate's private key (PEM), readable by its owner only.
-    #[arg(long, requires = "tls_cert", value_name = "FILE")]
-    tls_key: Option<PathBuf>,
+    /// HTTPS: answers carry clear content keys, so without it put the service behind a
+    /// TLS-terminating proxy.
+    #[command(flatten)]
+    tls: super::https::CertArgs,
 }
 
 #[derive(clap::Subcommand)]
@@ -141,12 +138,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     let master = abmark_files::keyfile::load_key(&args.master_key).context("master key")?;
-    let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => {
-            Some(Tls::load(TlsFiles { cert: cert.clone(), key: key.clone() })?)
-        }
-        _ => None, // clap requires both or neither
-    };
+    let tls = args.tls.load()?;
     let store = args.store.open()?;
     eprintln!("key-service: keys sealed into {}", store.describe());
     let service =

@@ -3,6 +3,7 @@ mod cpix_url;
 pub mod decrypt;
 pub mod detect;
 pub mod embed;
+mod https;
 pub mod investigate;
 pub mod key_service;
 pub mod keygen;

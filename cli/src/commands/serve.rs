@@ -16,8 +16,7 @@ use abmark_edge::serve::access::AccessLog;
 use abmark_edge::serve::live_rules::LiveRuleOptions;
 use abmark_edge::serve::watch::PlayerScript;
 use abmark_edge::serve::{
-    parse_trusted_proxy, run as serve, ConnectionLimits, Edge, IpNet, ServeOptions, Tls, TlsFiles,
-    TrustedProxies,
+    parse_trusted_proxy, run as serve, ConnectionLimits, Edge, IpNet, ServeOptions, TrustedProxies,
 };
 use abmark_files::jsonl::JsonlAppender;
 use abmark_wm::key::WatermarkKey;
@@ -137,16 +136,8 @@ fn no_origin(text: &str) -> Result<NoOrigin, String> {
 /// HTTPS (`--tls-cert` with `--tls-key`) and the proxies in front of the edge.
 #[derive(clap::Args)]
 struct TlsArgs {
-    /// Serve HTTPS (HTTP/1.1 and HTTP/2) with this certificate chain (PEM, the server's
-    /// certificate first, e.g. certbot's fullchain.pem). Both files are re-read when they
-    /// change (renewals need no restart). Without it the edge speaks plain HTTP, for use
-    /// behind a TLS-terminating proxy.
-    #[arg(long, requires = "tls_key", value_name = "FILE")]
-    tls_cert: Option<PathBuf>,
-    /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1; RSA or ECDSA); readable by
-    /// its owner only (chmod 600).
-    #[arg(long, requires = "tls_cert", value_name = "FILE")]
-    tls_key: Option<PathBuf>,
+    #[command(flatten)]
+    cert: super::https::CertArgs,
     /// A proxy or CDN in front of the edge (CIDR or address; repeat for several): from these
     /// peers, Forwarded / X-Forwarded-For name the client in the session and licence logs.
     /// From anyone else those headers are ignored.
@@ -205,12 +196,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // Every input is read and checked before anything is created (logs, the state store), so a
     // refused start leaves nothing behind.
     let key = super::load_key(&args.key)?;
-    let tls = match (&args.tls.tls_cert, &args.tls.tls_key) {
-        (Some(cert), Some(key)) => {
-            Some(Tls::load(TlsFiles { cert: cert.clone(), key: key.clone() })?)
-        }
-        _ => None, // clap requires both or neither
-    };
+    let tls = args.tls.cert.load()?;
     let licence = match &args.licence.master_key {
         Some(master) => {
             // clap enforces `--content` with `--master-key`; this keeps a refactor from losing

@@ -46,6 +46,8 @@ pub struct ServiceOptions {
     /// Jobs run at once.
     pub workers: usize,
     pub limits: abmark_edge::serve::ConnectionLimits,
+    /// HTTPS (certificate re-read when it changes), or plain HTTP behind a proxy.
+    pub tls: Option<abmark_edge::serve::Tls>,
 }
 
 /// Runs the service on `listener` until ctrl-c / SIGTERM: the worker pool, the retention
@@ -69,7 +71,7 @@ pub async fn run(
         listener,
         app,
         options.limits,
-        None,
+        options.tls,
         abmark_edge::serve::shutdown_signal(),
         DRAIN,
     )
