@@ -3,7 +3,8 @@
 //! content, another video) ending as failed or done jobs while the service keeps serving,
 //! concurrent submissions, the queue limit (429), a real detection of a viewer's copy naming
 //! the session with its report and plot, `kill -9` mid-detection followed by a restart that
-//! finishes the job, `DELETE` of a running and a queued job, the retention sweep, and HTTPS.
+//! finishes the job, `DELETE` of a running and a queued job, the retention sweep, a copy
+//! that exhausts the per-job memory limit, and HTTPS.
 
 mod common;
 
@@ -483,6 +484,31 @@ fn delete_cancels_running_and_queued_jobs_and_retention_removes_finished_ones() 
         assert!(!jobs.join(id).exists(), "the files of job {id} are gone too");
     }
     assert!(svc.get("/v1/detections").json()["jobs"].as_array().unwrap().is_empty());
+    assert_eq!(svc.get_as("/healthz", None).status, 200);
+}
+
+/// A copy built to exhaust memory (2 s of 3840x2160, about 600 MB of peak memory in the
+/// detector without a limit) fails its job under `job_memory_mb` with one line saying so; the
+/// service keeps serving and the next job runs.
+#[test]
+fn a_copy_that_exhausts_memory_fails_its_job_under_the_memory_limit() {
+    let setup = Setup::new("job_memory_mb = 384");
+    let big = setup.dir.path().join("big.mp4");
+    let st = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "lavfi", "-i"])
+        .args(["testsrc2=size=3840x2160:rate=25:duration=2", "-c:v", "libx264"])
+        .args(["-preset", "ultrafast", "-pix_fmt", "yuv420p"])
+        .arg(&big)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let svc = setup.start();
+    let job = svc.submit(CONTENT, std::fs::read(&big).unwrap(), &[]).json();
+    let job = svc.finished(job["id"].as_str().unwrap());
+    assert_eq!(job["status"], "failed", "{job}");
+    assert_eq!(one_line(&job["reason"]), "the detector ran out of memory (job_memory_mb = 384)");
+    let next = svc.submit(CONTENT, b"garbage".to_vec(), &[]).json();
+    assert_eq!(svc.finished(next["id"].as_str().unwrap())["status"], "failed");
     assert_eq!(svc.get_as("/healthz", None).status, 200);
 }
 

@@ -7,6 +7,7 @@
 //! queue_limit = 32                 # jobs queued or running at once; beyond: 429
 //! retention_hours = 720            # finished jobs (copy, report, plot) are removed after this
 //! job_timeout_minutes = 120        # a detection running longer is stopped and fails
+//! job_memory_mb = 8192             # address space of one detection; beyond it the job fails
 //!
 //! [[content]]
 //! id = "film-1"                    # the ?content= of a submission
@@ -49,6 +50,9 @@ struct File {
     content: Vec<ContentFile>,
 }
 
+/// The smallest `job_memory_mb` accepted.
+pub const MIN_JOB_MEMORY_MB: u64 = 256;
+
 /// The service's limits (`[service]`).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -57,6 +61,9 @@ pub struct Limits {
     pub queue_limit: u64,
     pub retention_hours: f64,
     pub job_timeout_minutes: f64,
+    /// The detector child's address-space limit (`RLIMIT_AS`), MiB: a copy made to exhaust
+    /// memory fails its job instead of pushing the machine into swap or the OOM killer.
+    pub job_memory_mb: u64,
 }
 
 impl Default for Limits {
@@ -66,11 +73,16 @@ impl Default for Limits {
             queue_limit: 32,
             retention_hours: 720.0,
             job_timeout_minutes: 120.0,
+            job_memory_mb: 8192,
         }
     }
 }
 
 impl Limits {
+    pub fn job_memory_bytes(&self) -> u64 {
+        self.job_memory_mb.saturating_mul(1 << 20)
+    }
+
     pub fn max_upload_bytes(&self) -> u64 {
         self.max_upload_mb.saturating_mul(1 << 20)
     }
@@ -133,6 +145,12 @@ impl Config {
             return Err(Invalid::Parse(
                 "[service]: queue_limit and max_upload_mb must be > 0".into(),
             ));
+        }
+        if l.job_memory_mb < MIN_JOB_MEMORY_MB {
+            return Err(Invalid::Parse(format!(
+                "[service]: job_memory_mb must be at least {MIN_JOB_MEMORY_MB} (the detector's \
+                 libraries alone map about 100 MiB)"
+            )));
         }
         for (name, v) in
             [("retention_hours", l.retention_hours), ("job_timeout_minutes", l.job_timeout_minutes)]

@@ -155,7 +155,7 @@ async fn detect(shared: &Shared, job: &Job, cancel: &Notify) -> Outcome {
     }
     cmd.arg("--json").arg("--progress-json").arg("--plot").arg(dir.join("evidence.svg"));
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
-    die_with_parent(&mut cmd);
+    confine(&mut cmd, shared.config.limits.job_memory_bytes());
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
@@ -171,22 +171,25 @@ async fn detect(shared: &Shared, job: &Job, cancel: &Notify) -> Outcome {
             let _ = stdout.take(MAX_REPORT_BYTES).read_to_end(&mut out).await;
         };
         let mut last_line = String::new();
+        let mut out_of_memory = false;
         let read_err = async {
             let mut lines = BufReader::new(stderr).lines();
             while let Ok(Some(line)) = lines.next_line().await {
                 match serde_json::from_str::<serde_json::Value>(&line) {
                     Ok(p) if p.get("stage").is_some() => progress(shared, &job.id, &p),
-                    _ if !line.trim().is_empty() => last_line = line,
-                    _ => {}
+                    _ if line.trim().is_empty() => {}
+                    // Rust's allocation failure message, before the abort and its backtrace.
+                    _ if line.starts_with("memory allocation of ") => out_of_memory = true,
+                    _ => last_line = line,
                 }
             }
         };
         tokio::join!(read_out, read_err);
         let status = child.wait().await;
-        (out, last_line, status)
+        (out, last_line, out_of_memory, status)
     };
     let timeout = Duration::from_secs_f64(shared.config.limits.job_timeout_minutes * 60.0);
-    let (out, last_line, status) = tokio::select! {
+    let (out, last_line, out_of_memory, status) = tokio::select! {
         r = reading => r,
         () = cancel.notified() => return Outcome::Cancelled, // the child is killed on drop
         () = tokio::time::sleep(timeout) => {
@@ -204,6 +207,12 @@ async fn detect(shared: &Shared, job: &Job, cancel: &Notify) -> Outcome {
             }
             return Outcome::Report(report);
         }
+    }
+    if out_of_memory {
+        return Outcome::Failed(format!(
+            "the detector ran out of memory (job_memory_mb = {})",
+            shared.config.limits.job_memory_mb
+        ));
     }
     Outcome::Failed(failure_reason(&last_line, &copy, status))
 }
@@ -245,14 +254,19 @@ fn progress(shared: &Shared, id: &str, p: &serde_json::Value) {
     }
 }
 
-/// The child gets SIGKILL when the thread that started it ends: the runtime's worker threads
-/// live as long as the service, so in effect when the service dies, `kill -9` included.
-fn die_with_parent(cmd: &mut tokio::process::Command) {
-    // SAFETY: the closure runs in the forked child before exec and calls only prctl, which is
-    // async-signal-safe; it touches no memory of the parent.
+/// The child gets SIGKILL when the thread that started it ends (the runtime's worker threads
+/// live as long as the service, so in effect when the service dies, `kill -9` included), and
+/// at most `memory` bytes of address space.
+fn confine(cmd: &mut tokio::process::Command, memory: u64) {
+    // SAFETY: the closure runs in the forked child before exec and calls only prctl and
+    // setrlimit, which are async-signal-safe; it touches no memory of the parent.
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let limit = libc::rlimit { rlim_cur: memory, rlim_max: memory };
+            if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
