@@ -4,10 +4,11 @@
 
 mod common;
 
+use common::marked::{ffmpeg, Excerpt, Marked};
 use common::{abmark, dataset, s};
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::OnceLock;
 
 const VIEWER: u32 = 271_828;
@@ -27,48 +28,24 @@ fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        let source = dir.path().join("source.mp4");
-        ffmpeg(
-            &["-ss", "20", "-t", "56", "-i", s(&dataset("abmark-720p.mp4"))],
-            &source,
-            &["-c:v", "libx264", "-preset", "veryfast", "-crf", "16", "-c:a", "copy"],
-        );
-        let key = dir.path().join("wm.key");
-        assert!(abmark(&["keygen", "-o", s(&key)]).status.success());
-        let out = dir.path().join("out");
+        let excerpt = Excerpt {
+            clip: "abmark-720p.mp4",
+            start: 20.0,
+            seconds: 56.0,
+            crf: 16,
+            audio: &["-c:a", "copy"],
+        };
         // One rendition: detection reads the top one (the default ladder's 360p is not used).
-        let r = abmark(&[
-            "variants",
-            s(&source),
-            "-o",
-            s(&out),
-            "--key",
-            s(&key),
-            "--renditions",
-            "720p",
-        ]);
-        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        let title = Marked::make(dir.path(), &excerpt, &["--renditions", "720p"]);
         let viewer = dir.path().join("viewer.mp4");
-        let n = VIEWER.to_string();
-        let r = abmark(&["mix", s(&out), "--session", &n, "--key", s(&key), "-o", s(&viewer)]);
-        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        title.mix(VIEWER, &viewer);
 
         // The log the edge would have written: 199 other sessions and the viewer's.
         let log = dir.path().join("sessions.jsonl");
+        let Marked { source, key, out, .. } = title;
         common::write_session_log(&log, &key, (0..199u32).map(|k| k * 7_919 + 13).chain([VIEWER]));
         Fixture { dir, source, key, out, viewer, log }
     })
-}
-
-fn ffmpeg(input: &[&str], output: &Path, args: &[&str]) {
-    let st = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
-        .args(input)
-        .args(args)
-        .arg(output)
-        .status()
-        .unwrap();
-    assert!(st.success(), "ffmpeg -> {}", output.display());
 }
 
 /// An attacked copy of the viewer's stream.

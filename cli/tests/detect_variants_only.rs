@@ -4,9 +4,10 @@
 
 mod common;
 
-use common::{abmark, dataset, s};
+use common::marked::{ffmpeg, Excerpt, Marked};
+use common::{abmark, s};
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
@@ -26,23 +27,18 @@ fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        let source = dir.path().join("mezzanine.mp4");
-        ffmpeg(
-            &["-ss", "30", "-t", "44", "-i", s(&dataset("abmark-720p.mp4"))],
-            &source,
-            &["-c:v", "libx264", "-preset", "veryfast", "-crf", "16", "-an"],
-        );
-        let key = dir.path().join("wm.key");
-        assert!(abmark(&["keygen", "-o", s(&key)]).status.success());
-        let out = dir.path().join("out");
-        let r = abmark(&["variants", s(&source), "-o", s(&out), "--key", s(&key)]);
-        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-        std::fs::remove_file(&source).unwrap();
-
+        let excerpt = Excerpt {
+            clip: "abmark-720p.mp4",
+            start: 30.0,
+            seconds: 44.0,
+            crf: 16,
+            audio: &["-an"],
+        };
+        let title = Marked::make(dir.path(), &excerpt, &[]);
+        std::fs::remove_file(&title.source).unwrap();
         let viewer = dir.path().join("viewer.mp4");
-        let n = VIEWER.to_string();
-        let r = abmark(&["mix", s(&out), "--session", &n, "--key", s(&key), "-o", s(&viewer)]);
-        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        title.mix(VIEWER, &viewer);
+        let Marked { key, out, .. } = title;
         let copy = dir.path().join("copy.mp4");
         ffmpeg(
             &["-i", s(&viewer)],
@@ -53,17 +49,6 @@ fn fixture() -> &'static Fixture {
         common::write_session_log(&log, &key, (0..99u32).map(|k| k * 104_729 + 7).chain([VIEWER]));
         Fixture { dir, key, out, copy, log }
     })
-}
-
-fn ffmpeg(input: &[&str], output: &Path, args: &[&str]) {
-    let st = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
-        .args(input)
-        .args(args)
-        .arg(output)
-        .status()
-        .unwrap();
-    assert!(st.success(), "ffmpeg -> {}", output.display());
 }
 
 #[test]

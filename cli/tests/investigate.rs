@@ -8,17 +8,13 @@
 
 mod common;
 
+use common::marked::{ffmpeg, Marked};
 use common::{abmark, dataset, s, spawn_listening};
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
-
-use abmark_delivery::ids::SessionId;
-use abmark_delivery::sessions::{SessionRecord, TokenMode};
-use abmark_wm::payload::SessionCoder;
 
 const VIEWER: u32 = 4_242;
 const CONTENT: &str = "film-1";
@@ -41,42 +37,13 @@ fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        let key = dir.path().join("wm.key");
-        assert!(abmark(&["keygen", "-o", s(&key)]).status.success());
-        let out = dir.path().join("out");
         let source = dataset("abmark-720p-short.mp4");
-        let r = abmark(&[
-            "variants",
-            s(&source),
-            "-o",
-            s(&out),
-            "--key",
-            s(&key),
-            "--renditions",
-            "360p",
-        ]);
-        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        let title = Marked::of(dir.path(), source, &["--renditions", "360p"]);
         let viewer = dir.path().join("viewer.mp4");
-        let n = VIEWER.to_string();
-        let r = abmark(&["mix", s(&out), "--session", &n, "--key", s(&key), "-o", s(&viewer)]);
-        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-        let coder = SessionCoder::new(&abmark_files::keyfile::load_key(&key).unwrap()).unwrap();
+        title.mix(VIEWER, &viewer);
+        let Marked { key, out, .. } = title;
         let log = dir.path().join("sessions.jsonl");
-        let mut file = std::fs::File::create(&log).unwrap();
-        for session in (1..20u32).map(|k| k * 7_919).chain([VIEWER]) {
-            let record = SessionRecord {
-                time: "2026-12-07T00:00:00Z".into(),
-                session: Some(SessionId(session)),
-                subject: Some(format!("user-{session}")),
-                content: None,
-                client: "192.0.2.1:40000".into(),
-                mode: TokenMode::Direct,
-                pattern: hex::encode(coder.encode(session).to_bytes()),
-                pattern_bits: 64,
-                expires_at: 0,
-            };
-            writeln!(file, "{}", serde_json::to_string(&record).unwrap()).unwrap();
-        }
+        common::write_session_log(&log, &key, (1..20u32).map(|k| k * 7_919).chain([VIEWER]));
         let suspects = dir.path().join("suspects.txt");
         std::fs::write(
             &suspects,
@@ -84,14 +51,11 @@ fn fixture() -> &'static Fixture {
         )
         .unwrap();
         let other = dir.path().join("other.mp4");
-        let st = Command::new("ffmpeg")
-            .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-t", "6", "-i"])
-            .arg(dataset("unrelated-720p.mp4"))
-            .args(["-vf", "scale=640:360", "-c:v", "libx264", "-preset", "veryfast", "-an"])
-            .arg(&other)
-            .status()
-            .unwrap();
-        assert!(st.success());
+        ffmpeg(
+            &["-t", "6", "-i", s(&dataset("unrelated-720p.mp4"))],
+            &other,
+            &["-vf", "scale=640:360", "-c:v", "libx264", "-preset", "veryfast", "-an"],
+        );
         Fixture { _dir: dir, out, key, log, suspects, viewer, other }
     })
 }

@@ -3,7 +3,8 @@
 
 mod common;
 
-use common::{abmark, dataset, s};
+use common::marked::{Excerpt, Marked};
+use common::{abmark, s};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -22,23 +23,14 @@ fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        let source = dir.path().join("source.mp4");
-        let st = Command::new("ffmpeg")
-            .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i"])
-            .arg(dataset("abmark-720p-short.mp4"))
-            .args([
-                "-t", "12", "-c:v", "libx264", "-preset", "veryfast", "-crf", "16", "-c:a", "copy",
-            ])
-            .arg(&source)
-            .status()
-            .unwrap();
-        assert!(st.success());
-        let key = dir.path().join("wm.key");
-        assert!(abmark(&["keygen", "-o", s(&key)]).status.success());
-        let out = dir.path().join("out");
-        let r = abmark(&["variants", s(&source), "-o", s(&out), "--key", s(&key), "--json"]);
-        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-        let job: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+        let excerpt = Excerpt {
+            clip: "abmark-720p-short.mp4",
+            start: 0.0,
+            seconds: 12.0,
+            crf: 16,
+            audio: &["-c:a", "copy"],
+        };
+        let Marked { source, key, out, job } = Marked::make(dir.path(), &excerpt, &[]);
         Fixture { dir, source, key, out, job }
     })
 }

@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 pub mod edge;
+pub mod marked;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -34,22 +35,14 @@ pub fn small_variants() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        let source = dir.path().join("source.mp4");
-        let st = Command::new("ffmpeg")
-            .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-ss", "2", "-i"])
-            .arg(dataset("abmark-720p-short.mp4"))
-            .args([
-                "-t", "12", "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-c:a", "aac",
-            ])
-            .arg(&source)
-            .status()
-            .unwrap();
-        assert!(st.success());
-        let key = dir.path().join("wm.key");
-        assert!(abmark(&["keygen", "-o", s(&key)]).status.success());
-        let out = dir.path().join("variants");
-        let r = abmark(&["variants", s(&source), "-o", s(&out), "--key", s(&key)]);
-        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        let excerpt = marked::Excerpt {
+            clip: "abmark-720p-short.mp4",
+            start: 2.0,
+            seconds: 12.0,
+            crf: 18,
+            audio: &["-c:a", "aac"],
+        };
+        let out = marked::Marked::make(dir.path(), &excerpt, &[]).out;
         Fixture { dir, out }
     })
 }
