@@ -8,9 +8,12 @@
 //!
 //! Temporary names start with a dot, so they are hidden from listings. Files are `tempfile`'s
 //! (`.NAME.TAG-XXXXXX`, created exclusively, removed on drop unless persisted). A staging
-//! directory is named `.OUT.partial-PID` instead: the next run removes those a dead process
-//! left behind — a variants output is gigabytes — and only the PID tells an abandoned one from
-//! one a live run is still filling.
+//! directory is named `.OUT.partial-HOST-PID-XXXXXX` instead: the next run on the same host
+//! removes those a dead process left behind — a variants output is gigabytes — and only the host
+//! and PID tell an abandoned one from one a live run is still filling. The host matters because
+//! OUT may be on a file system several machines share (a cluster's chunks): a PID says nothing
+//! about another machine's processes, and in containers every job may be PID 1; the random
+//! tail keeps two runs apart even then.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -30,10 +33,37 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> OutputError + '_ {
     move |source| OutputError::Io { path: path.to_owned(), source }
 }
 
-/// `.NAME.TAG-PID` beside `out`; `None` when `out` has no file name (`/`, `..`).
-fn sibling(out: &Path, tag: &str) -> Option<PathBuf> {
+/// `.NAME.TAG-HOST-PID-` beside `out` (a random tail follows); `None` when `out` has no file
+/// name (`/`, `..`).
+fn sibling_prefix(out: &Path, tag: &str) -> Option<(PathBuf, String)> {
     let name = out.file_name()?.to_string_lossy();
-    Some(out.with_file_name(format!(".{name}.{tag}-{}", std::process::id())))
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    Some((parent, format!(".{name}.{tag}-{}-{}-", host(), std::process::id())))
+}
+
+/// A fresh, empty directory `.NAME.TAG-HOST-PID-XXXXXX` beside `out`, made exclusively.
+fn fresh_sibling_dir(out: &Path, tag: &str) -> Result<PathBuf, OutputError> {
+    let (parent, prefix) = sibling_prefix(out, tag).ok_or_else(|| no_file_name(out))?;
+    let dir = tempfile::Builder::new().prefix(&prefix).tempdir_in(&parent).map_err(io(&parent))?;
+    Ok(dir.keep())
+}
+
+/// This machine's name as a file-name part (`-` and `/` replaced), or `localhost`.
+fn host() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let name: String = name
+        .trim()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '_' { c } else { '_' })
+        .collect();
+    if name.is_empty() {
+        "localhost".into()
+    } else {
+        name
+    }
 }
 
 fn no_file_name(out: &Path) -> OutputError {
@@ -45,8 +75,8 @@ fn no_file_name(out: &Path) -> OutputError {
 
 /// An output directory while it is being built.
 ///
-/// A failed or interrupted run leaves at most a `.OUT.partial-PID` directory; the next
-/// [`Staging::begin`] for the same OUT removes those of dead processes. With `replace`, an
+/// A failed or interrupted run leaves at most a `.OUT.partial-HOST-PID-XXXXXX` directory; the
+/// next [`Staging::begin`] for the same OUT on the same host removes those of dead processes. With `replace`, an
 /// existing OUT is moved aside and deleted only after the new one is in place.
 pub struct Staging {
     out: PathBuf,
@@ -60,10 +90,8 @@ impl Staging {
         if out.exists() && !replace {
             return Err(OutputError::Exists(out.to_owned()));
         }
-        let tmp = sibling(out, "partial").ok_or_else(|| no_file_name(out))?;
         remove_stale(out);
-        let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+        let tmp = fresh_sibling_dir(out, "partial")?;
         Ok(Self { out: out.to_owned(), tmp, replace })
     }
 
@@ -75,7 +103,8 @@ impl Staging {
     /// Renames the finished directory to OUT (moving an old OUT aside first when replacing).
     pub fn commit(self) -> Result<(), OutputError> {
         let replaced = self.replace && self.out.exists();
-        let old = sibling(&self.out, "old").ok_or_else(|| no_file_name(&self.out))?;
+        // An empty directory of a unique name, which the rename replaces.
+        let old = if replaced { fresh_sibling_dir(&self.out, "old")? } else { PathBuf::new() };
         if replaced {
             std::fs::rename(&self.out, &old).map_err(io(&self.out))?;
         }
@@ -98,21 +127,25 @@ impl Staging {
     }
 }
 
-/// Removes `.NAME.partial-PID` directories beside `out` whose process is gone.
+/// Removes `.NAME.partial-HOST-PID-XXXXXX` directories beside `out` that a process of this
+/// host left behind (it is gone). Another host's are left alone: their PID says nothing here.
 fn remove_stale(out: &Path) {
+    let Some((parent, _)) = sibling_prefix(out, "partial") else { return };
     let Some(name) = out.file_name() else { return };
     let prefix = format!(".{}.partial-", name.to_string_lossy());
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let Ok(entries) = std::fs::read_dir(parent) else { return };
+    let here = host();
+    let Ok(entries) = std::fs::read_dir(&parent) else { return };
     for entry in entries.flatten() {
         let file = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = file.strip_prefix(&prefix).and_then(|p| p.parse::<u32>().ok()) else {
-            continue;
-        };
-        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+        let Some(rest) = file.strip_prefix(&prefix) else { continue };
+        // HOST-PID-RANDOM; the host has no '-' (see `host`).
+        let mut parts = rest.splitn(3, '-');
+        let (Some(host), Some(pid)) = (parts.next(), parts.next()) else { continue };
+        let Ok(pid) = pid.parse::<u32>() else { continue };
+        if host == here
+            && pid != std::process::id()
+            && !Path::new(&format!("/proc/{pid}")).exists()
+        {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }
@@ -314,10 +347,22 @@ mod tests {
     fn stale_partials_of_dead_processes_are_removed() {
         let d = dir("stale");
         // PID 0 never names a user process, so /proc/0 does not exist.
-        let stale = d.join(".out.partial-0");
+        let stale = d.join(format!(".out.partial-{}-0-a1b2c3", host()));
+        // Another machine's (a shared file system): its PID means nothing here; it stays.
+        let elsewhere = d.join(".out.partial-other_host-0-d4e5f6");
         std::fs::create_dir_all(&stale).unwrap();
-        Staging::begin(&d.join("out"), false).unwrap().abandon();
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        let s = Staging::begin(&d.join("out"), false).unwrap();
+        let tmp = s.path().file_name().unwrap().to_string_lossy().into_owned();
+        let mine = format!(".out.partial-{}-{}-", host(), std::process::id());
+        assert!(tmp.starts_with(&mine), "{tmp}");
+        // Two runs of one process (or PID 1 in two containers) still get their own.
+        let t = Staging::begin(&d.join("out"), false).unwrap();
+        assert_ne!(s.path(), t.path());
+        s.abandon();
+        t.abandon();
         assert!(!stale.exists());
+        assert!(elsewhere.exists());
     }
 
     #[test]
