@@ -174,6 +174,51 @@ mod tests {
     }
 
     #[test]
+    fn ff1_pairs_pinned_before_the_numeral_strings_changed() {
+        // Computed with the `BinaryNumeralString` implementation (commit 0c88bc8): session codes
+        // already issued and logged must encrypt and decrypt exactly the same.
+        let keys = [[0x42u8; 32], [0x07; 32]];
+        let inputs = [0u32, 1, 7919, 0x8000_0000, 0x0001_0000, 0xDEAD_BEEF, 123_456_789, u32::MAX];
+        let got: Vec<Vec<u32>> = keys
+            .iter()
+            .map(|k| {
+                let c = SessionCoder::new(&WatermarkKey::from_bytes(*k)).expect("coder");
+                inputs
+                    .iter()
+                    .map(|&x| {
+                        let y = c.encrypt(x);
+                        assert_eq!(c.decrypt(y), x, "round trip of {x:#x}");
+                        y
+                    })
+                    .collect()
+            })
+            .collect();
+        let expected: [[u32; 8]; 2] = [
+            [
+                0x8df2_9397,
+                0xa147_484c,
+                0xa6a8_de1e,
+                0xa184_4673,
+                0x4d54_71a5,
+                0x194d_e924,
+                0x24a2_15e1,
+                0x4a95_ba56,
+            ],
+            [
+                0x8338_206e,
+                0x5c78_044d,
+                0x9373_100c,
+                0x268a_0390,
+                0x54cf_d722,
+                0x765c_a4ea,
+                0xbdbc_6c23,
+                0xa43d_5c85,
+            ],
+        ];
+        assert_eq!(got, expected.map(Vec::from).to_vec(), "{got:#x?}");
+    }
+
+    #[test]
     fn code_is_systematic_and_info_sets_match_the_codec() {
         let c = coder();
         assert_eq!(c.info_sets().len(), 70);
