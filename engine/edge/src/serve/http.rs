@@ -49,9 +49,16 @@ impl IntoResponse for Refusal {
     }
 }
 
+/// Header slots a manifest answer is given up front: its own two, `Content-Length` and the CORS
+/// layer's four for an allowed `Origin` (`Access-Control-Allow-Origin`, `-Allow-Credentials`,
+/// `-Expose-Headers`, `Vary`), and one to spare. An empty map is allocated at its first insert
+/// and then regrown (rehashed) when the CORS headers join on the way out, on every request.
+const ANSWER_HEADERS: usize = 8;
+
 /// A personal (or per-request) body: never stored by shared caches.
 pub fn personal(content_type: &'static str, body: impl Into<axum::body::Body>) -> Response {
     let mut response = Response::new(body.into());
+    *response.headers_mut() = HeaderMap::with_capacity(ANSWER_HEADERS);
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));

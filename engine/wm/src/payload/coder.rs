@@ -9,9 +9,10 @@
 //! test checks them against it on random words.
 
 use aes::Aes256;
-use fpe::ff1::{BinaryNumeralString, FF1};
+use fpe::ff1::FF1;
 use reed_solomon_erasure::galois_8::ReedSolomon;
 
+use super::numerals::Bits32;
 use super::{Codeword, PayloadError, CODE_SYMBOLS, DATA_SYMBOLS, PARITY_SYMBOLS};
 use crate::key::WatermarkKey;
 
@@ -92,26 +93,12 @@ impl SessionCoder {
 
     /// FF1 over the 32-numeral binary string of `x`, most significant bit first.
     fn encrypt(&self, x: u32) -> u32 {
-        let y = self.ff1.encrypt(&[], &numerals(x)).expect("32 binary numerals suit FF1");
-        from_numerals(&y)
+        self.ff1.encrypt(&[], &Bits32(x)).expect("32 binary numerals suit FF1").0
     }
 
     fn decrypt(&self, y: u32) -> u32 {
-        let x = self.ff1.decrypt(&[], &numerals(y)).expect("32 binary numerals suit FF1");
-        from_numerals(&x)
+        self.ff1.decrypt(&[], &Bits32(y)).expect("32 binary numerals suit FF1").0
     }
-}
-
-/// `BinaryNumeralString` reads bytes least significant bit first; reversing the bits makes
-/// numeral 1 of the FF1 string the most significant bit of `x`, as the spec states.
-fn numerals(x: u32) -> BinaryNumeralString {
-    BinaryNumeralString::from_bytes_le(&x.reverse_bits().to_le_bytes())
-}
-
-fn from_numerals(s: &BinaryNumeralString) -> u32 {
-    let bytes: [u8; 4] =
-        s.to_bytes_le().try_into().expect("FF1 preserves length: 32 numerals are 4 bytes");
-    u32::from_le_bytes(bytes).reverse_bits()
 }
 
 /// Every 4-of-8 information set, in lexicographic order, with its completion map taken from the
@@ -171,6 +158,51 @@ mod tests {
             assert_eq!(c.encrypt(x), expected, "x = {x:#x}");
             assert_eq!(c.decrypt(expected), x);
         }
+    }
+
+    #[test]
+    fn ff1_pairs_pinned_before_the_numeral_strings_changed() {
+        // Computed with `fpe`'s `BinaryNumeralString` (commit 38bdca1, before `Bits32`): session
+        // codes already issued and logged must encrypt and decrypt exactly the same.
+        let keys = [[0x42u8; 32], [0x07; 32]];
+        let inputs = [0u32, 1, 7919, 0x8000_0000, 0x0001_0000, 0xDEAD_BEEF, 123_456_789, u32::MAX];
+        let got: Vec<Vec<u32>> = keys
+            .iter()
+            .map(|k| {
+                let c = SessionCoder::new(&WatermarkKey::from_bytes(*k)).expect("coder");
+                inputs
+                    .iter()
+                    .map(|&x| {
+                        let y = c.encrypt(x);
+                        assert_eq!(c.decrypt(y), x, "round trip of {x:#x}");
+                        y
+                    })
+                    .collect()
+            })
+            .collect();
+        let expected: [[u32; 8]; 2] = [
+            [
+                0x8df2_9397,
+                0xa147_484c,
+                0xa6a8_de1e,
+                0xa184_4673,
+                0x4d54_71a5,
+                0x194d_e924,
+                0x24a2_15e1,
+                0x4a95_ba56,
+            ],
+            [
+                0x8338_206e,
+                0x5c78_044d,
+                0x9373_100c,
+                0x268a_0390,
+                0x54cf_d722,
+                0x765c_a4ea,
+                0xbdbc_6c23,
+                0xa43d_5c85,
+            ],
+        ];
+        assert_eq!(got, expected.map(Vec::from).to_vec(), "{got:#x?}");
     }
 
     #[test]

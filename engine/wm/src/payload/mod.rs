@@ -15,11 +15,13 @@
 //! session, which is what makes a collusion-forged codeword decode to a random, unissued index.
 //!
 //! Map: `codeword.rs` holds the bit layout, `coder.rs` the key-derived coder and encoding,
-//! `decode.rs` both decoders. The normative description is `docs/session-code.md`.
+//! `numerals.rs` the session index as FF1's numeral string, `decode.rs` both decoders. The
+//! normative description is `docs/session-code.md`.
 
 mod coder;
 mod codeword;
 mod decode;
+mod numerals;
 #[cfg(test)]
 mod tests;
 
