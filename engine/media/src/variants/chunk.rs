@@ -2,9 +2,9 @@
 //! both variants and every rendition, encoded on its own so that N machines sharing OUT can
 //! split a title between them.
 //!
-//! The title's segments (`ceil(frames / keyint)`, from the frame count or duration the source
-//! declares) are split into N runs of nearly equal length, `[I*M/N, (I+1)*M/N)`; the last
-//! chunk runs to the end of the source. A chunk jumps through the source's index to a keyframe
+//! The title's M segments (`ceil(frames / keyint)`, from the frame count or duration the source
+//! declares) are split into N runs of nearly equal length, `[ceil(I*M/N), ceil((I+1)*M/N))`;
+//! the last chunk runs to the end of the source. A chunk jumps through the source's index to a keyframe
 //! a little before its first frame, numbers decoded frames by timestamp and drops those before
 //! its start, so it marks every frame with the pattern and fade of the frame's index in the
 //! title, exactly as the one-machine run does. Its segments are written as they are numbered in
@@ -35,7 +35,7 @@ pub const CHUNKS_DIR: &str = ".chunks";
 pub const CHUNK_FILE: &str = "chunk.json";
 /// How far before its first frame a chunk asks the index for a keyframe: MP4 indexes decode
 /// times, which run a few frames ahead of presentation times with B-frames.
-const SEEK_MARGIN_SECONDS: f64 = 0.5;
+const SEEK_MARGIN_SECONDS: f64 = 0.25;
 
 /// Chunk `index` (from 0) of `count`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,12 +82,14 @@ impl ChunkSpec {
         format!("{i}/{n}").parse().ok()
     }
 
-    /// The segments `[first, end)` of a title of `segments` this chunk encodes; the last
-    /// chunk's end is open (it runs to the end of the source).
+    /// The segments `[first, end)` of a title of `segments` this chunk encodes: runs of
+    /// `ceil` or `floor` of segments / N, never empty, the first of the longer length, the
+    /// last of the shorter (it also holds the title's short last segment). Its end is open:
+    /// it runs to the end of the source.
     pub fn segments(&self, segments: u64) -> (u64, Option<u64>) {
         let (i, n) = (u64::from(self.index), u64::from(self.count));
-        let first = i * segments / n;
-        let end = (i + 1 < n).then(|| (i + 1) * segments / n);
+        let first = (i * segments).div_ceil(n);
+        let end = (i + 1 < n).then(|| ((i + 1) * segments).div_ceil(n));
         (first, end)
     }
 
