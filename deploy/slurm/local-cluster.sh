@@ -108,7 +108,6 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 ReturnToService=2
 SchedulerType=sched/backfill
-SchedulerParameters=defer_batch
 # Fast turnaround for tests: finished jobs are forgotten after 5 min, the node is polled often.
 MinJobAge=300
 SlurmdTimeout=60
