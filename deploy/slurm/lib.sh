@@ -37,28 +37,44 @@ require_slurm() {
     die "sbatch/scontrol not found: install the Slurm client (scripts/setup.sh) or run on a login node"
 }
 
-# One line per job or array task of the jobs given: `ID STATE EXITCODE REASON`.
+# One line per job or array task of the jobs given: `ID STATE EXITCODE REASON`. A job Slurm no
+# longer knows (purged after MinJobAge) is `UNKNOWN`; a controller that does not answer gives
+# `UNREACHABLE` (waited out by wait_jobs).
 job_states() {
-  local id
+  local id text
   for id in "$@"; do
-    scontrol -o show job "$id" 2>/dev/null | awk '{
+    if ! text=$(scontrol -o show job "$id" 2>&1); then
+      case "$text" in
+        *"Invalid job id"*) echo "$id UNKNOWN - no-longer-known" ;;
+        *) echo "$id UNREACHABLE - scontrol-failed" ;;
+      esac
+      continue
+    fi
+    awk '{
       for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = substr($i, length(kv[1]) + 2) }
       id = f["JobId"]
       if (f["ArrayTaskId"] != "") id = f["ArrayJobId"] "_" f["ArrayTaskId"]
       print id, f["JobState"], f["ExitCode"], f["Reason"]
       delete f
-    }' || echo "$id UNKNOWN - no-longer-known"
+    }' <<<"$text"
   done
 }
 
 # Blocks until every job given has ended; prints each task's end state on stderr; returns 0
-# only if all COMPLETED. A job Slurm no longer knows (purged after MinJobAge) counts as failed.
+# only if all COMPLETED. A job Slurm no longer knows counts as failed; a controller that does
+# not answer for 5 minutes ends the wait with an error (the jobs themselves go on).
 wait_jobs() {
-  local states
+  local states unreachable=0
   while :; do
     states=$(job_states "$@")
-    grep -qE ' (PENDING|RUNNING|CONFIGURING|COMPLETING|SUSPENDED|REQUEUED|RESIZING|SIGNALING|STAGE_OUT) ' <<<"$states" ||
-      break
+    if grep -q ' UNREACHABLE ' <<<"$states"; then
+      unreachable=$((unreachable + 1))
+      ((unreachable * ${ABMARK_SLURM_POLL:-2} < 300)) || die "slurmctld has not answered for 5 minutes; the jobs may still run: $*"
+    else
+      unreachable=0
+      grep -qE ' (PENDING|RUNNING|CONFIGURING|COMPLETING|SUSPENDED|REQUEUED|RESIZING|SIGNALING|STAGE_OUT) ' <<<"$states" ||
+        break
+    fi
     sleep "${ABMARK_SLURM_POLL:-2}"
   done
   local failed
