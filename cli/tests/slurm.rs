@@ -114,7 +114,7 @@ fn a_chunk_cancelled_mid_way_and_resubmitted_gives_the_same_output() {
         if let Some(line) = running.iter().find(|l| l.ends_with("_1 RUNNING")) {
             break line.split(' ').next().unwrap().to_owned();
         }
-        assert!(started.elapsed() < Duration::from_secs(150), "chunk 1 never ran: {running:?}");
+        assert!(started.elapsed() < Duration::from_secs(300), "chunk 1 never ran: {running:?}");
         std::thread::sleep(Duration::from_millis(100));
     };
     std::thread::sleep(Duration::from_millis(1000));
