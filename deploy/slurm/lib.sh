@@ -61,22 +61,37 @@ job_states() {
 }
 
 # Blocks until every job given has ended; prints each task's end state on stderr; returns 0
-# only if all COMPLETED. A job Slurm no longer knows counts as failed; a controller that does
-# not answer for 5 minutes ends the wait with an error (the jobs themselves go on).
+# only if all COMPLETED. Slurm forgets a finished task after MinJobAge (300 s by default) while
+# the rest of a long array still runs, so each task's end state is remembered when first seen.
+# A job Slurm no longer knows at all counts as failed; a controller that does not answer for
+# 5 minutes ends the wait with an error (the jobs themselves go on).
 wait_jobs() {
-  local states unreachable=0
+  local states unreachable=0 line id
+  local -A ended=() known=()
   while :; do
     states=$(job_states "$@")
     if grep -q ' UNREACHABLE ' <<<"$states"; then
       unreachable=$((unreachable + 1))
       ((unreachable * ${ABMARK_SLURM_POLL:-2} < 300)) || die "slurmctld has not answered for 5 minutes; the jobs may still run: $*"
-    else
-      unreachable=0
-      grep -qE ' (PENDING|RUNNING|CONFIGURING|COMPLETING|SUSPENDED|REQUEUED|RESIZING|SIGNALING|STAGE_OUT) ' <<<"$states" ||
-        break
+      sleep "${ABMARK_SLURM_POLL:-2}"
+      continue
     fi
+    unreachable=0
+    while read -r line; do
+      id=${line%% *}
+      case "$line" in
+        # Purged after it was seen: what was seen stands.
+        *" UNKNOWN - no-longer-known") [ -n "${known[$id]:-}" ] && continue ;;
+        *) known[${id%%_*}]=1 ;;
+      esac
+      grep -qE ' (PENDING|RUNNING|CONFIGURING|COMPLETING|SUSPENDED|REQUEUED|RESIZING|SIGNALING|STAGE_OUT) ' <<<" ${line#* } " ||
+        ended[$id]=$line
+    done <<<"$states"
+    grep -qE ' (PENDING|RUNNING|CONFIGURING|COMPLETING|SUSPENDED|REQUEUED|RESIZING|SIGNALING|STAGE_OUT) ' <<<"$states" ||
+      break
     sleep "${ABMARK_SLURM_POLL:-2}"
   done
+  states=$(printf '%s\n' "${ended[@]}" | sort -V)
   local failed
   failed=$(grep -v ' COMPLETED ' <<<"$states" || true)
   if [ -n "$failed" ]; then
