@@ -33,8 +33,9 @@ use abmark_wm::key::WatermarkKey;
 pub const CHUNKS_DIR: &str = ".chunks";
 /// What a chunk directory holds, written last.
 pub const CHUNK_FILE: &str = "chunk.json";
-/// How far before its first frame a chunk asks the index for a keyframe: MP4 indexes decode
-/// times, which run a few frames ahead of presentation times with B-frames.
+/// How far before its first frame a chunk asks the index for a keyframe: an index may list
+/// decode times, which run a few frames ahead of presentation times with B-frames. Should the
+/// jump still land after the start, the chunk decodes from the beginning instead.
 const SEEK_MARGIN_SECONDS: f64 = 0.25;
 
 /// Chunk `index` (from 0) of `count`.
