@@ -14,6 +14,7 @@ packages=(
   libavfilter-dev libavdevice-dev
   python3-venv      # datasets: a throwaway venv is not needed, but pip download is
   redis-server      # tests: the licence service's shared state store (Redis mode)
+  slurmctld slurmd slurm-client munge # tests + deploy/slurm: a real single-node Slurm cluster
   "$@"
 )
 

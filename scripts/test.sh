@@ -14,7 +14,8 @@ cd "$(dirname "$0")/.."
 
 # Tests --fast skips, by exact name. Each one installs or runs a third-party tool through
 # scripts/tools.sh (cli/tests/common: tool(), play()) or runs the benchmark. A new test that
-# does so belongs in this list.
+# does so belongs in this list. (cli/tests/slurm.rs is not here: its Slurm cluster comes from
+# Debian packages scripts/setup.sh installs, like redis-server; see docs/testing.md.)
 INTEROP_TESTS=(
   # cli/tests/interop.rs: Shaka Packager, pymp4 + pywidevine, Chromium + shaka-player
   shaka_packager_decrypts_ours_and_we_decrypt_shakas

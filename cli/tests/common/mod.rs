@@ -3,6 +3,7 @@
 
 pub mod edge;
 pub mod marked;
+pub mod slurm;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
