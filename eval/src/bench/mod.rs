@@ -7,8 +7,13 @@
 
 mod cells;
 mod clip;
+mod merge;
 mod peers;
+mod plan;
+mod prepare;
+mod results;
 mod run;
+mod units;
 mod write;
 
 pub use run::{run, Args};
