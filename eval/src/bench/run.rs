@@ -114,15 +114,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let plan = Prepared::load(work)?;
         return units::run(work, &plan, share, &mut |_| Ok(()));
     }
-    let plan = prepare::prepare(&flags, work)?;
+    let prepared = prepare::prepare(&flags, work)?;
     if flags.prepare {
         eprintln!(
             "bench: prepared {} ({} cells); run eval bench --cells I/N --work {0}, then eval bench merge {0}",
             work.display(),
-            plan.units().len()
+            prepared.units().len()
         );
         return Ok(());
     }
+    // The plan as the cells and merge of a cluster run read it: from its file (JSON does not
+    // give every float back bit for bit, and the reports must not differ by that).
+    let plan = Prepared::load(work)?;
     // One process: every unit, the report rewritten after each (an interrupted run leaves what
     // it measured), then the complete report.
     units::run(work, &plan, CellShare::ALL, &mut |_| {
