@@ -164,6 +164,13 @@ fn variants(e: &VariantsError) -> Status {
         V::Output(o) => output(o),
         V::Layout(l) => layout(l),
         V::Manifest(_) | V::Misaligned { .. } | V::Pace(_) | V::WorkerLost => Status::Failure,
+        V::TooManyChunks { .. } => Status::Usage,
+        V::NoChunks { .. } | V::ChunkMissing { .. } | V::ChunkUnfinished { .. } => Status::NoInput,
+        V::FrameTiming { .. }
+        | V::UnknownLength { .. }
+        | V::ChunkMismatch { .. }
+        | V::BadChunk { .. } => Status::BadInput,
+        V::Assembled { .. } => Status::CannotCreate,
     }
 }
 

@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 pub mod edge;
+pub mod slurm;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

@@ -94,3 +94,60 @@ impl VideoDecoder {
         })
     }
 }
+
+/// Reads the packets of `track` from `path` on their own, starting a little before `from_seconds`
+/// (relative to the video's start) through the container's index, and hands each to `each`
+/// until it answers `false` or the stream ends. A chunk of `variants` copies its share of the
+/// audio this way, without decoding video: the other streams are discarded by the demuxer.
+pub fn read_audio_packets(
+    path: &std::path::Path,
+    track: &AudioTrackInfo,
+    from_seconds: f64,
+    each: &mut dyn FnMut(AudioPacket) -> bool,
+) -> Result<(), super::MediaError> {
+    super::init();
+    let mut input = super::probe::open_input(path)?;
+    // SAFETY: `input` owns its format context and streams; setting `discard` on a stream before
+    // reading is how FFmpeg's own tools skip the streams they do not want.
+    unsafe {
+        let ctx = input.as_mut_ptr();
+        for i in 0..(*ctx).nb_streams as usize {
+            let stream = *(*ctx).streams.add(i);
+            if i != track.stream_index {
+                (*stream).discard = ffmpeg::ffi::AVDiscard::AVDISCARD_ALL;
+            }
+        }
+    }
+    // One second of slack: an index entry at or before the time is wanted, and the caller
+    // keeps only the packets it needs by time.
+    let (tb_num, tb_den) = (i64::from(track.time_base.0), i64::from(track.time_base.1.max(1)));
+    let start_seconds = track.video_start as f64 * tb_num as f64 / tb_den as f64;
+    let seconds = start_seconds + from_seconds - 1.0;
+    if from_seconds > 0.0 && seconds > 0.0 {
+        let target = (seconds * f64::from(ffmpeg::ffi::AV_TIME_BASE)) as i64;
+        // Without an index the demuxer stays at the start: slower, same packets.
+        let _ = input.seek(target, ..target);
+    }
+    let mut packet = Packet::empty();
+    loop {
+        match packet.read(&mut input) {
+            Ok(()) => {}
+            Err(ffmpeg::Error::Eof) => return Ok(()),
+            Err(error) => {
+                return Err(super::MediaError::Read { path: path.to_owned(), frame: 0, error })
+            }
+        }
+        if packet.stream() != track.stream_index {
+            continue;
+        }
+        let (Some(pts), Some(data)) = (packet.pts(), packet.data()) else { continue };
+        let audio = AudioPacket {
+            data: data.to_vec(),
+            pts: pts - track.video_start,
+            duration: packet.duration(),
+        };
+        if !each(audio) {
+            return Ok(());
+        }
+    }
+}

@@ -36,7 +36,7 @@ mod shared;
 mod transcode;
 pub mod variants;
 
-pub use audio::{AudioPacket, AudioTrackInfo};
+pub use audio::{read_audio_packets, AudioPacket, AudioTrackInfo};
 pub use decode::{DecodedFrame, VideoDecoder};
 pub use encode::EncodeSettings;
 pub use error::{FrameError, MediaError};

@@ -11,6 +11,16 @@ use super::segmenter::Segmenter;
 use super::VariantsError;
 use abmark_delivery::layout::SegmentInfo;
 
+/// The audio track as written: what job.json and the manifests say about it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AudioOutput {
+    pub segments: Vec<SegmentInfo>,
+    /// RFC 6381 codec string, e.g. `mp4a.40.2`.
+    pub codec: String,
+    pub sample_rate: u32,
+    pub channels: u16,
+}
+
 pub struct AudioWriter {
     segmenter: Segmenter,
     /// Packet times are in the stream time base `tb_num / tb_den`; samples in 1/sample_rate.
@@ -52,22 +62,36 @@ impl AudioWriter {
         })
     }
 
+    /// A packet time (stream time base) in samples.
+    fn to_samples(&self, t: i64) -> i64 {
+        t * self.tb.0 * self.sample_rate / self.tb.1
+    }
+
+    /// Where `packet` starts, in samples from the video's start.
+    pub fn start_of(&self, packet: &AudioPacket) -> i64 {
+        self.to_samples(packet.pts)
+    }
+
+    /// Where video segment `index` (from 0) starts, in samples: audio segments are cut at the
+    /// first packet starting at or after it.
+    pub fn boundary(&self, index: u64) -> i64 {
+        (index as f64 * self.segment_seconds * self.sample_rate as f64).round() as i64
+    }
+
     /// Adds one packet (packets before the video starts are dropped).
     pub fn push(&mut self, packet: AudioPacket) -> Result<(), VariantsError> {
-        let to_samples = |t: i64| t * self.tb.0 * self.sample_rate / self.tb.1;
-        let start = to_samples(packet.pts);
+        let start = self.start_of(&packet);
         if start < 0 {
             return Ok(());
         }
-        let duration = match to_samples(packet.duration) {
+        let duration = match self.to_samples(packet.duration) {
             d if d > 0 => d,
             _ => 1024, // AAC-LC frame length, when the container does not say
         };
         let starts = start >= self.next_boundary;
         if starts {
             let seg = (start as f64 / self.sample_rate as f64 / self.segment_seconds).floor() + 1.0;
-            self.next_boundary =
-                (seg * self.segment_seconds * self.sample_rate as f64).round() as i64;
+            self.next_boundary = self.boundary(seg as u64);
         }
         let sample = Sample {
             data: packet.data,
@@ -78,8 +102,13 @@ impl AudioWriter {
         self.segmenter.push(sample, start as u64, starts)
     }
 
-    pub fn finish(mut self) -> Result<(Vec<SegmentInfo>, String, AudioTrackInfo), VariantsError> {
+    pub fn finish(mut self) -> Result<AudioOutput, VariantsError> {
         self.segmenter.finish()?;
-        Ok((self.segmenter.segments, self.codec, self.info))
+        Ok(AudioOutput {
+            segments: self.segmenter.segments,
+            codec: self.codec,
+            sample_rate: self.info.sample_rate,
+            channels: self.info.channels,
+        })
     }
 }

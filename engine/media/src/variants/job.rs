@@ -7,16 +7,17 @@ use abmark_bmff::cmaf::TrackKind;
 use abmark_delivery::layout::{
     EncodeEntry, JobFile, OutputEntry, OutputMeta, RenditionEntry, SegmentInfo,
 };
-use abmark_wm::key::WatermarkKey;
 use abmark_wm::Symbol;
 
+use super::audio::AudioOutput;
 use super::worker::WorkerResult;
 use super::Rendition;
-use crate::{AudioTrackInfo, EncodeSettings};
+use crate::EncodeSettings;
 
 pub(super) struct JobInputs<'a> {
     pub source: &'a Path,
-    pub key: &'a WatermarkKey,
+    /// The key's public fingerprint (never the key).
+    pub key_fingerprint: &'a str,
     pub segment_seconds: f64,
     pub keyint: u64,
     pub frame_rate: (u32, u32),
@@ -24,7 +25,7 @@ pub(super) struct JobInputs<'a> {
     pub frames: u64,
     pub ladder: &'a [Rendition],
     pub results: &'a [(u8, String, WorkerResult)],
-    pub audio: Option<&'a (Vec<SegmentInfo>, String, AudioTrackInfo)>,
+    pub audio: Option<&'a AudioOutput>,
     pub encode: &'a EncodeSettings,
 }
 
@@ -69,7 +70,7 @@ pub(super) fn job_file(i: JobInputs<'_>) -> JobFile {
             });
         }
     }
-    if let Some((segments, codecs, info)) = i.audio {
+    if let Some(audio) = i.audio {
         outputs.push(OutputEntry {
             path: "audio".into(),
             kind: TrackKind::Audio,
@@ -77,11 +78,11 @@ pub(super) fn job_file(i: JobInputs<'_>) -> JobFile {
                 width: None,
                 height: None,
                 wm_symbol: None,
-                codecs: Some(codecs.clone()),
-                sample_rate: Some(info.sample_rate),
-                channels: Some(info.channels),
+                codecs: Some(audio.codec.clone()),
+                sample_rate: Some(audio.sample_rate),
+                channels: Some(audio.channels),
             },
-            segments: segments.clone(),
+            segments: audio.segments.clone(),
         });
     }
     let durations = i
@@ -106,7 +107,7 @@ pub(super) fn job_file(i: JobInputs<'_>) -> JobFile {
             bitrate_kbps: i.encode.bitrate_kbps,
             preset: i.encode.preset.clone(),
         },
-        key_fingerprint: i.key.fingerprint(),
+        key_fingerprint: i.key_fingerprint.to_owned(),
         protection: None,
     }
 }

@@ -5,7 +5,7 @@
 //! No rendition is larger than the source: upscaling would only cost bits.
 
 /// One rung of the ladder.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rendition {
     /// Directory name and manifest id, e.g. `720p`.
     pub id: String,

@@ -33,6 +33,8 @@ pub struct Segmenter {
     pub init: Vec<u8>,
     /// The variant whose WMPaceInfo video segments publish; `None` for audio.
     pace_variant: Option<u8>,
+    /// Segments of the title before the first one written here (a chunk's place in it).
+    first_segment: u64,
 }
 
 impl Segmenter {
@@ -50,7 +52,20 @@ impl Segmenter {
             segments: Vec::new(),
             init,
             pace_variant: None,
+            first_segment: 0,
         })
+    }
+
+    /// Numbers segments from `first_segment + 1` (names, `mfhd`, WMPaceInfo positions): a
+    /// chunk writes its segments as they are numbered in the whole title.
+    pub fn numbered_from(mut self, first_segment: u64) -> Self {
+        self.first_segment = first_segment;
+        self
+    }
+
+    /// The title-wide index (from 0) of the next segment to be written.
+    fn next_index(&self) -> u64 {
+        self.first_segment + self.segments.len() as u64
     }
 
     /// Publishes WMPaceInfo for `variant` with every segment (video tracks).
@@ -87,7 +102,8 @@ impl Segmenter {
     }
 
     fn flush(&mut self) -> Result<(), VariantsError> {
-        let sequence = self.segments.len() as u32 + 1;
+        let sequence = u32::try_from(self.next_index() + 1)
+            .map_err(|_| abmark_bmff::BmffError::TooLarge { what: "segment number", bits: 32 })?;
         let mut bytes =
             cmaf::media_segment(self.track_id, sequence, self.current_start, &self.current)?;
         let name = format!("seg-{sequence}.m4s");
@@ -114,7 +130,7 @@ impl Segmenter {
         variant: u8,
         segment: Vec<u8>,
     ) -> Result<Vec<u8>, VariantsError> {
-        let position = position_of_segment(self.segments.len() as u64) as u16;
+        let position = position_of_segment(self.next_index()) as u16;
         let info =
             PaceInfo { variant, position: Some(position), first_part: true, last_part: true };
         let dir = self.dir.join("WMPaceInfo");
@@ -139,11 +155,14 @@ pub struct VideoSamples {
     /// Added to every dts so that the first decode time is 0 (x264's B-frame delay makes the
     /// first dts negative).
     shift: Option<i64>,
+    /// Frames of the title before the encoder's first one (a chunk's start): decode times are
+    /// the title's, as the one-machine run writes them.
+    first_frame: u64,
 }
 
 impl VideoSamples {
-    pub fn new(frame_duration: u32) -> Self {
-        Self { frame_duration, shift: None }
+    pub fn new(frame_duration: u32, first_frame: u64) -> Self {
+        Self { frame_duration, shift: None, first_frame }
     }
 
     /// The sample, its decode time, and whether it opens a segment (an IDR).
@@ -159,6 +178,7 @@ impl VideoSamples {
             composition_offset: ((packet.pts - packet.dts - shift) * d) as i32,
             is_sync: packet.keyframe,
         };
+        let decode = decode + self.first_frame;
         Ok((sample, decode * self.frame_duration as u64, packet.keyframe))
     }
 }

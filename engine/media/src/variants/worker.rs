@@ -27,6 +27,10 @@ pub struct Worker {
     pub frame_duration: u32,
     /// Which variant this encoder writes (0 = A, 1 = B): published in WMPaceInfo.
     pub variant: u8,
+    /// Where the first frame sent sits in the title: segment index and frame index (a chunk's
+    /// start; 0 and 0 for the whole title).
+    pub first_segment: u64,
+    pub first_frame: u64,
 }
 
 impl Worker {
@@ -46,9 +50,10 @@ impl Worker {
             avcc,
             pixel_aspect: None,
         });
-        let mut segmenter =
-            Segmenter::new(&self.dir, 1, cmaf::init_segment(&track)?)?.with_pace_info(self.variant);
-        let mut samples = VideoSamples::new(self.frame_duration);
+        let mut segmenter = Segmenter::new(&self.dir, 1, cmaf::init_segment(&track)?)?
+            .with_pace_info(self.variant)
+            .numbered_from(self.first_segment);
+        let mut samples = VideoSamples::new(self.frame_duration, self.first_frame);
         let mut packets = Vec::new();
         for (index, frame) in frames.into_iter().enumerate() {
             let index = index as u64;
