@@ -85,7 +85,11 @@ fn kubernetes_manifests_validate_and_keep_the_rules() {
     // The validators bite: an unknown field, a wrong type and a readable key are refused.
     let dir = tempfile::tempdir().unwrap();
     let broken = [
-        ("unknown-field.yaml", "completionMode: Indexed", "completionMode: Indexed\n  completionz: 3"),
+        (
+            "unknown-field.yaml",
+            "completionMode: Indexed",
+            "completionMode: Indexed\n  completionz: 3",
+        ),
         ("wrong-type.yaml", "  parallelism: 8", "  parallelism: eight"),
     ];
     for (name, from, to) in broken {
