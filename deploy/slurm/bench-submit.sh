@@ -10,10 +10,12 @@
 #
 # Options:
 #   --prepared       WORK is already prepared (by `eval bench --prepare` or a one-process run
-#                    with --work WORK): submit no prepare job; the cells' old results are
-#                    removed first, so the report is made of this submission's cells only
+#                    with --work WORK): submit no prepare job; the old results of the cells
+#                    the submitted tasks run are removed first, so the report holds this
+#                    submission's results for them
 #   --tasks LIST     submit only these tasks of the N (a Slurm index list: 1 or 0,3 or 2-5),
-#                    e.g. to resubmit a failed one; the merge runs after them
+#                    e.g. to resubmit a failed one (with --prepared: the other tasks' results
+#                    stay); the merge runs after them
 #   --out STEM       the report's path without extension (default: the preparation's)
 #   --throttle M     at most M tasks at once (sbatch --array=...%M)
 #   --logs DIR       where the jobs' output files go (default WORK/slurm-logs)
@@ -77,8 +79,18 @@ merge_flags=()
 after=()
 pjob=""
 if ((prepared)); then
-  # A result of an earlier run must not stand in for a cell of this one.
-  rm -rf "$work/cells"
+  # A result of an earlier run must not stand in for a cell this submission runs: task t runs
+  # the units whose number is t modulo N (eval bench --cells t/N).
+  declare -A submitted=()
+  for range in ${tasks//,/ }; do
+    for ((t = 10#${range%-*}; t <= 10#${range#*-}; t++)); do submitted[$t]=1; done
+  done
+  for result in "$work"/cells/unit-*.json; do
+    [ -e "$result" ] || continue
+    unit=${result##*/unit-}
+    unit=$((10#${unit%.json}))
+    [ -z "${submitted[$((unit % n))]:-}" ] || rm -f "$result"
+  done
 else
   pjob=$(sbatch --parsable --job-name=abmark-bench-prepare --output="$logs/prepare-%j.out" \
     "$slurm_dir/bench.sbatch" prepare "$work" "${flags[@]}") || die "sbatch refused the prepare job"

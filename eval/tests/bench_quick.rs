@@ -3,11 +3,13 @@
 //! show (sessions named, nobody innocent accused, the variants invisible) and that the report
 //! it writes is complete and self-contained.
 //!
-//! Then the same matrix's cells run again as a job array on a real single-node Slurm cluster
-//! (`deploy/slurm/local-cluster.sh`, `deploy/slurm/bench-submit.sh --prepared`), over the work
-//! the one-process run prepared (its variants are not made twice: the suite's time), and the
-//! merged report must equal the one-process report in every field but the timing ones. A merge
-//! with a cell missing or from another preparation is refused.
+//! Then half of the matrix's cells (task 1 of 2: the odd units) run again as a job array on a
+//! real single-node Slurm cluster (`deploy/slurm/local-cluster.sh`, `deploy/slurm/bench-submit.sh
+//! --prepared --tasks 1`), over the work the one-process run prepared and beside its other
+//! results (as a failed task is resubmitted; the variants are not made twice and only half
+//! the cells run again: the suite's time), and the report the cluster's merge job writes must
+//! equal the one-process report in every field but the timing ones. A merge with a cell
+//! missing or from another preparation is refused.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -185,6 +187,13 @@ fn first_difference(a: &Value, b: &Value, at: String) -> Option<String> {
     }
 }
 
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs_f64()
+}
+
 fn the_cells_on_slurm_give_the_same_report(work: &Path, stem: &Path, reports: &Path) {
     let results = work.join("cells");
     let one_process: Vec<_> = std::fs::read_dir(&results).expect("the cells' results").collect();
@@ -193,9 +202,10 @@ fn the_cells_on_slurm_give_the_same_report(work: &Path, stem: &Path, reports: &P
     let cluster = Cluster::up(workspace().join("target/slurm-bench-test"));
     let cluster_stem = reports.join("cluster");
     let started = Instant::now();
+    let submitted_at = unix_now();
     let out = Command::new("bash")
         .arg(workspace().join("deploy/slurm/bench-submit.sh"))
-        .args(["--prepared", "--wait", "--json", "--out"])
+        .args(["--prepared", "--tasks", "1", "--wait", "--json", "--out"])
         .arg(&cluster_stem)
         .arg(work)
         .arg("2")
@@ -209,7 +219,13 @@ fn the_cells_on_slurm_give_the_same_report(work: &Path, stem: &Path, reports: &P
     assert!(out.status.success(), "bench-submit.sh on the local cluster failed: {}", text(&out));
     let submitted: Value = serde_json::from_slice(&out.stdout).expect("bench-submit.sh --json");
     assert_eq!(submitted["ok"], true, "{submitted}");
-    eprintln!("bench_quick: the cells on the single-node Slurm cluster took {seconds:.0} s");
+    eprintln!("bench_quick: task 1 of 2 on the single-node Slurm cluster took {seconds:.0} s");
+    // The odd units are the cluster's, the even ones still the one-process run's.
+    for unit in 0..4 {
+        let result = read_json(&results.join(format!("unit-{unit:05}.json")));
+        let finished = result["finished_unix"].as_f64().expect("finished_unix");
+        assert_eq!(finished > submitted_at, unit % 2 == 1, "unit {unit} finished at {finished}");
+    }
 
     // Merging again here reports which fields are timing ones.
     let again = reports.join("again");
