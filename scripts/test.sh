@@ -5,8 +5,9 @@
 #   bash scripts/test.sh          the whole suite (what .ci/run runs)
 #   bash scripts/test.sh --fast   the same checks and tests, except the tests that drive
 #                                 third-party interoperability tools (Shaka Packager, pymp4 /
-#                                 pywidevine, headless Chromium), `eval bench --quick` and the
-#                                 aarch64 (NEON) kernel tests under qemu
+#                                 pywidevine, headless Chromium, the deploy/ linters), `eval bench
+#                                 --quick` (with its Slurm run) and the aarch64 (NEON) kernel
+#                                 tests under qemu
 #
 # docs/testing.md says what each tier covers and what --fast leaves out.
 set -euo pipefail
@@ -54,8 +55,13 @@ INTEROP_TESTS=(
   the_page_opened_from_a_site_not_on_the_list_says_so
   an_expired_token_and_a_denied_subject_get_their_messages
   a_player_fetching_faster_than_the_live_rules_allow_gets_too_fast
-  # eval/tests/bench_quick.rs: eval bench --quick (real variants, FFmpeg attacks, detector)
+  # eval/tests/bench_quick.rs: eval bench --quick (real variants, FFmpeg attacks, detector),
+  # then its cells on a local single-node Slurm cluster
   the_quick_benchmark_names_every_viewer_and_accuses_nobody
+  # cli/tests/deploy_k8s.rs: kubernetes-validate and hadolint (scripts/tools.sh k8s)
+  kubernetes_manifests_validate_and_keep_the_rules
+  run_sh_renders_indexed_jobs_that_still_validate
+  the_dockerfile_passes_hadolint_and_runs_as_non_root_on_pinned_bases
 )
 
 fast=0

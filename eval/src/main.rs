@@ -33,6 +33,7 @@ struct Cli {
 enum Command {
     /// The robustness benchmark: clips x attacks x sessions, collusion, quality, speed and the
     /// peers, as Markdown, JSON and a self-contained HTML page (`--quick`: a few minutes).
+    /// `--prepare`, `--cells I/N` and `merge DIR` run it in parts, e.g. as cluster jobs.
     Bench(bench::Args),
     /// Per-segment symbol robustness of the watermark core against an attack list.
     Attacks(attack::Args),

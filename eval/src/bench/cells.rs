@@ -7,14 +7,17 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use abmark_delivery::layout::JobFile;
+use abmark_delivery::pace::PaceTable;
 use abmark_detect::{
-    detect, Candidate, DetectOptions, DetectReport, Positions, ReferenceVideo, SegmentEvidence,
+    detect, load_fingerprints, Candidate, DetectOptions, DetectReport, Positions, ReferenceVideo,
+    SegmentEvidence,
 };
 use abmark_media::mix::session_choices;
 use abmark_wm::key::WatermarkKey;
 use abmark_wm::payload::SessionCoder;
 use abmark_wm::register::temporal::Timeline;
 use abmark_wm::Symbol;
+use anyhow::Context;
 
 use super::model::{CellReport, CollusionReport, InnocentReport};
 use crate::leak::{candidate, falsely_accused, named, readings};
@@ -34,6 +37,25 @@ pub struct Reference {
 }
 
 impl Reference {
+    /// The clip `name` as its variants output `out` (made with `key`) describes it; the
+    /// detector compares with the source `job.json` names until told otherwise.
+    pub fn open(name: &str, out: &Path, key: &WatermarkKey) -> anyhow::Result<Self> {
+        let job = JobFile::load(out).with_context(|| format!("{}: job.json", out.display()))?;
+        let pace = PaceTable::load(out, &job)?;
+        let source = PathBuf::from(&job.source);
+        Ok(Reference {
+            clip: name.to_owned(),
+            positions: Positions(pace.positions().to_vec()),
+            fingerprints: load_fingerprints(out)?,
+            video: ReferenceVideo::Source(source.clone()),
+            source,
+            out: out.to_owned(),
+            job,
+            key: key.clone(),
+            coder: SessionCoder::new(key)?,
+        })
+    }
+
     /// The symbol every segment of `session`'s stream carries (what `abmark mix` serves).
     pub fn choices(&self, session: u32) -> Vec<u8> {
         session_choices(&self.positions.0, &self.coder.encode(session))

@@ -5,14 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use abmark_delivery::pace::PaceTable;
-use abmark_detect::{load_fingerprints, Positions, ReferenceVideo};
 use abmark_media::mix::mix;
 use abmark_media::variants::{make_variants, VariantsJob};
 use abmark_media::{transcode, EncodeSettings, VideoDecoder};
 use abmark_wm::frame::LumaMut;
 use abmark_wm::key::WatermarkKey;
-use abmark_wm::payload::SessionCoder;
 use abmark_wm::{Embedder, Symbol, WatermarkParams};
 use anyhow::Context;
 
@@ -106,18 +103,7 @@ pub fn prepare(
         embed_fps_per_core: embed_fps_per_core(source, key, job_file.segment_seconds)?,
         quality,
     };
-    let pace = PaceTable::load(&out, &job_file)?;
-    let reference = Reference {
-        clip: name.to_owned(),
-        positions: Positions(pace.positions().to_vec()),
-        fingerprints: load_fingerprints(&out)?,
-        source: PathBuf::from(&job_file.source),
-        video: ReferenceVideo::Source(PathBuf::from(&job_file.source)),
-        out,
-        job: job_file,
-        key: key.clone(),
-        coder: SessionCoder::new(key)?,
-    };
+    let reference = Reference::open(name, &out, key)?;
     Ok((reference, report))
 }
 

@@ -4,11 +4,21 @@
 //! the variants' quality against the clean encode (PSNR, SSIM, SSIMULACRA2), embedding and
 //! detection speed, and the peers side by side, written as Markdown, JSON and one
 //! self-contained HTML page with charts.
+//!
+//! A run is three steps, the same code in one process or as separate jobs on a cluster over a
+//! shared work directory ([`run`]): [`prepare`] (variants, quality, speed, and the plan with
+//! every random draw, [`plan`]), the cells ([`units`], each result saved by [`results`]), and
+//! [`merge`] into the report.
 
 mod cells;
 mod clip;
+mod merge;
 mod peers;
+mod plan;
+mod prepare;
+mod results;
 mod run;
+mod units;
 mod write;
 
 pub use run::{run, Args};

@@ -1,17 +1,16 @@
 //! Saving the report: JSON (for tools), Markdown (for people and the README) and the
 //! self-contained HTML page, each written to a temporary name and renamed, so a reader never
-//! sees half a report. Called after every cell: an interrupted run leaves what it measured.
+//! sees half a report. Rewritten after every unit of a one-process run: an interrupted run leaves what it
+//! measured.
 
 use std::path::Path;
-use std::time::Instant;
 
 use anyhow::Context;
 
 use super::model::BenchReport;
 use super::{html, markdown};
 
-pub fn all(stem: &Path, report: &mut BenchReport, started: Instant) -> anyhow::Result<()> {
-    report.seconds = started.elapsed().as_secs_f64();
+pub fn all(stem: &Path, report: &BenchReport) -> anyhow::Result<()> {
     if let Some(dir) = stem.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
