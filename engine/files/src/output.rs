@@ -142,9 +142,7 @@ fn remove_stale(out: &Path) {
         let mut parts = rest.splitn(3, '-');
         let (Some(host), Some(pid)) = (parts.next(), parts.next()) else { continue };
         let Ok(pid) = pid.parse::<u32>() else { continue };
-        if host == here
-            && pid != std::process::id()
-            && !Path::new(&format!("/proc/{pid}")).exists()
+        if host == here && pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists()
         {
             let _ = std::fs::remove_dir_all(entry.path());
         }
