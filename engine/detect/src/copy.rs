@@ -63,12 +63,14 @@ impl HeldFrames {
             self.full = true;
             return;
         }
-        let mut plane = OwnedLuma::new(luma.width, luma.height);
-        for (y, row) in plane.data.chunks_exact_mut(luma.width).enumerate() {
-            row.copy_from_slice(&luma.row(y)[..luma.width]);
+        // Filled row by row, never zeroed first: a probe that does not line up holds planes
+        // for nothing, and they should cost no more than a copy.
+        let mut data = Vec::with_capacity(size);
+        for y in 0..luma.height {
+            data.extend_from_slice(&luma.row(y)[..luma.width]);
         }
         self.bytes += size;
-        self.frames.push((pts, plane));
+        self.frames.push((pts, OwnedLuma { data, width: luma.width, height: luma.height }));
     }
 
     /// The probe's window ended here: `decoder` continues after it, `next` is the frame that
