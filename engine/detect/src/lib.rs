@@ -16,6 +16,7 @@
 //! HTTP or write anything but its report and plot.
 
 pub mod candidates;
+pub mod copy;
 pub mod evidence;
 mod pieces;
 pub mod plot;

@@ -12,6 +12,7 @@
 use std::path::Path;
 
 use super::{timeline, DetectError, DetectOptions, Stage};
+use crate::copy::HeldFrames;
 use crate::symbols::{score_piece, PieceRequest, ScoredPiece, SymbolOptions, SymbolReport};
 use crate::video::ReferenceVideo;
 use abmark_wm::detector::{candidate_times, NearestFrames, ALIGNED_CORRELATION};
@@ -44,6 +45,8 @@ struct Probe {
     temporal: Option<TemporalFit>,
     prints: Timeline,
     frames: NearestFrames,
+    /// The planes decoded, for scoring the piece without decoding them again.
+    held: HeldFrames,
     /// Copy time of the last frame fingerprinted (`None`: nothing left to read).
     last: Option<f64>,
 }
@@ -60,6 +63,15 @@ fn place(prints: &Timeline, reference: &(Timeline, f64)) -> Option<TemporalFit> 
     }
 }
 
+impl Probe {
+    /// The registration frames and planes gathered, leaving the probe without them.
+    fn take_probed(&mut self) -> (NearestFrames, HeldFrames) {
+        let from = self.held.from();
+        let frames = std::mem::replace(&mut self.frames, NearestFrames::new(Vec::new()));
+        (frames, std::mem::replace(&mut self.held, HeldFrames::with_budget(from, 0)))
+    }
+}
+
 fn probe(
     copy: &Path,
     from: f64,
@@ -70,10 +82,11 @@ fn probe(
     // The registration frames are gathered at the times an offset >= 0 needs (almost every
     // copy); the piece reads them again otherwise.
     let mut frames = NearestFrames::new(candidate_times(pairs, from, 0.0));
-    let prints = timeline::fingerprints_from(copy, from, seconds, &mut frames)?;
+    let mut held = HeldFrames::new(from);
+    let prints = timeline::fingerprints_from(copy, from, seconds, &mut frames, &mut held)?;
     let temporal = place(&prints, reference);
     let last = prints.last_time();
-    Ok(Probe { temporal, prints, frames, last })
+    Ok(Probe { temporal, prints, frames, held, last })
 }
 
 /// Reads `copy` against the reference (`prints`: its fingerprints and frame rate).
@@ -86,19 +99,23 @@ pub(super) fn read_copy(
     progress: &mut dyn FnMut(Stage),
 ) -> Result<Reading, DetectError> {
     let mut reader = Reader { copy, reference, prints, key, options, progress, frames: 0 };
-    let first = probe(copy, 0.0, options.probe_seconds, prints, reader.pairs())?;
+    let mut first = probe(copy, 0.0, options.probe_seconds, prints, reader.pairs())?;
     // The copy's start, read only if it lines up as well as an aligned copy does; a weaker fit
     // may come from an opening that is not of the reference (the registration frames are taken
     // from the first seconds), so the search below gets its chance first.
     let mut head = None;
     let mut weak = None;
+    // The probe's planes serve the first reading only; the search below holds its own.
+    let probed = first.take_probed();
     if let Some(t) = first.temporal.filter(|t| reader.matched(t)) {
-        let piece = reader.score(0.0, &t, first.frames, ALIGNED_CORRELATION)?;
+        let piece = reader.score(0.0, &t, probed, ALIGNED_CORRELATION)?;
         if piece.fit.correlation >= ALIGNED_CORRELATION {
             head = Some((t, piece));
         } else if piece.fit.correlation >= options.min_spatial_correlation {
             weak = Some(t);
         }
+    } else {
+        drop(probed);
     }
     // An opening that is not of the reference (an intro, an advert, a black lead-in): look for
     // where the reference starts, a step at a time.
@@ -121,8 +138,8 @@ pub(super) fn read_copy(
     }
     // Nothing lines up better: the start as it registered (a heavily degraded copy).
     if let (None, Some(t)) = (&head, weak) {
-        let no_frames = NearestFrames::new(Vec::new());
-        let piece = reader.score(0.0, &t, no_frames, options.min_spatial_correlation)?;
+        let nothing = (NearestFrames::new(Vec::new()), HeldFrames::new(0.0));
+        let piece = reader.score(0.0, &t, nothing, options.min_spatial_correlation)?;
         head = Some((t, piece));
     }
     let Some((temporal, head)) = head else {
@@ -183,16 +200,23 @@ impl Reader<'_> {
     }
 
     /// Reads the copy from `from` at offset `t` until the alignment is lost, if it registers
-    /// in space at least `min_fit`.
+    /// in space at least `min_fit`. `probed`: the registration frames and planes a probe
+    /// gathered from `from` on.
     fn score(
         &mut self,
         from: f64,
         t: &TemporalFit,
-        frames: NearestFrames,
+        probed: (NearestFrames, HeldFrames),
         min_fit: f64,
     ) -> Result<ScoredPiece, DetectError> {
-        let request =
-            PieceRequest { from, copy_frames: Some(frames), stop_when_lost: true, min_fit };
+        let (frames, held) = probed;
+        let request = PieceRequest {
+            from,
+            copy_frames: Some(frames),
+            held: Some(held),
+            stop_when_lost: true,
+            min_fit,
+        };
         let options = self.symbol_options(t);
         let progress = &mut *self.progress;
         let piece = score_piece(
@@ -215,7 +239,7 @@ impl Reader<'_> {
         let Some(last) = p.last else { return Ok(Attempt::StepTo(None)) };
         let step_on = Attempt::StepTo((from + STEP_SECONDS <= last).then_some(from + STEP_SECONDS));
         let Some(t) = p.temporal.filter(|t| self.matched(t)) else { return Ok(step_on) };
-        let piece = self.score(from, &t, p.frames, ALIGNED_CORRELATION)?;
+        let piece = self.score(from, &t, (p.frames, p.held), ALIGNED_CORRELATION)?;
         if piece.fit.correlation < ALIGNED_CORRELATION
             || piece.piece.to_seconds < from + MIN_PIECE_SECONDS
         {

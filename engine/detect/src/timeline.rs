@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use crate::copy::HeldFrames;
 use crate::symbols::{open_at, Progress};
 use crate::video::ReferenceVideo;
 use abmark_media::MediaError;
@@ -28,30 +29,33 @@ pub fn fingerprints(
 
 /// The fingerprints of `seconds` of `path` from time `from` (to the end when the file is
 /// shorter), offering every frame decoded to `collect` (registration frames from the same
-/// decode).
+/// decode) and to `held` (the planes kept for scoring the piece without decoding it again).
 pub fn fingerprints_from(
     path: &Path,
     from: f64,
     seconds: f64,
     collect: &mut NearestFrames,
+    held: &mut HeldFrames,
 ) -> Result<Timeline, MediaError> {
     let mut decoder = open_at(path, from)?;
     let fps = decoder.info().fps;
     let mut timeline = Timeline::default();
-    loop {
+    let next = loop {
         let Some(frame) = decoder.next_frame()? else {
             collect.end();
-            break;
+            break None;
         };
         if from > 0.0 && frame.pts_seconds < from {
             continue; // a jump lands on the keyframe before `from`
         }
         if frame.pts_seconds > from + seconds {
-            break;
+            break Some(frame);
         }
         let luma = frame.luma();
         collect.offer(frame.pts_seconds, &luma, fps);
+        held.hold(frame.pts_seconds, &luma);
         timeline.push(frame.pts_seconds, fingerprint(&luma));
-    }
+    };
+    held.finish(decoder, next);
     Ok(timeline)
 }

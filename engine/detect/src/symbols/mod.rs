@@ -19,6 +19,7 @@ pub use report::{PieceSummary, SegmentDecision, SymbolReport, VideoSummary};
 
 use std::path::{Path, PathBuf};
 
+use crate::copy::{CopyFrames, HeldFrames};
 use crate::video::ReferenceVideo;
 use abmark_media::{MediaError, VideoInfo};
 use abmark_wm::detector::{
@@ -92,7 +93,13 @@ pub fn detect_symbols_with(
     copy_frames: Option<NearestFrames>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<SymbolReport, SymbolsError> {
-    let piece = PieceRequest { from: 0.0, copy_frames, stop_when_lost: false, min_fit: f64::MIN };
+    let piece = PieceRequest {
+        from: 0.0,
+        copy_frames,
+        held: None,
+        stop_when_lost: false,
+        min_fit: f64::MIN,
+    };
     let reference = ReferenceVideo::from(reference);
     let scored = score_piece(copy, &reference, key, options, piece, 0, progress)?;
     Ok(scored.report(options, Vec::new()))
@@ -105,6 +112,9 @@ pub struct PieceRequest {
     /// The copy's registration frames at [`candidate_times`]`(.., from, offset)`, if a pass
     /// over that part of the copy gathered them.
     pub copy_frames: Option<NearestFrames>,
+    /// The planes that pass decoded from `from` on ([`HeldFrames`]): read instead of decoding
+    /// that part of the copy again.
+    pub held: Option<HeldFrames>,
     /// Stop at the first frame where the alignment is lost ([`LossMonitor`]), so the
     /// rest can be aligned afresh; otherwise read to the end whatever happens.
     pub stop_when_lost: bool,
@@ -181,8 +191,8 @@ pub fn score_piece(
         }
     };
     let fit = register_frames(copy_frames, feed.registration()?, options.registration_frames);
-    let mut copy_decoder = registration::open_at(copy, from)?;
-    let copy_info = copy_decoder.info().clone();
+    let mut copy_reader = CopyFrames::open(copy, from, piece.held)?;
+    let copy_info = copy_reader.info().clone();
     let summary = |to_seconds: f64, lost: bool| PieceSummary {
         from_seconds: from,
         to_seconds,
@@ -203,11 +213,12 @@ pub fn score_piece(
     let total = copy_info.duration_seconds.map(|d| (d * copy_info.fps).round() as u64);
 
     let (mut frames, mut last, mut lost) = (0u64, from, None);
-    while let Some(frame) = copy_decoder.next_frame()? {
-        if from > 0.0 && frame.pts_seconds < from {
+    while let Some(frame) = copy_reader.next_frame()? {
+        let pts = frame.pts();
+        if from > 0.0 && pts < from {
             continue; // before this piece (a jump lands on the keyframe before it)
         }
-        let t = frame.pts_seconds + offset;
+        let t = pts + offset;
         if t < -0.5 / ref_info.fps.max(1.0) {
             continue; // before the reference starts
         }
@@ -216,10 +227,10 @@ pub fn score_piece(
         }
         let matched = scorer.add(&frame.luma(), window.candidates(t));
         frames += 1;
-        last = frame.pts_seconds;
+        last = pts;
         progress(Progress { frames: frames_before + frames, total });
         if piece.stop_when_lost {
-            lost = monitor.observe(frame.pts_seconds, matched);
+            lost = monitor.observe(pts, matched);
             if lost.is_some() {
                 break;
             }

@@ -17,6 +17,9 @@ pub struct ToneCurve {
     /// (reference level, copy level) knots, increasing in reference level; `len` are in use.
     knots: [(f32, f32); BINS],
     len: usize,
+    /// For each bin, the knots of the bins below it: where [`ToneCurve::map`] starts looking
+    /// (a knot lies in its own bin, so the answer is there or one further).
+    below: [u8; BINS],
 }
 
 impl ToneCurve {
@@ -34,10 +37,13 @@ impl ToneCurve {
             }
         }
         let mut curve = Self::default();
-        for b in (0..BINS).filter(|&b| count[b] >= MIN_COUNT) {
-            let n = count[b] as f64;
-            curve.knots[curve.len] = ((sum_r[b] / n) as f32, (sum_c[b] / n) as f32);
-            curve.len += 1;
+        for b in 0..BINS {
+            curve.below[b] = curve.len as u8;
+            if count[b] >= MIN_COUNT {
+                let n = count[b] as f64;
+                curve.knots[curve.len] = ((sum_r[b] / n) as f32, (sum_c[b] / n) as f32);
+                curve.len += 1;
+            }
         }
         curve
     }
@@ -56,7 +62,7 @@ impl ToneCurve {
             0 => r,
             1 => r + (k[0].1 - k[0].0),
             _ => {
-                let i = k.partition_point(|&(kr, _)| kr < r);
+                let i = self.knots_below(r);
                 if i == 0 {
                     r + (k[0].1 - k[0].0)
                 } else if i == k.len() {
@@ -71,9 +77,51 @@ impl ToneCurve {
     }
 }
 
+impl ToneCurve {
+    /// How many knots lie below `r`: `knots.partition_point(|k| k.0 < r)`, found from `r`'s bin
+    /// instead of by binary search (this runs for every block of every candidate frame). The
+    /// steps either way make it exact whatever the knots' rounding.
+    #[inline]
+    fn knots_below(&self, r: f32) -> usize {
+        let k = &self.knots[..self.len];
+        let bin = ((r / BIN_WIDTH) as usize).min(BINS - 1);
+        let mut i = usize::from(self.below[bin]);
+        while i > 0 && k[i - 1].0 >= r {
+            i -= 1;
+        }
+        while i < k.len() && k[i].0 < r {
+            i += 1;
+        }
+        i
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn knots_below_is_the_binary_search() {
+        use rand_chacha::rand_core::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let mut unit = || (rng.next_u32() >> 8) as f32 / (1u32 << 24) as f32;
+        for round in 0..200 {
+            // Sparse and dense fits, levels everywhere in range and a little beyond.
+            let n = 50 + round * 20;
+            let reference: Vec<f32> = (0..n).map(|_| unit() * 255.0).collect();
+            let copy: Vec<Option<f32>> =
+                reference.iter().map(|&r| (unit() > 0.2).then_some(r * 0.9 + 10.0)).collect();
+            let curve = ToneCurve::fit(&reference, &copy);
+            let k = &curve.knots[..curve.len];
+            for _ in 0..500 {
+                let r = unit() * 300.0 - 20.0;
+                assert_eq!(curve.knots_below(r), k.partition_point(|&(kr, _)| kr < r), "{r}");
+            }
+            for &(kr, _) in k {
+                assert_eq!(curve.knots_below(kr), k.partition_point(|&(x, _)| x < kr));
+            }
+        }
+    }
 
     #[test]
     fn recovers_a_gamma_and_contrast_change() {
