@@ -406,9 +406,10 @@ mod tests {
         for bad in ["3/3", "1/0", "x/2", "2", "-1/3", ""] {
             assert!(bad.parse::<ChunkSpec>().is_err(), "{bad}");
         }
-        // 12 segments in 5 chunks: runs of 2 or 3, contiguous, the last one open.
+        // 12 segments in 5 chunks: chunk I starts at ceil(12 I / 5), so runs of 3 or 2,
+        // contiguous, none empty, the last one open (to the end of the source).
         let runs: Vec<_> = (0..5).map(|i| ChunkSpec { index: i, count: 5 }.segments(12)).collect();
-        assert_eq!(runs, [(0, Some(2)), (2, Some(4)), (4, Some(7)), (7, Some(9)), (9, None)]);
+        assert_eq!(runs, [(0, Some(3)), (3, Some(5)), (5, Some(8)), (8, Some(10)), (10, None)]);
     }
 
     /// A fresh embedder on frame k marks it exactly as one that marked frames 0..k first:
